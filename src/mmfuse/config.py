@@ -1,0 +1,51 @@
+"""Paths and switches read from the environment, in one place.
+
+Precedence everywhere in mmfuse: defaults < environment < command-line flags.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Where embeddings, results and converted weights are cached (MMFUSE_CACHE overrides).
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "mmfuse"
+# Where the development data lives, relative to the repository root (MMFUSE_DATA overrides).
+DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+def cache_dir() -> Path:
+    """The root cache folder, created on first use."""
+    path = Path(os.environ.get("MMFUSE_CACHE", DEFAULT_CACHE_DIR)).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def models_cache_dir() -> Path:
+    """Folder for weights mmfuse derives once (joined parts, converted checkpoints)."""
+    path = cache_dir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def shared_data_dir() -> Path:
+    """The development data folder (may not exist)."""
+    return Path(os.environ.get("MMFUSE_DATA", DEFAULT_SHARED_DATA)).expanduser()
+
+
+def online_allowed() -> bool:
+    """Whether hub downloads are allowed (off unless MMFUSE_ONLINE=1 or --online)."""
+    return os.environ.get("MMFUSE_ONLINE", "0") == "1"
+
+
+def enforce_offline() -> None:
+    """Tells the Hugging Face libraries never to reach the hub unless online use was asked for."""
+    if not online_allowed():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+def allow_online() -> None:
+    """Lets backends download hub models named by id for the rest of this process."""
+    os.environ["MMFUSE_ONLINE"] = "1"

@@ -1,0 +1,70 @@
+"""One small interface for every frozen encoder, and the backend registry that creates them.
+
+Backends register themselves with ``@register_backend``; their modules are imported lazily, on
+the first ``create_encoder`` call that names them, so importing mmfuse stays cheap (zamba's
+``ensure_registered`` pattern).
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from collections.abc import Callable
+from typing import ClassVar
+
+from mmfuse.registry import ModelRef, resolve, select_device
+
+# backend name -> module that registers it on import
+_BACKEND_MODULES = {
+    "sentence-transformers": "mmfuse.encoders.text",
+    "faster-whisper": "mmfuse.encoders.speech",
+    "openai-whisper": "mmfuse.encoders.speech",
+    "timm": "mmfuse.encoders.image",
+    "open_clip": "mmfuse.encoders.image",
+}
+
+_FACTORIES: dict[str, Callable[[ModelRef, str], Encoder]] = {}
+
+
+class Encoder(abc.ABC):
+    """A frozen pretrained model that turns one media kind into embeddings.
+
+    Attributes:
+        modality: the media kind it reads ("text", "speech", "image").
+        model_id: the ``backend:name`` it was created from.
+        dim: size of the embedding vectors it returns.
+        device: "cpu" or "cuda[:n]".
+    """
+
+    modality: ClassVar[str]
+
+    def __init__(self, model_id: str, dim: int, device: str):
+        self.model_id = model_id
+        self.dim = dim
+        self.device = device
+
+    def settings(self) -> dict:
+        """Everything besides the weights that changes the outputs (part of cache keys)."""
+        return {"model_id": self.model_id}
+
+
+def register_backend(name: str) -> Callable:
+    """Class or function decorator: ``factory(ref, device) -> Encoder`` serves backend ``name``."""
+
+    def wrap(factory: Callable[[ModelRef, str], Encoder]) -> Callable[[ModelRef, str], Encoder]:
+        _FACTORIES[name] = factory
+        return factory
+
+    return wrap
+
+
+def create_encoder(model_id: str, device: str | None = None) -> Encoder:
+    """Creates the encoder for ``backend:name`` on ``device`` (auto when None).
+
+    Raises:
+        ModelUnavailable: the model is not installed, not a path, or fails its hash check.
+    """
+    ref = resolve(model_id)
+    if ref.backend not in _FACTORIES:
+        importlib.import_module(_BACKEND_MODULES[ref.backend])
+    return _FACTORIES[ref.backend](ref, select_device(device))

@@ -1,0 +1,52 @@
+"""The task interface every pipeline implements and the batch engines run.
+
+An engine calls, per run: ``setup()`` once per worker (loads models), ``decode(item)`` in a
+worker pool (file IO only; raise ``InputError`` for a bad file), ``process(batch)`` on batches
+of decoded items (model inference), and ``finish(rows, out_dir)`` once at the end for extra
+outputs (summaries, reports). A row is a dict from column name to a scalar; values that are
+numpy arrays (embeddings) go to Parquet only, never to CSV.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mmfuse.types import Item
+
+
+class InputError(Exception):
+    """A bad input file: becomes the item's one-line ``error`` cell, never a crashed run."""
+
+
+class Task(abc.ABC):
+    """A pipeline: decode one item, process a batch of decoded items into one row per item.
+
+    Attributes:
+        name: the task's name on the command line (``mmfuse run NAME``).
+        columns: the output columns in order; ``id`` first and ``error`` last.
+    """
+
+    name: ClassVar[str]
+    columns: ClassVar[tuple[str, ...]]
+
+    @abc.abstractmethod
+    def settings(self) -> dict:
+        """Model ids, weight hashes and options: the cache key and the run manifest's record."""
+
+    def setup(self) -> None:
+        """Loads models; called once in each worker or actor before ``process``."""
+
+    @abc.abstractmethod
+    def decode(self, item: Item) -> Any:
+        """Reads the item's files into memory (picklable, bounded in size; no model calls)."""
+
+    @abc.abstractmethod
+    def process(self, batch: Sequence[tuple[Item, Any]]) -> list[dict]:
+        """One row per (item, decoded) pair, in order; encoders run batched across items."""
+
+    def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
+        """Writes extra outputs from the final rows (summaries, reports); returns their paths."""
+        return []

@@ -1,0 +1,35 @@
+"""Shared fixtures: the development data folder, an isolated cache, error-log guard."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from mmfuse import config
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Each test session gets its own cache root, so tests never see a user's cache."""
+    root = tmp_path_factory.getbasetemp() / "mmfuse-cache"
+    monkeypatch.setenv("MMFUSE_CACHE", str(root))
+    return root
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (or MMFUSE_DATA); integration tests skip cleanly when it is absent."""
+    path = config.shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"development data not found at {path} (set MMFUSE_DATA)")
+    return path
+
+
+@pytest.fixture
+def no_error_logs(caplog):
+    """Fails the test if anything logged at ERROR or above (PySceneDetect's no_logs_gte_error)."""
+    yield
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    assert not errors, "\n".join(r.getMessage() for r in errors)
