@@ -45,5 +45,6 @@ def run(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
     for row in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
+        cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]))
     return 0

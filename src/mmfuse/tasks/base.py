@@ -36,7 +36,7 @@ class Task(abc.ABC):
     def settings(self) -> dict:
         """Model ids, weight hashes and options: the cache key and the run manifest's record."""
 
-    def setup(self) -> None:
+    def setup(self) -> None:  # noqa: B027 (optional hook)
         """Loads models; called once in each worker or actor before ``process``."""
 
     @abc.abstractmethod
