@@ -1,11 +1,53 @@
-"""(placeholder, replaced by its owner) mmfuse cache."""
+"""Show or clear mmfuse's caches of results and embeddings.
+
+Every folder under the cache root (``MMFUSE_CACHE``, default ``~/.cache/mmfuse``) that holds
+a ``cache.sqlite`` is one cache: ``results`` (rows of finished items), and those other stages
+keep (encoder embeddings). Derived model weights (``models/``) are not touched by ``clear``.
+"""
+
+from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from mmfuse import config
+from mmfuse.cache import DB_NAME, Cache
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("action", choices=("info", "clear"), help="show sizes, or empty them")
+    parser.add_argument(
+        "--cache-dir", type=Path, help="one cache folder (default: every cache under the root)"
+    )
+
+
+def cache_folders(root: Path) -> list[Path]:
+    """The cache folders under ``root`` (or ``root`` itself when it is one), sorted."""
+    if (root / DB_NAME).is_file():
+        return [root]
+    return sorted(p.parent for p in root.glob(f"*/{DB_NAME}"))
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.1f} MB"
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("mmfuse cache")
+    root = args.cache_dir or config.cache_dir()
+    folders = cache_folders(root)
+    if not folders:
+        print(f"no caches under {root}")
+        return 0
+    for folder in folders:
+        cache = Cache(folder)
+        before = cache.info()
+        if args.action == "clear":
+            cache.clear()
+            print(f"cleared {folder}: {before['rows']} rows, {_size(before['bytes'])}")
+        else:
+            print(
+                f"{folder}: {before['rows']} rows, {before['file_hashes']} file hashes, "
+                f"{_size(before['bytes'])}"
+            )
+        cache.close()
+    return 0

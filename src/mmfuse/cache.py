@@ -1,0 +1,241 @@
+"""A content-addressed cache of rows (results, embeddings) in one SQLite file.
+
+A key is the SHA-256 of everything that decides a row: the bytes of the item's files, its
+inline text and metadata, the model ids and settings. A row is a dict of scalars and numpy
+arrays, stored without pickle: scalars and each array's dtype and shape as JSON, the arrays'
+raw bytes beside them (object dtypes are refused both ways), so a cache file from elsewhere
+cannot run code. SQLite in WAL mode
+makes every ``put`` atomic and lets threads and processes share the file; a process killed
+mid-write loses at most the row it was writing.
+
+File hashes are remembered by (path, size, mtime_ns), so a re-run does not read unchanged
+videos again just to find their results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import stat
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmfuse import config
+from mmfuse.types import Item
+
+# Bump when the key recipe or the row encoding changes, so old entries are never misread.
+KEY_VERSION = 1
+# The database file inside a cache folder.
+DB_NAME = "cache.sqlite"
+# Seconds a writer waits for another process's transaction before giving up.
+BUSY_TIMEOUT_S = 60.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rows (
+    key TEXT PRIMARY KEY, scalars TEXT NOT NULL, arrays BLOB, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS file_hashes (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL);
+"""
+
+
+def default_results_dir() -> Path:
+    """The results cache folder: ``config.cache_dir()/"results"``."""
+    return config.cache_dir() / "results"
+
+
+def encode_row(row: dict[str, Any]) -> tuple[str, bytes | None]:
+    """Splits a row into JSON text (scalars, column order, array layouts) and array bytes.
+
+    Raises:
+        TypeError: a value is neither a JSON scalar/list/dict nor a numeric numpy array.
+    """
+    scalars: dict[str, Any] = {}
+    arrays: list[dict[str, Any]] = []
+    blob = io.BytesIO()
+    for name, value in row.items():
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                raise TypeError(f"column {name!r}: object arrays cannot be stored")
+            arrays.append({"name": name, "dtype": value.dtype.str, "shape": list(value.shape)})
+            blob.write(np.ascontiguousarray(value).tobytes())
+        elif isinstance(value, np.generic):
+            scalars[name] = value.item()
+        else:
+            scalars[name] = value
+    try:
+        text = json.dumps({"order": list(row), "scalars": scalars, "arrays": arrays})
+    except TypeError as error:
+        raise TypeError(f"row is not storable: {error}") from None
+    return text, blob.getvalue() if arrays else None
+
+
+def decode_row(text: str, blob: bytes | None) -> dict[str, Any]:
+    """The row ``encode_row`` split, in its original column order.
+
+    Raises:
+        ValueError: the record declares an object dtype (it would need pickle).
+    """
+    record = json.loads(text)
+    values = dict(record["scalars"])
+    offset = 0
+    for layout in record["arrays"]:
+        dtype = np.dtype(layout["dtype"])
+        if dtype.hasobject:
+            raise ValueError(f"column {layout['name']!r}: refusing an object array")
+        count = int(np.prod(layout["shape"]))
+        array = np.frombuffer(blob or b"", dtype=dtype, count=count, offset=offset)
+        values[layout["name"]] = array.reshape(layout["shape"]).copy()
+        offset += count * dtype.itemsize
+    return {name: values[name] for name in record["order"]}
+
+
+def make_key(*parts: Any) -> str:
+    """SHA-256 (hex) of JSON-serialisable parts, independent of dict key order."""
+    text = json.dumps([KEY_VERSION, *parts], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Cache:
+    """Key -> row store in ``folder/cache.sqlite``; safe across threads and processes.
+
+    Args:
+        folder: the cache folder, created when missing.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / DB_NAME
+        self._local = threading.local()
+        self._connect()  # create the schema now, so a bad folder fails here, not mid-run
+
+    def _connect(self) -> sqlite3.Connection:
+        """This thread's connection (sqlite3 connections must not cross threads or forks)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
+            conn.executescript(_SCHEMA)
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The row stored under ``key``, or None."""
+        found = (
+            self._connect()
+            .execute("SELECT scalars, arrays FROM rows WHERE key = ?", (key,))
+            .fetchone()
+        )
+        return None if found is None else decode_row(*found)
+
+    def __contains__(self, key: str) -> bool:
+        return (
+            self._connect().execute("SELECT 1 FROM rows WHERE key = ?", (key,)).fetchone()
+            is not None
+        )
+
+    def put(self, key: str, row: dict[str, Any]) -> None:
+        """Stores ``row`` under ``key`` (replacing any previous row), atomically.
+
+        Raises:
+            TypeError: the row holds a value that cannot be stored without pickle.
+        """
+        text, arrays = encode_row(row)
+        self._connect().execute(
+            "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?)", (key, text, arrays, time.time())
+        )
+
+    def __len__(self) -> int:
+        return self._connect().execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+
+    def info(self) -> dict[str, Any]:
+        """Folder, number of rows, remembered file hashes and bytes on disk."""
+        conn = self._connect()
+        size = sum(p.stat().st_size for p in self.folder.glob(f"{DB_NAME}*") if p.is_file())
+        return {
+            "folder": str(self.folder),
+            "rows": len(self),
+            "file_hashes": conn.execute("SELECT COUNT(*) FROM file_hashes").fetchone()[0],
+            "bytes": size,
+        }
+
+    def clear(self) -> None:
+        """Removes every row and remembered hash, and gives the disk space back."""
+        conn = self._connect()
+        conn.execute("DELETE FROM rows")
+        conn.execute("DELETE FROM file_hashes")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("VACUUM")
+
+    def close(self) -> None:
+        """Closes this thread's connection (others close when their threads end)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _remembered_hash(self, path: str, size: int, mtime_ns: int) -> str | None:
+        found = (
+            self._connect()
+            .execute(
+                "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ?",
+                (path, size, mtime_ns),
+            )
+            .fetchone()
+        )
+        return None if found is None else found[0]
+
+    def _remember_hash(self, path: str, size: int, mtime_ns: int, digest: str) -> None:
+        self._connect().execute(
+            "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)", (path, size, mtime_ns, digest)
+        )
+
+
+def file_digest(path: str | Path, memo: Cache | None = None) -> str:
+    """SHA-256 of a file, streamed; remembered in ``memo`` by (path, size, mtime_ns).
+
+    Never raises: a missing, unreadable or non-regular file gets a marker in place of its hash
+    (the engine reports that file as the item's error; such rows are never cached).
+    """
+    name = os.path.abspath(path)
+    try:
+        info = os.stat(name)
+    except OSError as error:
+        return f"unreadable:{error.errno}"
+    if not stat.S_ISREG(info.st_mode):
+        return "not-a-regular-file"
+    if memo is not None:
+        known = memo._remembered_hash(name, info.st_size, info.st_mtime_ns)
+        if known is not None:
+            return known
+    try:
+        with open(name, "rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+    except OSError as error:
+        return f"unreadable:{error.errno}"
+    if memo is not None:
+        memo._remember_hash(name, info.st_size, info.st_mtime_ns, digest)
+    return digest
+
+
+def content_key(item: Item, task_settings: dict, memo: Cache | None = None) -> str:
+    """The cache key of one item's row under a task's settings.
+
+    It covers the item's id and file locations as well as their bytes, because rows carry
+    them; renaming a file or changing one byte, a model or an option gives a new key.
+
+    Args:
+        item: the item.
+        task_settings: ``Task.settings()`` (model ids, weight hashes, options).
+        memo: a cache whose remembered file hashes to use and extend.
+    """
+    files = [[os.path.abspath(p), file_digest(p, memo)] for p in item.paths]
+    return make_key(item.id, item.text, item.meta, files, task_settings)

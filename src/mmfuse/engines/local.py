@@ -1,0 +1,170 @@
+"""The local engine: decode in a thread pool, process in batches, yield rows as they finish.
+
+Decoding (file IO and media libraries that release the GIL) runs in ``workers`` threads;
+``task.process`` runs batches in the calling thread while the pool reads ahead. At most
+``prefetch_limit`` items are decoded and waiting at any time, so memory does not grow with
+the number of items. One bad item never stops the others: a failed check or ``decode`` gives
+that item an error row, and a batch whose ``process`` raises is retried one item at a time,
+so only the item that fails again gets the error row.
+
+The helpers ``check_files``, ``decode_item`` and ``process_batch`` are the stages the Ray
+engine runs too, so both engines give the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+from mmfuse.io.discover import sniff_kind
+from mmfuse.tasks.base import InputError, Task
+from mmfuse.types import Item, media_kind
+
+if TYPE_CHECKING:
+    from mmfuse.runner import RunOptions
+
+log = logging.getLogger(__name__)
+
+# An error cell is one line of at most this many characters.
+ERROR_MAX_CHARS = 300
+# Sniffed content kinds each extension kind accepts ("av": a container of audio or video).
+COMPATIBLE_CONTENT = {
+    "text": set(),
+    "document": {"document"},
+    "image": {"image"},
+    "audio": {"audio", "video", "av"},
+    "video": {"audio", "video", "av"},
+}
+
+
+def error_message(error: BaseException) -> str:
+    """One line for an error cell: the message of an InputError, else "Type: message"."""
+    text = str(error) if isinstance(error, InputError) else f"{type(error).__name__}: {error}"
+    line = " ".join(text.split()) or type(error).__name__
+    return line if len(line) <= ERROR_MAX_CHARS else line[: ERROR_MAX_CHARS - 3] + "..."
+
+
+def error_row(item: Item, message: str) -> dict:
+    """The row of an item that failed: its id and the one-line error."""
+    return {"id": item.id, "error": message}
+
+
+def _check_file(path: os.PathLike) -> str | None:
+    full, name = os.fspath(path), os.path.basename(path)
+    try:
+        info = os.stat(full)
+    except FileNotFoundError:
+        return f"file not found: {full}" + (" (broken link)" if os.path.islink(full) else "")
+    except OSError as error:
+        return f"{name}: cannot read ({error.strerror})"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{name}: not a regular file"
+    if not os.access(full, os.R_OK):
+        return f"{name}: cannot read (permission denied)"
+    if info.st_size == 0:
+        return f"{name}: empty file"
+    kind, content = media_kind(full), sniff_kind(full)
+    if kind is None:
+        looks = f"; its content looks like {content}" if content else ""
+        return f"{name}: unsupported file type {os.path.splitext(name)[1] or '(none)'}{looks}"
+    if content is not None and content not in COMPATIBLE_CONTENT[kind]:
+        return f"{name}: content looks like {content}, not {kind} (wrong file extension?)"
+    return None
+
+
+def check_files(item: Item) -> str | None:
+    """The error of the first file of ``item`` that no reader should open, or None.
+
+    Catches what needs no decoder: a missing, unreadable, empty or non-regular file (never
+    opened, so a FIFO cannot hang the run), an unsupported type, content that contradicts
+    the extension. Opens nothing but regular files, read-only, for their first bytes.
+    """
+    if not item.paths and item.text is None:
+        return "no input files"
+    for path in item.paths:
+        problem = _check_file(path)
+        if problem:
+            return problem
+    return None
+
+
+def decode_item(task: Task, item: Item) -> tuple[Any, str | None]:
+    """``(decoded, None)``, or ``(None, error message)`` when the item cannot be decoded."""
+    problem = check_files(item)
+    if problem:
+        return None, problem
+    try:
+        return task.decode(item), None
+    except Exception as error:  # a bad file must not stop the run: it becomes its error cell
+        log.debug("decode failed for %s", item.id, exc_info=True)
+        return None, error_message(error)
+
+
+def _rows_of(task: Task, batch: Sequence[tuple[Item, Any]]) -> list[dict]:
+    rows = task.process(batch)
+    if len(rows) != len(batch):
+        raise RuntimeError(f"task returned {len(rows)} rows for {len(batch)} items")
+    for (item, _), row in zip(batch, rows, strict=True):
+        row["id"] = item.id
+        row["error"] = row.get("error") or ""
+    return rows
+
+
+def process_batch(task: Task, batch: Sequence[tuple[Item, Any]]) -> list[dict]:
+    """One row per (item, decoded) pair, in order; a failing batch is retried item by item."""
+    try:
+        return _rows_of(task, batch)
+    except Exception as error:  # isolate the bad item: retry the others one by one
+        if len(batch) == 1:
+            log.debug("process failed for %s", batch[0][0].id, exc_info=True)
+            return [error_row(batch[0][0], error_message(error))]
+        log.debug("batch of %d failed (%s); retrying one by one", len(batch), error)
+    return [row for pair in batch for row in process_batch(task, [pair])]
+
+
+def prefetch_limit(options: RunOptions) -> int:
+    """How many decoded items may wait in memory: two batches, or two per worker."""
+    return max(2 * options.batch_size, 2 * options.workers)
+
+
+def run_local(task: Task, items: Iterable[Item], options: RunOptions) -> Iterator[dict]:
+    """Runs ``task`` over ``items`` in this process; yields one row per item as it finishes.
+
+    Rows arrive in completion order; each has the item's ``id`` and an ``error`` cell ("" on
+    success). ``task.setup()`` is called once, when the first row is asked for.
+
+    Args:
+        task: the pipeline.
+        items: the items to compute (the runner has taken cached ones out).
+        options: ``workers`` decode threads, ``batch_size`` items per ``process`` call.
+    """
+    task.setup()
+    todo = iter(enumerate(items))
+    limit = prefetch_limit(options)
+    pending: dict[Future, tuple[int, Item]] = {}
+    ready: list[tuple[Item, Any]] = []  # decoded, waiting for a batch
+    pool = ThreadPoolExecutor(options.workers, thread_name_prefix="mmfuse-decode")
+    try:
+        while True:
+            while len(pending) + len(ready) < limit and (job := next(todo, None)) is not None:
+                pending[pool.submit(decode_item, task, job[1])] = job
+            if not pending and not ready:
+                return
+            if pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: pending[f][0]):
+                    _, item = pending.pop(future)
+                    decoded, problem = future.result()
+                    if problem:
+                        yield error_row(item, problem)
+                    else:
+                        ready.append((item, decoded))
+            while len(ready) >= options.batch_size or (ready and not pending):
+                batch, ready = ready[: options.batch_size], ready[options.batch_size :]
+                yield from process_batch(task, batch)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,160 @@
+"""The Ray engine: the local engine's stages as Ray Data ``map_batches`` over a cluster.
+
+Two stages stream into each other: ``decode`` runs as stateless Ray tasks (CPU, file IO),
+``process`` runs in a fixed pool of ``workers`` actors, each holding the task and calling
+``task.setup()`` once (one model copy per actor; one GPU each with ``--device cuda``). Rows
+travel back to the driver, which yields them as they finish; the runner has already taken
+cached items out, so only misses reach the cluster. Both stages are the local engine's
+functions (``decode_item``, ``process_batch``), so the table is the same.
+
+Point it at a cluster with ``--ray-address auto`` (on a node of a cluster started with
+``ray start``) or ``ray://head:10001``; every node needs mmfuse and the models installed,
+and must see the input paths (a shared file system). Without an address a local Ray
+instance is started for the run and stopped after it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import pickle
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmfuse.cache import decode_row, encode_row
+from mmfuse.engines.local import decode_item, error_message, error_row, process_batch
+from mmfuse.tasks.base import Task
+from mmfuse.types import Item
+
+if TYPE_CHECKING:
+    from mmfuse.runner import RunOptions
+
+# CPUs a decode task asks for: decoding waits on IO, so two share a core. Differing from the
+# actors' request also keeps Ray Data from fusing decode into the model actors.
+DECODE_CPUS = 0.5
+
+
+def item_to_json(item: Item) -> str:
+    """An Item as JSON text (Ray blocks are Arrow tables: plain columns travel best)."""
+    return json.dumps(
+        {"id": item.id, "paths": [str(p) for p in item.paths], "text": item.text, "meta": item.meta}
+    )
+
+
+def item_from_json(text: str) -> Item:
+    """The Item ``item_to_json`` wrote."""
+    record = json.loads(text)
+    return Item(
+        record["id"], tuple(Path(p) for p in record["paths"]), record["text"], record["meta"]
+    )
+
+
+def _decode_batch(batch: dict[str, Any], task: Task) -> dict[str, list]:
+    """Ray task: decodes each item; the payload is pickled (it only travels inside the run)."""
+    payloads, problems = [], []
+    for text in batch["item"]:
+        decoded, problem = decode_item(task, item_from_json(text))
+        payloads.append(b"" if problem else pickle.dumps(decoded, protocol=5))
+        problems.append(problem or "")
+    return {"item": list(batch["item"]), "decoded": payloads, "error": problems}
+
+
+def _encoded(item_id: str, row: dict) -> tuple[str, bytes]:
+    try:
+        text, arrays = encode_row(row)
+    except (TypeError, ValueError) as error:  # the task produced an unstorable value
+        text, arrays = encode_row(error_row(Item(item_id), error_message(error)))
+    return text, arrays or b""
+
+
+class _ProcessActor:
+    """Ray actor: holds the task with its models loaded and processes batches."""
+
+    def __init__(self, task: Task):
+        self.task = task
+        self.task.setup()
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        rows, pairs = [], []
+        for text, payload, problem in zip(
+            batch["item"], batch["decoded"], batch["error"], strict=True
+        ):
+            item = item_from_json(text)
+            if problem:
+                rows.append(error_row(item, str(problem)))
+            else:
+                pairs.append((item, pickle.loads(payload)))
+        if pairs:
+            rows.extend(process_batch(self.task, pairs))
+        encoded = [_encoded(row["id"], row) for row in rows]
+        return {"scalars": [t for t, _ in encoded], "arrays": [a for _, a in encoded]}
+
+
+def _start(options: RunOptions) -> bool:
+    """Connects to Ray (the given cluster, or a new local instance); True if this started it."""
+    import ray
+    import ray.data  # configures its logger on import: quieten it after
+
+    quiet_level = logging.DEBUG if options.verbose else logging.ERROR
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(quiet_level)
+    if ray.is_initialized():
+        return False
+    local = options.ray_address is None and "RAY_ADDRESS" not in os.environ
+    ray.init(
+        address=options.ray_address,
+        # Logical CPUs: one per actor and at least one left for the decode tasks.
+        num_cpus=max(os.cpu_count() or 1, options.workers + 1) if local else None,
+        include_dashboard=False,
+        logging_level=logging.INFO if options.verbose else logging.ERROR,
+        log_to_driver=options.verbose,
+    )
+    return True
+
+
+def run_ray(task: Task, items: Sequence[Item], options: RunOptions) -> Iterator[dict]:
+    """Runs ``task`` over ``items`` on Ray; yields one row per item as it finishes.
+
+    Args:
+        task: the pipeline; it is pickled to the workers, so it must not hold loaded models
+            before ``setup()``.
+        items: the items to compute.
+        options: ``workers`` model actors, ``batch_size`` items per batch, ``ray_address``,
+            ``device`` ("cuda" gives each actor one GPU).
+    """
+    import ray
+
+    started = _start(options)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = options.verbose
+        context.print_on_execution_start = options.verbose
+        blocks = max(1, math.ceil(len(items) / options.batch_size))
+        dataset = (
+            ray.data.from_items(
+                [{"item": item_to_json(item)} for item in items], override_num_blocks=blocks
+            )
+            .map_batches(
+                _decode_batch,
+                fn_kwargs={"task": task},
+                batch_size=None,  # one block (of about batch_size items) per decode task
+                num_cpus=DECODE_CPUS,
+            )
+            .map_batches(
+                _ProcessActor,
+                fn_constructor_kwargs={"task": task},
+                batch_size=options.batch_size,
+                compute=ray.data.ActorPoolStrategy(size=options.workers),
+                num_cpus=1,
+                num_gpus=1 if (options.device or "").startswith("cuda") else 0,
+            )
+        )
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            for text, arrays in zip(batch["scalars"], batch["arrays"], strict=True):
+                yield decode_row(str(text), bytes(arrays) or None)
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,437 @@
+"""A whole run: cache and journal, an engine over the rest, then the output files.
+
+``run_task`` hashes every item (``cache.content_key``), takes rows already in the run's
+journal (a killed run) or in the results cache, hands only the rest to an engine, and
+journals each row as it finishes (``OUT/results.partial/``, a ``Cache``), so ``kill -9`` at
+any moment loses at most the rows being computed. At the end it writes, each atomically and
+in the items' order, ``results.csv`` (formula-safe), ``results.parquet`` (with array
+columns), the task's extra outputs and ``manifest.json``, then drops the journal. The table
+is read back from the journal in every case, so a resumed run and an uninterrupted one write
+the same bytes.
+
+Only successful rows enter the results cache: errors (a missing file, a bug since fixed)
+are retried on the next run. A run is "the same run" as the one that wrote ``OUT`` when the
+task, its settings and the inputs' common folder agree; re-running it resumes or refreshes,
+while a different run into the same folder needs ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shlex
+import shutil
+import sqlite3
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mmfuse import __version__
+from mmfuse.cache import Cache, content_key, default_results_dir, make_key
+from mmfuse.cli import EXIT_OK, EXIT_PARTIAL, UsageError
+from mmfuse.engines.local import error_message, error_row, run_local
+from mmfuse.io.writers import atomic_write, write_csv, write_json, write_parquet
+from mmfuse.progress import PROGRESS_MODES, progress_bar, progress_enabled
+from mmfuse.registry import SPECS
+from mmfuse.tasks.base import Task
+from mmfuse.types import Item
+
+log = logging.getLogger(__name__)
+
+RESULTS_CSV = "results.csv"
+RESULTS_PARQUET = "results.parquet"
+MANIFEST = "manifest.json"
+# The journal folder of an unfinished run: a Cache of its rows and RUN_FILE, its identity.
+JOURNAL = "results.partial"
+RUN_FILE = "run.json"
+ENGINES = ("local", "ray")
+# Decode threads (local) or model actors (Ray): a few, since decoders are IO-bound.
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
+DEFAULT_BATCH_SIZE = 8
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run (not what to compute: these never change the table)."""
+
+    engine: str = "local"  # "local" (threads in this process) or "ray" (Ray Data)
+    ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://head:10001")
+    workers: int = DEFAULT_WORKERS  # decode threads (local) or model actors (ray)
+    batch_size: int = DEFAULT_BATCH_SIZE  # items per task.process call
+    use_cache: bool = True  # read and write the results cache
+    cache_dir: Path | None = None  # the results cache; None: config.cache_dir()/"results"
+    overwrite: bool = False  # replace a different run's outputs in the output folder
+    progress: str = "auto"  # "auto" (bar on a terminal), "on" or "off"
+    quiet: bool = False  # warnings and errors only, no bar in "auto"
+    verbose: bool = False  # debug logging (Ray's own logs too)
+    device: str | None = None  # "cpu", "cuda", "cuda:1"; None picks CUDA when present
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise UsageError(f"unknown engine {self.engine!r}; choose one of {ENGINES}")
+        if self.progress not in PROGRESS_MODES:
+            raise UsageError(f"unknown progress mode {self.progress!r}")
+        if self.workers < 1 or self.batch_size < 1:
+            raise UsageError("--workers and --batch-size must be at least 1")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run did: counts and the files it wrote."""
+
+    total: int  # items in the table
+    rows_ok: int
+    rows_failed: int
+    from_cache: int  # rows taken from the results cache
+    resumed: int  # rows taken from the journal of an interrupted run
+    seconds: float
+    outputs: tuple[Path, ...] = field(default_factory=tuple)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the output folder and the run flags every batch command shares."""
+    parser.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    group = parser.add_argument_group("run")
+    group.add_argument("--engine", choices=ENGINES, default="local", help="default: local")
+    group.add_argument(
+        "--ray-address", help="Ray cluster to join (e.g. auto, ray://head:10001); default: local"
+    )
+    group.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=DEFAULT_WORKERS,
+        help=f"decode threads, or Ray model actors (default: {DEFAULT_WORKERS})",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"items per model batch (default: {DEFAULT_BATCH_SIZE})",
+    )
+    group.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    group.add_argument("--cache-dir", type=Path, help="results cache folder")
+    group.add_argument(
+        "--overwrite", action="store_true", help="replace a different run's outputs in --out"
+    )
+    group.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_const",
+        const="on",
+        default="auto",
+        help="show the progress bar even when stderr is not a terminal",
+    )
+    group.add_argument(
+        "--no-progress", dest="progress", action="store_const", const="off", help="never show it"
+    )
+    # Own dests: argparse lets a sub-command's defaults overwrite the main parser's -q/-v.
+    group.add_argument("-q", "--quiet", dest="run_quiet", action="store_true", help="less output")
+    group.add_argument("-v", "--verbose", dest="run_verbose", action="store_true", help="debug")
+    group.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when present)")
+
+
+def options_from_args(args: argparse.Namespace) -> RunOptions:
+    """RunOptions from the flags of ``add_run_arguments``; applies -q/-v to logging."""
+    quiet = args.run_quiet or getattr(args, "quiet", False)
+    verbose = args.run_verbose or getattr(args, "verbose", False)
+    if verbose or quiet:
+        logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+    return RunOptions(
+        engine=args.engine,
+        ray_address=args.ray_address,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        use_cache=not args.no_cache,
+        cache_dir=args.cache_dir,
+        overwrite=args.overwrite,
+        progress=args.progress,
+        quiet=quiet,
+        verbose=verbose,
+        device=args.device,
+    )
+
+
+def exit_code(result: RunResult) -> int:
+    """0 when every item succeeded, else 1 after printing how many failed."""
+    if result.rows_failed:
+        print(
+            f"{result.rows_failed} of {result.total} items failed (see the error column)",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def run_identity(task_name: str, settings: dict, items: Sequence[Item]) -> dict[str, str]:
+    """What makes two runs "the same run": task, settings and the inputs' common folder."""
+    paths = [os.path.abspath(p) for item in items for p in item.paths]
+    inputs = os.path.commonpath(paths) if paths else make_key(sorted(i.id for i in items))
+    return {"task": task_name, "settings": make_key(settings), "inputs": inputs}
+
+
+def _previous_run(out_dir: Path) -> tuple[dict | None, list[str]]:
+    """The identity of the run that wrote ``out_dir`` (None if unknown) and its outputs."""
+    for path in (out_dir / JOURNAL / RUN_FILE, out_dir / MANIFEST):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            return record["run"], record.get("outputs", [])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None, []
+
+
+def _difference(previous: dict | None, identity: dict) -> str:
+    if previous is None:
+        return "results of an unknown run"
+    if previous.get("task") != identity["task"]:
+        return f"results of another task ({previous.get('task')})"
+    if previous.get("inputs") != identity["inputs"]:
+        return f"results of another input ({previous.get('inputs')})"
+    if previous.get("settings") != identity["settings"]:
+        return "results of a run with another settings (models, options)"
+    return ""
+
+
+def _open_journal(out_dir: Path, identity: dict, overwrite: bool) -> Cache:
+    """The run's journal in ``out_dir``, after refusing or clearing another run's outputs."""
+    previous, previous_outputs = _previous_run(out_dir)
+    ours = [RESULTS_CSV, RESULTS_PARQUET, MANIFEST, JOURNAL, *previous_outputs]
+    existing = [out_dir / n for n in dict.fromkeys(ours) if (out_dir / n).exists()]
+    different = _difference(previous, identity)
+    if existing and different and not overwrite:
+        raise UsageError(
+            f"{out_dir} already holds {different}; pass --overwrite or choose another --out"
+        )
+    try:
+        if existing and overwrite:
+            for path in existing:
+                if path.resolve().parent != out_dir.resolve():  # never outside out_dir
+                    continue
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        journal = Cache(out_dir / JOURNAL)
+        write_json({"run": identity}, out_dir / JOURNAL / RUN_FILE)
+    except (OSError, sqlite3.Error) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise UsageError(f"cannot write to {out_dir}: {reason}") from None
+    return journal
+
+
+def _open_cache(options: RunOptions) -> Cache | None:
+    if not options.use_cache:
+        return None
+    folder = options.cache_dir or default_results_dir()
+    try:
+        return Cache(folder)
+    except (OSError, sqlite3.Error) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise UsageError(
+            f"cannot use the cache in {folder}: {reason} (or pass --no-cache)"
+        ) from None
+
+
+class _JournalRows(Sequence):
+    """The final rows in item order, read from the journal on demand (memory stays flat)."""
+
+    def __init__(self, journal: Cache, keys: list[str]):
+        self._journal, self._keys = journal, keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        row = self._journal.get(self._keys[index])
+        if row is None:
+            raise RuntimeError(f"row {index} missing from the journal")
+        return row
+
+
+def _models_in(settings: Any) -> list[dict]:
+    """Registered model ids named anywhere in the settings, with their weight hashes."""
+    found: set[str] = set()
+    pending = [settings]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+        elif isinstance(value, str) and value in SPECS:
+            found.add(value)
+    return [{"id": i, "sha256": SPECS[i].files, "package": SPECS[i].package} for i in sorted(found)]
+
+
+def _compute(task, todo, options, journal, cache, key_of, bar) -> None:
+    """Runs the engine over ``todo``, journaling (and caching) each row as it arrives."""
+    if options.engine == "ray":
+        from mmfuse.engines.ray import run_ray as engine
+    else:
+        engine = run_local
+    for row in engine(task, todo, options):
+        key = key_of[row["id"]]
+        try:
+            journal.put(key, row)
+        except (TypeError, ValueError) as error:  # the task produced an unstorable value
+            row = error_row(Item(row["id"]), error_message(error))
+            journal.put(key, row)
+        if cache is not None and not row["error"]:
+            cache.put(key, row)
+        if row["error"]:
+            log.info("%s: %s", row["id"], row["error"])
+        bar.advance(failed=bool(row["error"]))
+
+
+def _content_keys(items, settings, cache, workers: int, show: bool) -> list[str]:
+    """Every item's cache key, hashing files in ``workers`` threads."""
+    keys: list[str] = []
+    with ThreadPoolExecutor(workers) as pool, progress_bar(len(items), show, "hashing") as bar:
+        for key in pool.map(lambda item: content_key(item, settings, cache), items):
+            keys.append(key)
+            bar.advance()
+    return keys
+
+
+def _reuse(items, keys, journal: Cache, cache: Cache | None) -> tuple[list[Item], int, int]:
+    """The items still to compute, and how many rows the journal and the cache already hold."""
+    todo, resumed, from_cache = [], 0, 0
+    for item, key in zip(items, keys, strict=True):
+        if key in journal:
+            resumed += 1
+        elif cache is not None and (row := cache.get(key)) is not None:
+            journal.put(key, row)
+            from_cache += 1
+        else:
+            todo.append(item)
+    return todo, resumed, from_cache
+
+
+def _write_tables(rows: _JournalRows, columns: Sequence[str], out_dir: Path) -> list[dict]:
+    """Writes results.csv and results.parquet; returns the failed rows' ids and errors."""
+    failures: list[dict] = []
+
+    def tracked():
+        for row in rows:
+            if row.get("error"):
+                failures.append({"id": row["id"], "error": row["error"]})
+            yield row
+
+    with atomic_write(out_dir / RESULTS_CSV) as stream:
+        write_csv(tracked(), columns, stream)
+    write_parquet(rows, out_dir / RESULTS_PARQUET, columns)
+    return failures
+
+
+def run_task(
+    task: Task, items: Sequence[Item], out_dir: Path, options: RunOptions, argv: list[str]
+) -> RunResult:
+    """Runs ``task`` over ``items`` into ``out_dir``; resumable, cached, never clobbering.
+
+    Args:
+        task: the pipeline (``setup`` runs only if some item is not cached).
+        items: the items, in the order of the output table; ids must be unique.
+        out_dir: the output folder (created).
+        options: how to run.
+        argv: the command line, recorded in the manifest.
+
+    Returns:
+        Counts and output paths; ``exit_code(result)`` gives the process exit code.
+
+    Raises:
+        UsageError: repeated item ids, ``out_dir`` not writable or holding a different run's
+            results, or an unusable cache folder.
+    """
+    started, clock = datetime.now(UTC), time.perf_counter()
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen:
+            raise UsageError(f"item id {item.id!r} appears twice")
+        seen.add(item.id)
+    settings = task.settings()
+    identity = run_identity(task.name, settings, items)
+    out_dir = Path(out_dir)
+    journal = _open_journal(out_dir, identity, options.overwrite)
+    cache = _open_cache(options)
+    show = progress_enabled(options.progress, options.quiet)
+
+    keys = _content_keys(items, settings, cache, options.workers, show)
+    todo, resumed, from_cache = _reuse(items, keys, journal, cache)
+    hashed = time.perf_counter()
+    log.info(
+        "%d items: %d cached, %d resumed, %d to compute", len(items), from_cache, resumed, len(todo)
+    )
+    with progress_bar(len(items), show, task.name, done=len(items) - len(todo)) as bar:
+        if todo:
+            key_of = {item.id: key for item, key in zip(items, keys, strict=True)}
+            _compute(task, todo, options, journal, cache, key_of, bar)
+    computed = time.perf_counter()
+
+    rows = _JournalRows(journal, keys)
+    failures = _write_tables(rows, task.columns, out_dir)
+    extra = task.finish(rows, out_dir)
+    outputs = (out_dir / RESULTS_CSV, out_dir / RESULTS_PARQUET, *extra, out_dir / MANIFEST)
+    finished = time.perf_counter()
+    record = {
+        "mmfuse_version": __version__,
+        "command": shlex.join(argv),
+        "argv": argv,
+        "run": identity,
+        "task": task.name,
+        "settings": settings,
+        "models": _models_in(settings),
+        "options": {k: v for k, v in asdict(options).items() if k not in ("quiet", "verbose")},
+        "items": {
+            "total": len(items),
+            "ok": len(items) - len(failures),
+            "failed": len(failures),
+            "from_cache": from_cache,
+            "resumed": resumed,
+            "computed": len(todo),
+        },
+        "timings": {
+            "started": started.isoformat(timespec="seconds"),
+            "hash_s": round(hashed - clock, 3),
+            "compute_s": round(computed - hashed, 3),
+            "write_s": round(finished - computed, 3),
+            "total_s": round(finished - clock, 3),
+            "computed_per_s": round(len(todo) / max(computed - hashed, 1e-9), 3),
+        },
+        "failures": failures,
+        "outputs": [os.path.relpath(p, out_dir) for p in outputs],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    write_json(record, out_dir / MANIFEST)
+    journal.close()
+    shutil.rmtree(out_dir / JOURNAL, ignore_errors=True)
+    log.info(
+        "%d items, %d failed, in %.1f s: %s", len(items), len(failures), finished - clock, out_dir
+    )
+    return RunResult(
+        total=len(items),
+        rows_ok=len(items) - len(failures),
+        rows_failed=len(failures),
+        from_cache=from_cache,
+        resumed=resumed,
+        seconds=finished - clock,
+        outputs=outputs,
+    )

@@ -1,0 +1,1 @@
+"""Test helpers: synthetic media and a toy task for the batch engine."""

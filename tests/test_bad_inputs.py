@@ -1,0 +1,128 @@
+"""A corpus of bad files: one error row each, good rows intact, inputs untouched."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from helpers.media import (
+    truncate,
+    write_bomb_png,
+    write_image,
+    write_text,
+    write_video,
+    write_wav,
+)
+from helpers.toy_task import main
+
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+FORMULA = '=HYPERLINK("http://x.example","go")'  # within the toy's snippet
+
+# item id -> what its error cell must say ("" for a good item)
+EXPECTED = {
+    "café 日本": "",
+    "clip": "",
+    "photo": "",
+    "tone": "",
+    "empty": "empty file",
+    "cut_image": "image file is truncated",
+    "cut_audio": "truncated",
+    "cut_video": "Invalid data",
+    "renamed": "content looks like image, not audio (wrong file extension?)",
+    "odd": "unsupported file type .xyz",
+    "bomb": "DecompressionBombError",
+    "latin1": "not UTF-8 text",
+    "mute": "video has no audio track",
+    "silent": "no speech",
+    "gone": "file not found",
+    "pipe": "not a regular file",
+}
+
+
+def _make_corpus(root: Path) -> dict[str, str]:
+    write_text(root / "café 日本.txt", FORMULA)
+    write_video(root / "clip.mp4")
+    write_image(root / "photo.jpg")
+    write_wav(root / "tone.wav")
+    (root / "empty.png").write_bytes(b"")
+    truncate(write_image(root / "cut_image.jpg", size=(64, 64)))
+    truncate(write_wav(root / "cut_audio.wav"))
+    truncate(write_video(root / "cut_video.mp4"))
+    write_image(root / "renamed.wav", fmt="PNG")
+    write_image(root / "odd.xyz", fmt="JPEG")
+    write_bomb_png(root / "bomb.png")
+    (root / "latin1.txt").write_bytes("café crème".encode("latin-1"))
+    write_video(root / "mute.mp4", audio=False)
+    write_wav(root / "silent.wav", amplitude=0.0)
+    os.symlink(root / "nowhere.png", root / "gone.png")
+    os.mkfifo(root / "pipe.wav")  # opening it would block forever
+    (root / "notes.json").write_text("{}")  # not media: no row
+    expected = dict(EXPECTED)
+    if not IS_ROOT:  # root reads anything, so this case needs an ordinary user
+        write_text(root / "locked.txt", "secret").chmod(0)
+        expected["locked"] = "permission denied"
+    return expected
+
+
+def _fingerprint(root: Path) -> dict[str, str]:
+    """Each entry's type and, for readable regular files, content hash and mtime."""
+    prints = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        if stat.S_ISREG(info.st_mode) and os.access(path, os.R_OK):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            prints[path.name] = f"{digest} {info.st_mtime_ns} {oct(info.st_mode)}"
+        else:
+            prints[path.name] = oct(info.st_mode)
+    return prints
+
+
+def test_each_bad_file_gets_one_error_row_and_inputs_stay_untouched(tmp_path, capsys):
+    root = tmp_path / "in"
+    root.mkdir()
+    expected = _make_corpus(root)
+    before = _fingerprint(root)
+
+    code = main([str(root), "-o", str(tmp_path / "out"), "--batch-size", "4"])
+
+    assert _fingerprint(root) == before  # same files, bytes, times and modes; nothing added
+    with open(tmp_path / "out/results.csv", encoding="utf-8", newline="") as file:
+        rows = {row["id"]: row for row in csv.DictReader(file)}
+    assert sorted(rows) == sorted(expected)
+    for item_id, error in expected.items():
+        if error:
+            assert error in rows[item_id]["error"], item_id
+            assert "\n" not in rows[item_id]["error"]
+        else:
+            assert rows[item_id]["error"] == "", (item_id, rows[item_id]["error"])
+    assert rows["tone"]["seconds"] == "0.5" and rows["photo"]["width"] == "40"
+    assert rows["café 日本"]["snippet"] == "'" + FORMULA  # opens as text in a spreadsheet
+    failed = sum(1 for e in expected.values() if e)
+    assert code == 1
+    assert f"{failed} of {len(expected)} items failed" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root may write into a read-only folder")
+def test_a_read_only_output_folder_is_a_usage_error(tmp_path, capsys):
+    write_text(tmp_path / "in" / "a.txt", "hello")
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        assert main([str(tmp_path / "in"), "-o", str(out)]) == 2
+    finally:
+        out.chmod(0o755)
+    assert "cannot write to" in capsys.readouterr().err
+    assert list(out.iterdir()) == []
+
+
+def test_an_output_folder_that_cannot_exist_is_a_usage_error(tmp_path, capsys):
+    write_text(tmp_path / "in" / "a.txt", "hello")
+    blocker = write_text(tmp_path / "file.txt", "I am a file")
+    assert main([str(tmp_path / "in"), "-o", str(blocker / "out")]) == 2
+    assert "cannot write to" in capsys.readouterr().err
+    assert blocker.read_text() == "I am a file"

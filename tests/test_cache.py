@@ -1,0 +1,137 @@
+"""The content-addressed cache: rows with arrays, no pickle, keys that follow the content."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from mmfuse.cache import Cache, content_key, file_digest
+from mmfuse.commands import cache as cache_command
+from mmfuse.types import Item
+
+
+def test_rows_round_trip_with_arrays_in_column_order(tmp_path):
+    cache = Cache(tmp_path / "c")
+    row = {
+        "id": "a",
+        "score": 0.1 + 0.2,
+        "missing": None,
+        "nan": float("nan"),
+        "flag": np.bool_(True),
+        "embedding": np.linspace(0, 1, 5, dtype=np.float32),
+        "tokens": np.arange(6, dtype=np.int64).reshape(2, 3),
+        "empty": np.zeros((0, 4), np.float16),
+        "scalar_array": np.array(2.5),
+        "error": "",
+    }
+    cache.put("k", row)
+    got = Cache(tmp_path / "c").get("k")  # a second instance: it is on disk
+    assert list(got) == list(row)
+    assert got["score"] == 0.1 + 0.2 and got["missing"] is None and np.isnan(got["nan"])
+    assert got["flag"] is True
+    assert got["embedding"].dtype == np.float32
+    np.testing.assert_array_equal(got["embedding"], row["embedding"])
+    np.testing.assert_array_equal(got["tokens"], row["tokens"])
+    assert got["empty"].shape == (0, 4) and got["empty"].dtype == np.float16
+    assert got["scalar_array"].shape == () and got["scalar_array"] == 2.5
+    assert cache.get("other") is None
+    assert "k" in cache and "other" not in cache and len(cache) == 1
+
+
+def test_values_that_would_need_pickle_are_refused(tmp_path):
+    cache = Cache(tmp_path)
+    with pytest.raises(TypeError, match="object arrays"):
+        cache.put("k", {"x": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(TypeError):
+        cache.put("k", {"x": object()})
+
+
+def test_a_planted_object_array_is_never_unpickled(tmp_path):
+    cache = Cache(tmp_path)
+    blob = pickle.dumps(np.array([print], dtype=object))
+    layout = {"name": "x", "dtype": "|O", "shape": [1]}
+    text = json.dumps({"order": ["x"], "scalars": {}, "arrays": [layout]})
+    cache._connect().execute("INSERT INTO rows VALUES ('k', ?, ?, 0)", (text, blob))
+    with pytest.raises(ValueError, match="object array"):
+        cache.get("k")
+
+
+def test_threads_share_one_cache(tmp_path):
+    cache = Cache(tmp_path)
+
+    def work(t):
+        for i in range(25):
+            cache.put(f"{t}-{i}", {"v": np.full(3, i, np.float32)})
+            assert cache.get(f"{t}-{i}")["v"][0] == i
+
+    with ThreadPoolExecutor(4) as pool:
+        for done in [pool.submit(work, t) for t in range(4)]:
+            done.result()  # re-raises a failure inside a thread
+    assert len(cache) == 100
+
+
+def test_clear_and_info(tmp_path):
+    cache = Cache(tmp_path)
+    cache.put("a", {"x": 1})
+    (tmp_path / "f.txt").write_text("hello")
+    file_digest(tmp_path / "f.txt", cache)
+    info = cache.info()
+    assert (info["rows"], info["file_hashes"]) == (1, 1) and info["bytes"] > 0
+    cache.clear()
+    assert cache.info()["rows"] == 0 and cache.get("a") is None
+
+
+def test_key_follows_bytes_text_meta_and_settings(tmp_path):
+    path = tmp_path / "post.txt"
+    path.write_text("hello")
+    item = Item("post", (path,))
+    key = content_key(item, {"model": "m1"})
+    assert content_key(Item("post", (path,)), {"model": "m1"}) == key
+    assert content_key(item, {"model": "m2"}) != key
+    assert content_key(Item("post", (path,), text="caption"), {"model": "m1"}) != key
+    assert content_key(Item("post", (path,), meta={"a": "1"}), {"model": "m1"}) != key
+    path.write_text("hellO")
+    assert content_key(item, {"model": "m1"}) != key
+
+
+def test_file_hashes_are_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    cache = Cache(tmp_path / "c")
+    path = tmp_path / "big.wav"
+    path.write_bytes(b"x" * 1000)
+    reads = []
+    real = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest", lambda f, d: reads.append(1) or real(f, d))
+    first = file_digest(path, cache)
+    assert first == hashlib.sha256(b"x" * 1000).hexdigest()
+    assert file_digest(path, cache) == first and len(reads) == 1
+    path.write_bytes(b"y" * 1001)
+    assert file_digest(path, cache) != first and len(reads) == 2
+
+
+def test_missing_or_unreadable_files_still_get_a_key(tmp_path):
+    missing = tmp_path / "gone.png"
+    assert file_digest(missing).startswith("unreadable:")
+    os.mkfifo(tmp_path / "pipe.wav")
+    assert file_digest(tmp_path / "pipe.wav") == "not-a-regular-file"  # never opened
+    assert len(content_key(Item("gone", (missing,)), {})) == 64
+
+
+def test_cache_command_shows_and_clears(isolated_cache, capsys):
+    # The sub-command alone: cli.main would import every other command's models first.
+    parser = argparse.ArgumentParser()
+    cache_command.add_arguments(parser)
+    Cache(isolated_cache / "results").put("a", {"x": 1})
+    assert cache_command.run(parser.parse_args(["info"])) == 0
+    assert "results: 1 rows" in capsys.readouterr().out
+    assert cache_command.run(parser.parse_args(["clear"])) == 0
+    assert "cleared" in capsys.readouterr().out
+    assert len(Cache(isolated_cache / "results")) == 0
+    with pytest.raises(SystemExit):
+        parser.parse_args(["drop"])

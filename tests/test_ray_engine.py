@@ -1,0 +1,62 @@
+"""The Ray engine gives the local engine's table (a local Ray instance, started once)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from helpers.media import make_folder, write_text, write_wav
+from helpers.toy_task import ToyTask
+
+from mmfuse.io.discover import discover
+from mmfuse.runner import RunOptions, run_task
+
+ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A two-worker local Ray whose workers can import the toy task from tests/."""
+    ray.init(
+        num_cpus=3,
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}},
+    )
+    yield
+    ray.shutdown()
+
+
+def test_ray_engine_table_equals_the_local_engine_table(tmp_path, local_ray):
+    folder = make_folder(tmp_path / "in", 10)
+    write_text(folder / "empty.txt", "")  # fails in the checks
+    write_wav(folder / "silent.wav", amplitude=0.0)  # fails inside a processed batch
+    items = discover(folder)
+    local = RunOptions(use_cache=False, progress="off", workers=2, batch_size=3)
+    on_ray = RunOptions(use_cache=False, progress="off", workers=2, batch_size=3, engine="ray")
+
+    by_local = run_task(ToyTask(), items, tmp_path / "local", local, ["toy"])
+    by_ray = run_task(ToyTask(), items, tmp_path / "ray", on_ray, ["toy"])
+
+    assert (
+        (by_ray.rows_ok, by_ray.rows_failed)
+        == (by_local.rows_ok, by_local.rows_failed)
+        == (
+            10,
+            2,
+        )
+    )
+    local_csv = (tmp_path / "local/results.csv").read_bytes()
+    assert (tmp_path / "ray/results.csv").read_bytes() == local_csv
+    assert pq.read_table(tmp_path / "ray/results.parquet").equals(
+        pq.read_table(tmp_path / "local/results.parquet")
+    )
+    assert ray.is_initialized()  # the engine leaves a Ray it did not start running
