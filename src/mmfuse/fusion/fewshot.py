@@ -1,0 +1,142 @@
+"""Class vectors for cosine heads without gradient steps: zero-shot and few-shot.
+
+Zero-shot: a class vector is the text embedding of "label: description" (e.g. "zebra: a horse
+with black and white stripes"), in the shared text space the untrained model pools into.
+Few-shot: a class vector is the normalised mean of the pooled vectors of k labelled examples,
+blended with the text prototype (Snell et al. 2017, prototypical networks; the blend keeps the
+description's prior when k is small).
+
+API:
+    ``vectors = class_vectors_from_text(descriptions, encode)``;
+    ``vectors = class_vectors_from_examples(model, task, inputs, labels, k, text_prototypes)``;
+    ``model.set_class_vectors(task, vectors, classes=...)`` installs them, or in one step
+    ``apply_zero_shot(model, task, descriptions, encode)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from mmfuse.fusion.inference import infer
+from mmfuse.fusion.metrics import MISSING
+from mmfuse.fusion.model import FusionModel
+from mmfuse.types import ModalityTokens
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def class_prompts(descriptions: Mapping[str, str]) -> list[str]:
+    """The texts to embed: "label: description", or the label alone when it has none."""
+    return [f"{label}: {text}" if text else label for label, text in descriptions.items()]
+
+
+def class_vectors_from_text(
+    descriptions: Mapping[str, str], encode: Callable[[list[str]], np.ndarray]
+) -> np.ndarray:
+    """Zero-shot class vectors.
+
+    Args:
+        descriptions: class label -> description ("" for none), in class order.
+        encode: texts -> float [n_texts, dim] embeddings (e.g. the MiniLM text encoder).
+
+    Returns:
+        float32 [n_classes, dim], L2-normalised rows.
+    """
+    if not descriptions:
+        raise ValueError("no classes to describe")
+    embeddings = np.asarray(encode(class_prompts(descriptions)), dtype=np.float32)
+    if embeddings.ndim != 2 or len(embeddings) != len(descriptions):
+        raise ValueError(
+            f"encode returned shape {embeddings.shape} for {len(descriptions)} descriptions"
+        )
+    return _normalise(embeddings)
+
+
+def _pick_examples(labels: np.ndarray, n_classes: int, k: int, seed: int) -> list[np.ndarray]:
+    """Per class, the indices of up to ``k`` of its labelled items, drawn without replacement."""
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c in range(n_classes):
+        members = np.flatnonzero(labels == c)
+        picked.append(np.sort(rng.choice(members, min(k, len(members)), replace=False)))
+    return picked
+
+
+def class_vectors_from_examples(
+    model: FusionModel,
+    task: str,
+    inputs: Mapping[str, ModalityTokens],
+    labels: np.ndarray,
+    k: int,
+    text_prototypes: np.ndarray | None = None,
+    blend: float = 0.5,
+    seed: int = 0,
+) -> np.ndarray:
+    """Few-shot class vectors: means of k examples' pooled vectors, blended with text ones.
+
+    Args:
+        model: the fusion model whose ``task`` pools the examples (in eval mode, no gradients).
+        task: the task whose classes the labels index.
+        inputs: modality -> tokens of the labelled items.
+        labels: int [n_items] class index per item, ``MISSING`` (-1) to skip an item.
+        k: examples per class (fewer when a class has fewer; a class with none keeps its text
+            prototype).
+        text_prototypes: float [n_classes, d_model] zero-shot vectors, or None for examples only.
+        blend: weight of the example mean; ``1 - blend`` goes to the text prototype.
+        seed: which k examples are drawn when a class has more.
+
+    Returns:
+        float32 [n_classes, d_model], L2-normalised rows.
+    """
+    if not 0.0 <= blend <= 1.0:
+        raise ValueError(f"blend {blend} not in [0, 1]")
+    classes = model.task(task).classes
+    labels = np.asarray(labels)
+    if labels.min(initial=0) < MISSING or labels.max(initial=0) >= len(classes):
+        raise ValueError(f"task '{task}': class indices must lie in -1..{len(classes) - 1}")
+    prototypes = None
+    if text_prototypes is not None:
+        prototypes = _normalise(np.asarray(text_prototypes, dtype=np.float32))
+        if prototypes.shape != (len(classes), model.config.d_model):
+            raise ValueError(
+                f"text prototypes of shape {prototypes.shape}, expected "
+                f"({len(classes)}, {model.config.d_model})"
+            )
+    picked = _pick_examples(labels, len(classes), k, seed)
+    chosen = np.concatenate(picked)
+    subset = {
+        name: ModalityTokens(m.tokens[chosen], m.mask[chosen], m.times[chosen])
+        for name, m in inputs.items()
+    }
+    pooled = _normalise(infer(model, subset).pooled[task]) if len(chosen) else None
+    vectors, start = [], 0
+    for c, members in enumerate(picked):
+        rows = pooled[start : start + len(members)] if len(members) else None
+        start += len(members)
+        has_tokens = rows is not None and bool(np.any(rows))
+        prototype = prototypes[c] if prototypes is not None else None
+        if not has_tokens and prototype is None:
+            raise ValueError(f"task '{task}': class '{classes[c]}' has no example and no text")
+        if not has_tokens:
+            vectors.append(prototype)
+            continue
+        mean = _normalise(rows.mean(axis=0))
+        vectors.append(mean if prototype is None else blend * mean + (1 - blend) * prototype)
+    return _normalise(np.stack(vectors))
+
+
+def apply_zero_shot(
+    model: FusionModel,
+    task: str,
+    descriptions: Mapping[str, str],
+    encode: Callable[[list[str]], np.ndarray],
+) -> np.ndarray:
+    """Sets a cosine head's classes and vectors from descriptions; returns the vectors."""
+    vectors = class_vectors_from_text(descriptions, encode)
+    model.set_class_vectors(task, vectors, classes=list(descriptions), descriptions=descriptions)
+    return vectors
