@@ -39,13 +39,15 @@ CAPTIONS = {
 }
 # post id -> what its audio track says (espeak-ng voice)
 SPEECH = {
-    "post04_headphones": "Honestly these headphones broke after two days and the sound is terrible.",
+    "post04_headphones": (
+        "Honestly these headphones broke after two days and the sound is terrible."
+    ),
     "post05_launch": "Meet our new water bottle. It keeps your drinks cold for a whole day.",
 }
 EXPORT_ROWS = [  # a CSV export with brand and campaign columns, text only
-    ("t1", "2026-03-01T09:00", "acme", "spring", "The new Acme phone is amazing, battery lasts forever"),
+    ("t1", "2026-03-01T09:00", "acme", "spring", "The new Acme phone is amazing, lasts forever"),
     ("t2", "2026-03-01T10:30", "acme", "spring", "Acme support never answers. Worst experience."),
-    ("t3", "2026-03-02T08:15", "acme", "spring", "Wow, my Acme phone died after one day. Love that for me."),
+    ("t3", "2026-03-02T08:15", "acme", "spring", "Wow, my Acme phone died after a day. Love that."),
     ("t4", "2026-03-02T12:00", "globex", "launch", "Globex delivered a day early, great job 👍"),
     ("t5", "2026-03-03T18:45", "globex", "launch", "Is the Globex store open on Sundays?"),
     ("t6", "2026-03-04T07:20", "globex", "launch", "I'm so sad the Globex cafe closed down 😢"),
@@ -100,7 +102,8 @@ def render_clip(speech_wav: Path, out: Path, fps: int = 12) -> None:
         for start in range(0, len(samples), chunk):
             block = samples[start : start + chunk].reshape(1, -1)
             frame = av.AudioFrame.from_ndarray(block, format="s16", layout="mono")
-            frame.sample_rate, frame.pts, frame.time_base = SAMPLE_RATE, start, Fraction(1, SAMPLE_RATE)
+            frame.sample_rate, frame.pts = SAMPLE_RATE, start
+            frame.time_base = Fraction(1, SAMPLE_RATE)
             for packet in sound.encode(frame):
                 dst.mux(packet)
         for packet in sound.encode(None):

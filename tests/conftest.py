@@ -10,12 +10,13 @@ import pytest
 from mmfuse import config
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test session gets its own cache root, so tests never see a user's cache."""
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """The test session gets its own cache root (before any model fixture), never a user's."""
     root = tmp_path_factory.getbasetemp() / "mmfuse-cache"
-    monkeypatch.setenv("MMFUSE_CACHE", str(root))
-    return root
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MMFUSE_CACHE", str(root))
+        yield root
 
 
 @pytest.fixture(scope="session")
