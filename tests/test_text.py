@@ -1,0 +1,245 @@
+"""The text encoder's contract on a tiny random-weight BERT; semantics on the real MiniLM."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmfuse.encoders.base import create_encoder
+from mmfuse.encoders.text import TextEncoder, read_sentence_config, token_windows
+from mmfuse.registry import ModelRef, ModelUnavailable
+
+TINY_DIM = 32
+TINY_MAX_LENGTH = 16  # short, so that a sentence of a dozen words needs several windows
+WORDS = [
+    *("the", "a", "cat", "dog", "kitten", "truck", "photo", "of", "runs", "sat", "on", "mat"),
+    *("red", "blue", "big", "small", "happy", "sad", "house", "car", "tree", "sun", "moon"),
+    *("day", "night", "good", "bad", "very", "is", "was", "and", "or", "but"),
+]
+
+
+def save_tiny_sentence_transformer(folder: Path, pooling: str = "mean_tokens") -> Path:
+    """A random-weight 2-layer BERT with a word-level vocabulary, as sentence-transformers saves."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    folder.mkdir(parents=True)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    letters = list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase]
+    vocab = {token: i for i, token in enumerate(specials + WORDS + letters)}
+    BertTokenizer(vocab=vocab).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=TINY_DIM,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(folder)
+    (folder / "sentence_bert_config.json").write_text(
+        json.dumps({"max_seq_length": TINY_MAX_LENGTH, "do_lower_case": False})
+    )
+    (folder / "1_Pooling").mkdir()
+    flags = {f"pooling_mode_{m}": m == pooling for m in ("mean_tokens", "cls_token", "max_tokens")}
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": TINY_DIM, **flags})
+    )
+    modules = [
+        {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
+        for i, (path, kind) in enumerate(
+            [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
+        )
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory) -> Path:
+    return save_tiny_sentence_transformer(tmp_path_factory.mktemp("tiny") / "tiny-st")
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_folder) -> TextEncoder:
+    """float32, so that batched and one-by-one results agree to rounding."""
+    return TextEncoder(
+        ModelRef("sentence-transformers:tiny", "sentence-transformers", str(tiny_folder)),
+        "cpu",
+        precision="float32",
+    )
+
+
+def sentence(n_words: int, seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    return " ".join(rng.choice(WORDS, size=n_words))
+
+
+def test_created_from_a_local_folder_through_the_registry(tiny_folder):
+    encoder = create_encoder(f"sentence-transformers:{tiny_folder}", device="cpu")
+    assert isinstance(encoder, TextEncoder)
+    assert encoder.modality == "text"
+    assert encoder.dim == TINY_DIM
+    settings = encoder.settings()
+    assert settings["model_id"] == f"sentence-transformers:{tiny_folder}"
+    assert settings["max_length"] == TINY_MAX_LENGTH
+    assert settings["pooling"] == "mean"
+    assert settings["quantized"] is False
+    assert settings["precision"] in ("float32", "bfloat16")
+
+
+def test_hub_names_are_not_downloaded_offline(monkeypatch):
+    monkeypatch.setenv("MMFUSE_ONLINE", "0")
+    with pytest.raises(ModelUnavailable, match="--online"):
+        create_encoder("sentence-transformers:someone/some-model", device="cpu")
+
+
+def test_encode_returns_unit_float32_rows_and_zero_rows_for_empty_texts(tiny):
+    texts = ["a cat sat on the mat", "", "   ", "big red truck", "dog"]
+    vectors = tiny.encode(texts)
+    assert vectors.shape == (5, TINY_DIM)
+    assert vectors.dtype == np.float32
+    norms = np.linalg.norm(vectors, axis=1)
+    np.testing.assert_allclose(norms[[0, 3, 4]], 1.0, atol=1e-5)
+    assert not vectors[[1, 2]].any()
+    assert tiny.encode([]).shape == (0, TINY_DIM)
+
+
+def test_length_bucketing_keeps_each_text_its_own_vector(tiny):
+    texts = [sentence(n, seed) for seed, n in enumerate([1, 9, 3, 12, 2, 7, 5, 11, 4])]
+    batched = tiny.encode(texts, batch_size=3)
+    one_by_one = np.stack([tiny.encode([t])[0] for t in texts])
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
+
+
+def test_default_precision_stays_faithful_to_float32(tiny_folder, tiny):
+    ref = ModelRef("sentence-transformers:tiny", "sentence-transformers", str(tiny_folder))
+    fast = TextEncoder(ref, "cpu")
+    texts = [sentence(n, seed) for seed, n in enumerate([2, 5, 9, 13, 30])]
+    cosines = (fast.encode(texts) * tiny.encode(texts)).sum(1)
+    assert cosines.min() >= 0.99
+
+
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor:UserWarning")
+def test_int8_option_is_flagged_and_still_returns_unit_vectors(tiny_folder):
+    ref = ModelRef("sentence-transformers:tiny", "sentence-transformers", str(tiny_folder))
+    quantized = TextEncoder(ref, "cpu", precision="int8")
+    assert quantized.settings()["quantized"] is True
+    np.testing.assert_allclose(
+        np.linalg.norm(quantized.encode(["a red car"]), axis=1), 1.0, atol=1e-5
+    )
+
+
+def test_long_text_is_the_mean_of_its_windows_not_truncated(tiny):
+    long_text = sentence(40, seed=1)
+    assert len(tiny._tokenize([long_text])["input_ids"][0]) > TINY_MAX_LENGTH
+    windows, _ = tiny.encode_chunks(
+        long_text, max_tokens=TINY_MAX_LENGTH, stride=tiny._long_text_stride
+    )
+    mean = windows.mean(0)
+    np.testing.assert_allclose(tiny.encode([long_text])[0], mean / np.linalg.norm(mean), atol=1e-5)
+    changed_ending = long_text + " sun moon sun moon"
+    assert not np.allclose(tiny.encode([changed_ending]), tiny.encode([long_text]), atol=1e-3)
+
+
+def test_chunks_cover_the_whole_text_with_overlapping_spans(tiny):
+    text = "  " + sentence(50, seed=2) + "  "
+    vectors, spans = tiny.encode_chunks(text, max_tokens=TINY_MAX_LENGTH, stride=4)
+    assert vectors.shape == (len(spans), TINY_DIM) and len(spans) > 3
+    assert spans[0][0] == 2 and spans[-1][1] == len(text.rstrip())
+    for (_, end), (next_start, _) in itertools.pairwise(spans):
+        assert next_start < end  # neighbours overlap: no word falls between two windows
+    # each window's vector is the embedding of exactly the text it spans
+    np.testing.assert_allclose(vectors, tiny.encode([text[s:e] for s, e in spans]), atol=1e-5)
+    empty_vectors, empty_spans = tiny.encode_chunks("   ", stride=4)
+    assert empty_vectors.shape == (0, TINY_DIM) and empty_spans == []
+    capped, _ = tiny.encode_chunks(text, max_tokens=1000, stride=4)
+    np.testing.assert_allclose(capped, vectors, atol=1e-6)
+    with pytest.raises(ValueError, match="stride"):
+        tiny.encode_chunks(text, max_tokens=6, stride=4)
+
+
+def test_token_windows_cover_every_token_once_without_stride():
+    assert token_windows(0, 5, 0) == []
+    assert token_windows(12, 5, 0) == [(0, 5), (5, 10), (10, 12)]
+    assert token_windows(12, 5, 2) == [(0, 5), (3, 8), (6, 11), (9, 12)]
+    with pytest.raises(ValueError):
+        token_windows(10, 4, 4)
+
+
+def test_token_states_have_one_row_per_token_and_ignore_padding(tiny):
+    short, long_text = "a cat sat", sentence(30, seed=3)
+    states = tiny.token_states([short, "", long_text], layers=(-2, -1))
+    n_long = len(tiny._tokenize([long_text])["input_ids"][0])
+    assert [s.shape for s in states] == [(3, TINY_DIM), (0, TINY_DIM), (n_long, TINY_DIM)]
+    assert all(s.dtype == np.float32 for s in states)
+    alone = tiny.token_states([short], layers=(-2, -1))[0]  # no padding in its batch
+    np.testing.assert_allclose(states[0], alone, atol=1e-5)
+
+
+def test_cls_pooling_and_unsupported_pooling_from_the_folder(tmp_path):
+    folder = save_tiny_sentence_transformer(tmp_path / "cls", pooling="cls_token")
+    assert read_sentence_config(folder).pooling == "cls"
+    encoder = TextEncoder(
+        ModelRef("x:cls", "sentence-transformers", str(folder)), "cpu", precision="float32"
+    )
+    the = encoder._tokenize(["the"])["input_ids"][0]
+    first_state = encoder._forward([encoder._prefix + the + encoder._suffix], layers=None)[0]
+    expected = first_state[0, 0].numpy()
+    np.testing.assert_allclose(
+        encoder.encode(["the"])[0], expected / np.linalg.norm(expected), atol=1e-5
+    )
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": TINY_DIM, "pooling_mode_weightedmean_tokens": True})
+    )
+    with pytest.raises(ModelUnavailable, match="pooling"):
+        read_sentence_config(folder)
+
+
+# --- the real default model -------------------------------------------------------------
+
+MINILM = "sentence-transformers:all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="module")
+def minilm() -> TextEncoder:
+    return create_encoder(MINILM, device="cpu")
+
+
+@pytest.mark.integration
+def test_minilm_embeddings_carry_meaning(minilm):
+    cat, kitten, truck = minilm.encode(["a photo of a cat", "a kitten", "a truck"])
+    assert cat @ kitten > cat @ truck + 0.1
+    assert minilm.dim == 384 and minilm.settings()["max_length"] == 256
+
+
+@pytest.mark.integration
+def test_minilm_fast_path_is_faithful_to_sentence_transformers(minilm, shared_data):
+    from sentence_transformers import SentenceTransformer
+
+    from mmfuse.registry import resolve
+
+    lines = (shared_data / "text/tweeteval/sentiment/val_text.txt").read_text().splitlines()
+    tweets = lines[:200]
+    reference = SentenceTransformer(resolve(MINILM).source, device="cpu").encode(
+        tweets, batch_size=64
+    )
+    cosines = (minilm.encode(tweets) * reference).sum(1)
+    assert cosines.min() >= 0.99, f"min cosine {cosines.min():.4f} ({minilm.precision})"
+
+
+@pytest.mark.integration
+def test_minilm_long_document_keeps_its_end(minilm):
+    intro = "The quarterly report discusses revenue, hiring and office space. " * 40
+    about_cats = intro + "Finally, the cat adoption shelter needs volunteers for kittens."
+    about_trucks = intro + "Finally, the truck fleet needs new tyres and diesel engines."
+    a, b = minilm.encode([about_cats, about_trucks])
+    assert a @ b < 0.999  # truncation at 256 tokens would make them identical
+    cat = minilm.encode(["cats and kittens"])[0]
+    assert cat @ a > cat @ b
