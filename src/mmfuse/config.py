@@ -49,3 +49,24 @@ def enforce_offline() -> None:
 def allow_online() -> None:
     """Lets backends download hub models named by id for the rest of this process."""
     os.environ["MMFUSE_ONLINE"] = "1"
+
+
+def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
+    """mmfuse's own INFO lines by default; other libraries' only with --verbose (-v).
+
+    -q keeps warnings and errors only. Hugging Face progress bars are hidden unless -v.
+    """
+    import logging
+
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+    own = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.getLogger("mmfuse").setLevel(own)
+    if not verbose:
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:  # transformers is a dependency; keep logging setup import-safe
+            pass

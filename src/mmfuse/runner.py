@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mmfuse import __version__
+from mmfuse import __version__, config
 from mmfuse.cache import Cache, content_key, default_results_dir, make_key
 from mmfuse.cli import EXIT_OK, EXIT_PARTIAL, UsageError
 from mmfuse.engines.local import error_message, error_row, run_local
@@ -150,7 +150,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
     quiet = args.run_quiet or getattr(args, "quiet", False)
     verbose = args.run_verbose or getattr(args, "verbose", False)
     if verbose or quiet:
-        logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+        config.configure_logging(verbose, quiet)
     return RunOptions(
         engine=args.engine,
         ray_address=args.ray_address,

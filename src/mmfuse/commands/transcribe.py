@@ -122,8 +122,6 @@ def _emit(transcript: Transcript, path: Path, formats: list[str], args, header: 
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.verbose:  # faster-whisper logs each file's duration; mmfuse logs its own line
-        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     files = input_files(args.files)
     formats = list(WRITERS) if args.format == "all" else [args.format]
     if args.output_dir is None and len(formats) > 1:

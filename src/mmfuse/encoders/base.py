@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import threading
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -24,6 +25,9 @@ _BACKEND_MODULES = {
 }
 
 _FACTORIES: dict[str, Callable[[ModelRef, str], Encoder]] = {}
+# Encoders are frozen and stateless: one instance per (model id, device) serves the process.
+_INSTANCES: dict[tuple[str, str], Encoder] = {}
+_INSTANCES_LOCK = threading.RLock()  # factories may create the text encoder they need
 
 
 class Encoder(abc.ABC):
@@ -59,12 +63,16 @@ def register_backend(name: str) -> Callable:
 
 
 def create_encoder(model_id: str, device: str | None = None) -> Encoder:
-    """Creates the encoder for ``backend:name`` on ``device`` (auto when None).
+    """The encoder for ``backend:name`` on ``device`` (auto when None), loaded once per process.
 
     Raises:
         ModelUnavailable: the model is not installed, not a path, or fails its hash check.
     """
-    ref = resolve(model_id)
-    if ref.backend not in _FACTORIES:
-        importlib.import_module(_BACKEND_MODULES[ref.backend])
-    return _FACTORIES[ref.backend](ref, select_device(device))
+    device = select_device(device)
+    with _INSTANCES_LOCK:
+        if (model_id, device) not in _INSTANCES:
+            ref = resolve(model_id)
+            if ref.backend not in _FACTORIES:
+                importlib.import_module(_BACKEND_MODULES[ref.backend])
+            _INSTANCES[model_id, device] = _FACTORIES[ref.backend](ref, device)
+        return _INSTANCES[model_id, device]

@@ -1,0 +1,87 @@
+"""Text out of documents: plain text (UTF-8), PDF (pypdf) and Word DOCX (python-docx).
+
+Every reader opens its file read-only and raises ``InputError`` with one line for a file it
+cannot read: not UTF-8, encrypted or corrupt PDF, a DOCX that is not a zip, a scanned PDF
+without a text layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from pathlib import Path
+
+from mmfuse.tasks.base import InputError
+
+# A DOCX or PDF whose text exceeds this is cut (with a warning): ~2,000 pages of prose.
+MAX_DOCUMENT_CHARS = 5_000_000
+
+log = logging.getLogger(__name__)
+
+
+def read_text_file(path: str | Path) -> str:
+    """A UTF-8 text file's content (a byte-order mark is dropped)."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    except OSError as error:
+        raise InputError(f"{path.name}: cannot read ({error.strerror or error})") from None
+
+
+def _read_pdf(path: Path) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            raise InputError(f"{path.name}: encrypted PDF")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except InputError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as error:
+        raise InputError(f"{path.name}: corrupt or truncated PDF ({error})") from None
+    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    if not text:
+        raise InputError(f"{path.name}: PDF has no text layer (scanned pages need OCR)")
+    return text
+
+
+def _read_docx(path: Path) -> str:
+    import docx
+
+    try:
+        document = docx.Document(str(path))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        raise InputError(f"{path.name}: not a readable DOCX file ({error})") from None
+    paragraphs = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            paragraphs.append(" | ".join(cell.text.strip() for cell in row.cells))
+    return "\n".join(p for p in paragraphs if p.strip())
+
+
+def read_document(path: str | Path) -> str:
+    """The text of a .txt/.md, .pdf or .docx file.
+
+    Raises:
+        InputError: unreadable, corrupt, encrypted, or of an unsupported type.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        text = _read_pdf(path)
+    elif suffix == ".docx":
+        text = _read_docx(path)
+    elif suffix in (".txt", ".md", ".text", ".caption"):
+        text = read_text_file(path)
+    else:
+        raise InputError(f"{path.name}: unsupported document type {suffix or '(none)'}")
+    if len(text) > MAX_DOCUMENT_CHARS:
+        log.warning("%s: text cut to %d characters", path.name, MAX_DOCUMENT_CHARS)
+        text = text[:MAX_DOCUMENT_CHARS]
+    return text
