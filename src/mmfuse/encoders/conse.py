@@ -113,7 +113,8 @@ def imagenet_classes() -> tuple[ImageNetClass, ...]:
     )
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
+def normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero)."""
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
@@ -133,18 +134,28 @@ def class_text_embeddings(text_encoder: TextEmbedder) -> np.ndarray:
 
     Computed once per text model and class table, then read from ``models_cache_dir()`` (the
     file name carries the text model id and a hash of the texts, so a changed table or recipe
-    is a new file).
+    is a new file). The default text model's file ships in ``mmfuse/data`` (made by
+    ``scripts/build_class_embeddings.py``), so a fresh install needs no minute of encoding.
     """
+    path = class_embeddings_path(text_encoder.model_id)
+    shipped = resources.files("mmfuse").joinpath("data", path.name)
+    for candidate in (shipped, path):
+        if candidate.is_file():
+            with candidate.open("rb") as f:
+                return np.load(f, allow_pickle=False)
     texts = [text for cls in imagenet_classes() for text in cls.texts()]
-    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text_encoder.model_id)
-    path = config.models_cache_dir() / f"imagenet-class-text-{slug}-{digest}.npy"
-    if path.is_file():
-        return np.load(path)
     views = text_encoder.encode(texts).astype(np.float32)  # [1000 * 3, D]
-    embeddings = _normalise(views.reshape(len(imagenet_classes()), 3, -1).mean(axis=1))
+    embeddings = normalise(views.reshape(len(imagenet_classes()), 3, -1).mean(axis=1))
     save_npy_atomic(embeddings.astype(np.float32), path)
     return embeddings.astype(np.float32)
+
+
+def class_embeddings_path(text_model_id: str) -> Path:
+    """Cache file of the class text embeddings for a text model and the current class texts."""
+    texts = [text for cls in imagenet_classes() for text in cls.texts()]
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text_model_id)
+    return config.models_cache_dir() / f"imagenet-class-text-{slug}-{digest}.npy"
 
 
 def label_embeddings(text_encoder: TextEmbedder, labels: Sequence[str]) -> np.ndarray:
@@ -153,7 +164,7 @@ def label_embeddings(text_encoder: TextEmbedder, labels: Sequence[str]) -> np.nd
     views = (
         text_encoder.encode(texts).astype(np.float32).reshape(len(labels), len(LABEL_TEMPLATES), -1)
     )
-    return _normalise(views.mean(axis=1))
+    return normalise(views.mean(axis=1))
 
 
 def conse_project(
@@ -172,7 +183,7 @@ def conse_project(
     top = np.argsort(-probs, axis=1)[:, :top_t]  # [N, T]
     weights = np.take_along_axis(probs, top, axis=1)  # [N, T]
     mixed = np.einsum("nt,ntd->nd", weights, class_embeddings[top])
-    return _normalise(mixed).astype(np.float32)
+    return normalise(mixed).astype(np.float32)
 
 
 def label_distribution(

@@ -53,10 +53,11 @@ def _read_pdf(path: Path) -> str:
 
 def _read_docx(path: Path) -> str:
     import docx
+    from docx.opc.exceptions import PackageNotFoundError
 
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
         raise InputError(f"{path.name}: not a readable DOCX file ({error})") from None
     paragraphs = [p.text for p in document.paragraphs]
     for table in document.tables:
