@@ -141,6 +141,22 @@ def test_attention_shares_sum_to_one_and_follow_the_modalities():
     assert len(columns) == 9 and columns["score_from_lex"][3] == 0
 
 
+def test_an_alias_reads_through_its_targets_weights_with_shares_of_its_own():
+    rng = np.random.default_rng(6)
+    model = tiny_model(scramble=True)
+    model.add_alias("speech", "text")
+    spoken = tokens(rng, [2, 1], D)
+    as_text, as_speech = run(model, {"text": spoken}), run(model, {"speech": spoken})
+    both = run(model, {"text": tokens(rng, [1, 1], D), "speech": spoken})
+    speech_column = model.modalities.index("speech")
+    for task in model.tasks:
+        torch.testing.assert_close(as_text.logits[task], as_speech.logits[task])
+        torch.testing.assert_close(as_speech.shares[task][:, speech_column], torch.ones(2))
+        assert (both.shares[task][:, speech_column] > 0).all()
+    with pytest.raises(ValueError, match="new and an existing modality"):
+        model.add_alias("text", "audio")
+
+
 def test_untrained_shares_split_evenly_over_tokens():
     rng = np.random.default_rng(5)
     model = tiny_model()

@@ -81,6 +81,11 @@ class TaskConfig:
             self.value_range = (float(self.value_range[0]), float(self.value_range[1]))
 
 
+def _check_alias(modalities: Mapping[str, int], alias: str, target: str) -> None:
+    if target not in modalities or alias in modalities:
+        raise ValueError(f"alias '{alias}' -> '{target}' must name a new and an existing modality")
+
+
 @dataclass
 class FusionConfig:
     """Architecture, inputs and tasks of a fusion model; saved as ``config.json``.
@@ -96,6 +101,10 @@ class FusionConfig:
         d_task_ff: hidden size of each task's refining branch after pooling (0: none).
         dropout: dropout rate in training (attention, residual branches).
         init_scale: initial scale of cosine-classifier logits.
+        aliases: modality -> a modality in ``modalities`` whose projection and type embedding
+            it reads through, e.g. {"speech": "text"}: a transcript embedded by the sentence
+            encoder is text, so a model trained on text reads it without new weights, while
+            the attention shares still tell the two apart. Aliases may be added after training.
         meta: free provenance (encoder ids, training data, metrics), saved untouched.
     """
 
@@ -108,12 +117,15 @@ class FusionConfig:
     d_task_ff: int = 128
     dropout: float = 0.1
     init_scale: float = INIT_SCALE
+    aliases: dict[str, str] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         self.tasks = [t if isinstance(t, TaskConfig) else TaskConfig(**t) for t in self.tasks]
         if not self.modalities:
             raise ValueError("a fusion model needs at least one modality")
+        for alias, target in self.aliases.items():
+            _check_alias(self.modalities, alias, target)
         if self.d_model % self.n_heads:
             raise ValueError(f"n_heads {self.n_heads} does not divide d_model {self.d_model}")
         names = [t.name for t in self.tasks]
@@ -182,8 +194,13 @@ class FusionModel(nn.Module):
 
     @property
     def modalities(self) -> list[str]:
-        """Modality names in token (and ``shares`` column) order."""
-        return list(self.config.modalities)
+        """Modality names in token (and ``shares`` column) order; aliases last."""
+        return [*self.config.modalities, *self.config.aliases]
+
+    def add_alias(self, alias: str, target: str) -> None:
+        """Lets the model read ``alias`` tokens as ``target`` ones (``FusionConfig.aliases``)."""
+        _check_alias(self.config.modalities, alias, target)
+        self.config.aliases[alias] = target
 
     @property
     def tasks(self) -> list[str]:
@@ -257,16 +274,19 @@ class FusionModel(nn.Module):
             present: bool [batch, n_tokens].
             modality: int64 [n_tokens], index of each token's modality in config order.
         """
-        unknown = set(inputs) - set(self.config.modalities)
+        unknown = set(inputs) - set(self.modalities)
         if unknown:
             raise ValueError(
                 f"unknown modalities {sorted(unknown)}; the model reads {self.modalities}"
             )
         device = self.type_embedding.device
+        own = list(self.config.modalities)
         parts, masks, times, modality = [], [], [], []
-        for index, (name, dim) in enumerate(self.config.modalities.items()):
+        for index, name in enumerate(self.modalities):
             if name not in inputs:
                 continue
+            source = self.config.aliases.get(name, name)  # whose weights read these tokens
+            dim = self.config.modalities[source]
             mod = inputs[name]
             tokens = _tensor(mod.tokens, torch.float32, device)  # [batch, n, dim]
             mask = _tensor(mod.mask, torch.bool, device)  # [batch, n]
@@ -276,7 +296,7 @@ class FusionModel(nn.Module):
                     f"{tuple(mask.shape)}, expected [batch, n_tokens, {dim}] and [batch, n_tokens]"
                 )
             tokens = tokens.masked_fill(~mask[..., None], 0.0)  # padding may hold anything
-            parts.append(self.projections[name](tokens) + self.type_embedding[index])
+            parts.append(self.projections[source](tokens) + self.type_embedding[own.index(source)])
             masks.append(mask)
             times.append(_tensor(mod.times, torch.float32, device))
             modality.append(torch.full((tokens.shape[1],), index, device=device))
@@ -304,7 +324,7 @@ class FusionModel(nn.Module):
         for layer in self.layers:
             x = layer(x, visible)
         pooled, weights = self.decoder(x, present, self.tasks)
-        one_hot = nn.functional.one_hot(modality, len(self.config.modalities)).float()
+        one_hot = nn.functional.one_hot(modality, len(self.modalities)).float()
         shares = weights @ one_hot  # [batch, n_tasks, n_modalities]
         output = FusionOutput({}, {}, {}, {})
         for i, name in enumerate(self.tasks):
