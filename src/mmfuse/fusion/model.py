@@ -352,7 +352,7 @@ def save_model(model: FusionModel, folder: str | Path, dtype: torch.dtype = torc
     return folder
 
 
-def _read_config(path: Path) -> FusionConfig:
+def read_config(path: Path) -> FusionConfig:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -394,7 +394,7 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> Fusion
         ModelUnavailable: missing or malformed files, or weights that do not fit the config.
     """
     folder = Path(folder)
-    model = FusionModel(_read_config(folder / CONFIG_FILE))
+    model = FusionModel(read_config(folder / CONFIG_FILE))
     state = {k: v.float() for k, v in _read_weights(folder).items()}
     try:
         model.load_state_dict(state)
@@ -434,7 +434,7 @@ def create_model(name_or_path: str | Path, **overrides: Any) -> FusionModel:
             return load_model(folder)
     for config_path in (named, path):
         if config_path.is_file() and config_path.suffix == ".json":
-            config = _read_config(config_path)
+            config = read_config(config_path)
             try:
                 return FusionModel(replace(config, **overrides)).eval()
             except (TypeError, ValueError) as error:

@@ -134,7 +134,7 @@ class EncodeTask(Task):
             "text_chars": len(decoded.text),
             "text_words": len(decoded.text.split()),
             "n_segments": sum(len(t.segments) for _, t in media.transcripts),
-            "n_frames": 0 if media.visual is None else len(media.visual),
+            "n_frames": 0 if media.frames is None else len(media.frames),
             "notes": "; ".join(media.notes),
             "text_embedding": _rounded(text_vector if decoded.text else None),
             "speech_embedding": _rounded(mean_vector(media.speech)),

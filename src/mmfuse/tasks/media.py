@@ -96,9 +96,10 @@ class EncodedMedia:
         speech: float32 [S, 384] text-space embedding of each transcript segment.
         speech_times: float32 [S] start time of each segment in its file.
         voice: float32 [S, d] voice embedding of each segment (Whisper encoder states), or None.
-        visual: float32 [V, 384] text-space vector of each image and sampled frame.
-        visual_times: float32 [V] frame time in seconds (0 for images).
-        visual_probs: float32 [V, 1000] ImageNet probabilities (visual concepts).
+        images: float32 [I, 384] text-space (ConSE) vector of each image.
+        frames: float32 [F, 384] text-space vector of each sampled video frame.
+        frame_times: float32 [F] frame time in seconds in its video.
+        visual_probs: float32 [I + F, 1000] ImageNet probabilities of images, then frames.
         duration: total seconds of audio and video (0 when none).
         notes: non-fatal remarks, e.g. "clip.mp4: no audio track".
     """
@@ -107,11 +108,18 @@ class EncodedMedia:
     speech: np.ndarray | None = None
     speech_times: np.ndarray | None = None
     voice: np.ndarray | None = None
-    visual: np.ndarray | None = None
-    visual_times: np.ndarray | None = None
+    images: np.ndarray | None = None
+    frames: np.ndarray | None = None
+    frame_times: np.ndarray | None = None
     visual_probs: np.ndarray | None = None
     duration: float = 0.0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def visual(self) -> np.ndarray | None:
+        """float32 [I + F, 384]: images, then frames (None when neither)."""
+        parts = [v for v in (self.images, self.frames) if v is not None]
+        return np.concatenate(parts) if parts else None
 
     @property
     def transcript(self) -> str:
@@ -209,17 +217,16 @@ class MediaEncoders:
         for i, result in enumerate(results):
             mine = owners == i
             if mine.any():
-                result.visual, result.visual_probs = space[mine], probs[mine]
-                result.visual_times = np.zeros(int(mine.sum()), np.float32)
+                result.images, result.visual_probs = space[mine], probs[mine]
 
     def _encode_video(self, path: Path, result: EncodedMedia):
         from mmfuse.encoders.video import VideoEncoder
 
         video = VideoEncoder(self.image, self.speech, every_s=self.every_s).encode(path)
         result.duration += video.info.duration or float(video.times[-1] if len(video.times) else 0)
-        result.visual = _join(result.visual, video.frames.text_space)
+        result.frames = _join(result.frames, video.frames.text_space)
         result.visual_probs = _join(result.visual_probs, video.frames.probs)
-        result.visual_times = _join(result.visual_times, video.times)
+        result.frame_times = _join(result.frame_times, video.times)
         if video.transcript is None:
             result.notes.append(f"{path.name}: {video.audio_error or 'no audio track'}")
             return []

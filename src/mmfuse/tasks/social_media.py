@@ -1,0 +1,332 @@
+"""Social-media analysis: sentiment that survives sarcasm, emotion, topics, cross-modal mismatch.
+
+One row per post (a caption file with its images, audio and clips, or a row of a CSV/JSONL
+export). The fusion model (``mmfuse-base`` by default, or one from ``mmfuse train``) reads the
+caption's tokens (sentence embedding, lexical/VADER features, bag-of-words), the transcript
+segments of any speech, and the images and sampled video frames as text-space vectors. The
+last three are read through the text projection (``FusionConfig.aliases``): a transcript is
+text, and an image's ConSE vector is a mixture of class descriptions, so a model trained on
+labelled posts reads them without new weights, while its attention shares still tell the
+sources apart (``<task>_from_text/audio/image/video``).
+
+Incongruity: the same model scores each source alone (the caption, the transcript, the images,
+the video frames) on the sentiment scale [-1, 1]; a post's incongruity is how strongly the
+caption and another source point in opposite directions, ``max(0, -caption * other)`` for the
+most opposed source, in [0, 1]: 0 when they agree or either is neutral. Sarcasm often lives
+there: "Loving my new headphones!!!" over a voice saying they broke.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mmfuse import __version__, registry
+from mmfuse.encoders.conse import concept_scores
+from mmfuse.fusion.featurize import TEXT
+from mmfuse.fusion.model import CHECKPOINTS_DIR, CONFIG_FILE, read_config
+from mmfuse.tasks.base import Task
+from mmfuse.tasks.encode import DECIMALS, TOP_CONCEPTS, format_concepts
+from mmfuse.tasks.media import DecodedMedia, EncodedMedia, MediaEncoders, decode_media
+from mmfuse.tasks.social_scoring import OUTPUT_NAMES, SOURCES, score_posts
+from mmfuse.tasks.social_summary import write_outputs
+from mmfuse.types import Item
+
+DEFAULT_MODEL = "mmfuse-base"
+# Topics scored when the user gives none: what brand and market-research posts are about.
+DEFAULT_TOPICS = (
+    "customer service",
+    "product quality",
+    "price and deals",
+    "shipping and delivery",
+    "travel",
+    "food and drink",
+    "sports",
+    "politics",
+    "entertainment and music",
+    "technology",
+    "health and fitness",
+    "fashion and beauty",
+    "family and friends",
+    "work and career",
+    "weather",
+    "nature and animals",
+)
+# Each topic is embedded as the mean of these phrasings.
+TOPIC_TEMPLATES = ("{}", "a social media post about {}")
+# A topic is listed when the post's cosine similarity to it reaches TOPIC_MIN_SIMILARITY (MiniLM
+# puts unrelated sentences around 0.0-0.15) and lies within TOPIC_MARGIN of the best topic's.
+TOPIC_MIN_SIMILARITY = 0.2
+TOPIC_MARGIN = 0.05
+MAX_TOPICS = 3
+# Posts per model batch by default: text encodes far faster in batches of dozens.
+TEXT_BATCH = 64
+# Tasks with columns of their own; any other task of the model gets <task> and <task>_prob.
+CORE_TASKS = ("sentiment", "emotion", "irony")
+
+
+@dataclass(frozen=True)
+class SocialOptions:
+    """What the social-media analysis computes (everything here keys the cache).
+
+    Attributes:
+        model: a fusion checkpoint folder or shipped name.
+        topics: topic labels scored zero-shot; the default list when empty.
+        examples: a folder of labelled examples (sub-folders per class) for few-shot heads.
+        speech_model, image_model: ``backend:name`` of the media encoders.
+        every_s: seconds between sampled video frames.
+    """
+
+    model: str = DEFAULT_MODEL
+    topics: tuple[str, ...] = DEFAULT_TOPICS
+    examples: Path | None = None
+    speech_model: str = ""
+    image_model: str = ""
+    every_s: float = 2.0
+
+
+def checkpoint_folder(name_or_path: str | Path) -> Path:
+    """The folder of a shipped checkpoint name or a checkpoint path.
+
+    Raises:
+        ModelUnavailable: neither names a folder holding a model.
+    """
+    shipped = CHECKPOINTS_DIR / str(name_or_path)
+    folder = shipped if (shipped / CONFIG_FILE).is_file() else Path(name_or_path)
+    if not (folder / CONFIG_FILE).is_file():
+        raise registry.ModelUnavailable(
+            f"no model at '{name_or_path}': give a folder written by `mmfuse train` or a "
+            f"shipped name ({', '.join(sorted(p.name for p in CHECKPOINTS_DIR.glob('*')))})"
+        )
+    return folder
+
+
+def _digest(paths: Sequence[Path]) -> str:
+    """SHA-256 over files' relative names and bytes (the examples folder, a checkpoint)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
+class SocialMediaTask(Task):
+    """The social-media pipeline as an engine task (see the module docstring)."""
+
+    name = "social-media"
+
+    def __init__(
+        self,
+        options: SocialOptions | None = None,
+        meta_columns: Sequence[str] = (),
+        device: str | None = None,
+    ):
+        self.options = options or SocialOptions()
+        self.device = device
+        self.folder = checkpoint_folder(self.options.model)
+        self.tasks = [t.name for t in read_config(self.folder / CONFIG_FILE).tasks]
+        self.meta_columns = tuple(meta_columns)
+        self.checkpoint = None
+
+    # -- what the run records and writes ----------------------------------------------------
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        extra = [t for t in self.tasks if t not in CORE_TASKS]
+        explained = [OUTPUT_NAMES.get(t, t) for t in CORE_TASKS if t in self.tasks]
+        return (
+            "id",
+            "text",
+            "transcript",
+            "language",
+            "language_supported",
+            "sentiment",
+            "sentiment_prob",
+            "sentiment_score",
+            "sarcasm_prob",
+            "emotion",
+            "emotion_prob",
+            "topics",
+            "visual_concepts",
+            "incongruity",
+            "incongruity_source",
+            *[c for t in extra for c in (t, f"{t}_prob")],
+            *[f"{name}_from_{source}" for name in explained for source in SOURCES],
+            *self.meta_columns,
+            "notes",
+            "error",
+        )
+
+    def settings(self) -> dict:
+        examples = self.options.examples
+        return {
+            "version": __version__,
+            "model": str(self.options.model),
+            "model_sha256": _digest(_files(self.folder)),
+            "topics": list(self.options.topics),
+            "examples_sha256": _digest(_files(examples)) if examples else None,
+            "speech_model": self.speech_model,
+            "image_model": self.image_model,
+            "every_s": self.options.every_s,
+        }
+
+    @property
+    def speech_model(self) -> str:
+        return self.options.speech_model or registry.default_model("speech")
+
+    @property
+    def image_model(self) -> str:
+        return self.options.image_model or registry.default_model("image")
+
+    # -- the stages -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        from mmfuse.fusion.examples import adapt_to_examples
+        from mmfuse.fusion.fit import Checkpoint
+
+        checkpoint = Checkpoint.load(self.folder, device=self.device)
+        for alias in ("speech", "image", "video"):
+            checkpoint.model.add_alias(alias, TEXT)
+        if self.options.examples:
+            adapt_to_examples(checkpoint, self.options.examples)
+        featurizer = checkpoint.featurizer
+        self.media = MediaEncoders(
+            featurizer.text_encoder,
+            self.speech_model,
+            self.image_model,
+            self.options.every_s,
+            self.device,
+        )
+        topics = [t.format(topic) for topic in self.options.topics for t in TOPIC_TEMPLATES]
+        vectors = featurizer.embed_texts(topics).reshape(len(self.options.topics), 2, -1)
+        self.topic_vectors = _normalise(vectors.mean(axis=1))
+        self.checkpoint = checkpoint
+
+    def decode(self, item: Item) -> DecodedMedia:
+        return decode_media(item)
+
+    def process(self, batch: Sequence[tuple[Item, DecodedMedia]]) -> list[dict]:
+        if self.checkpoint is None:
+            self.setup()
+        decoded = [d for _, d in batch]
+        media = (
+            self.media.encode(decoded)
+            if any(d.has_media for d in decoded)
+            else [EncodedMedia() for _ in decoded]
+        )
+        posts = score_posts(self.checkpoint, decoded, media)
+        return [
+            self._row(item, d, m, post)
+            for (item, d), m, post in zip(batch, media, posts, strict=True)
+        ]
+
+    def _row(self, item: Item, decoded: DecodedMedia, media: EncodedMedia, post) -> dict:
+        from mmfuse.nlp.language import (
+            DEFAULT_FLAG_PROBABILITY,
+            SUPPORTED_LANGUAGES,
+            UNDETERMINED,
+            detect_language,
+        )
+
+        language, probability = (
+            detect_language(decoded.text) if decoded.text else (UNDETERMINED, 0.0)
+        )
+        if language == UNDETERMINED and media.language:  # Whisper's reading of the speech
+            language, probability = media.language, 1.0
+        supported = (
+            language in SUPPORTED_LANGUAGES
+            or language == UNDETERMINED
+            or probability < DEFAULT_FLAG_PROBABILITY
+        )
+        notes = list(media.notes)
+        if not supported:
+            notes.append(f"language '{language}': the text models are English-only")
+        return {
+            "text": decoded.text,
+            "transcript": media.transcript,
+            "language": language,
+            "language_supported": supported,
+            "topics": "; ".join(self._topics(post.vector)) if post.vector is not None else "",
+            "visual_concepts": _concepts(media),
+            "incongruity": _round(post.incongruity),
+            "incongruity_source": post.incongruity_source,
+            **{column: _round(value) for column, value in post.columns.items()},
+            **{c: item.meta.get(c, "") for c in self.meta_columns},
+            "notes": "; ".join(notes),
+        }
+
+    def _topics(self, vector: np.ndarray) -> list[str]:
+        similarity = self.topic_vectors @ vector
+        floor = max(TOPIC_MIN_SIMILARITY, float(similarity.max()) - TOPIC_MARGIN)
+        order = np.argsort(-similarity, kind="stable")[:MAX_TOPICS]
+        return [self.options.topics[i] for i in order if similarity[i] >= floor]
+
+    def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
+        return write_outputs(rows, self.columns, out_dir)
+
+
+def _concepts(media: EncodedMedia) -> str:
+    if media.visual_probs is None:
+        return ""
+    mean = media.visual_probs.mean(axis=0, keepdims=True)
+    return format_concepts(concept_scores(mean, TOP_CONCEPTS)[0])
+
+
+def _round(value):
+    if isinstance(value, float | np.floating):
+        return round(float(value), DECIMALS)
+    return value
+
+
+def add_arguments(parser) -> None:
+    """The social-media flags of ``mmfuse run social-media``."""
+    group = parser.add_argument_group("social-media")
+    group.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help="fusion model: a folder from `mmfuse train` or "
+        f"a shipped name (default: {DEFAULT_MODEL})",
+    )
+    group.add_argument(
+        "--topics", help="comma-separated topics scored zero-shot (default: a list of 16)"
+    )
+    group.add_argument(
+        "--examples", type=Path, help="few-shot examples, DIR/<class>/<files>, no training"
+    )
+    group.add_argument("--speech-model", default="", help="speech encoder (default: registry's)")
+    group.add_argument("--image-model", default="", help="image encoder (default: registry's)")
+    group.add_argument(
+        "--every", type=float, default=2.0, help="seconds between sampled video frames"
+    )
+    parser.set_defaults(batch_size=TEXT_BATCH)
+
+
+def make_task(args, items: Sequence[Item], device: str | None) -> SocialMediaTask:
+    """The task for parsed flags; manifest columns besides id and text pass through."""
+    from mmfuse.cli import UsageError
+
+    topics = tuple(t.strip() for t in (args.topics or "").split(",") if t.strip())
+    if args.examples is not None and not args.examples.is_dir():
+        raise UsageError(f"examples folder not found: {args.examples}")
+    options = SocialOptions(
+        model=args.model,
+        topics=topics or DEFAULT_TOPICS,
+        examples=args.examples,
+        speech_model=args.speech_model,
+        image_model=args.image_model,
+        every_s=args.every,
+    )
+    meta = list(dict.fromkeys(key for item in items for key in item.meta))
+    return SocialMediaTask(options, meta, device)
