@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from mmfuse import __version__, config
@@ -15,10 +16,17 @@ from mmfuse.registry import ModelUnavailable
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
-# subcommand name -> module with add_arguments(parser) and run(args) -> exit code
+# subcommand -> one-line help; its module mmfuse.commands.<name> has add_arguments(parser) and
+# run(args) -> exit code, and is imported only when that subcommand runs (startup stays fast).
 COMMANDS = {
-    name: f"mmfuse.commands.{name}"
-    for name in ("models", "transcribe", "label", "encode", "run", "train", "evaluate", "cache")
+    "models": "list the registered models, whether installed and their hash check",
+    "transcribe": "transcribe speech in audio and video files (txt, srt, vtt, json)",
+    "label": "rank free-text labels for images and video frames (zero-shot)",
+    "encode": "encode a folder or manifest: one row per item, embeddings to Parquet",
+    "run": "run a task pipeline (social-media) over a folder or manifest",
+    "train": "train a fusion model (many-shot) or build one from examples (few-shot)",
+    "evaluate": "score a model against labelled items",
+    "cache": "show or clear the results cache",
 }
 
 
@@ -26,7 +34,12 @@ class UsageError(Exception):
     """Bad flags or missing input: one line on stderr and exit code 2."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_module(name: str):
+    return importlib.import_module(f"mmfuse.commands.{name}")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported for its flags."""
     parser = argparse.ArgumentParser(prog="mmfuse", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"mmfuse {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -35,15 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--online", action="store_true", help="allow hub downloads of models named by id"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        first_line = (module.__doc__ or "").strip().splitlines()[0]
-        module.add_arguments(sub.add_parser(name, help=first_line, description=module.__doc__))
+    for name, summary in COMMANDS.items():
+        if name == command:
+            module = _command_module(name)
+            module.add_arguments(sub.add_parser(name, help=summary, description=module.__doc__))
+        else:
+            sub.add_parser(name, help=summary)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse exits 2 on bad flags, 0 on --help
@@ -52,12 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.online:
         config.allow_online()
     config.enforce_offline()
-    module = importlib.import_module(COMMANDS[args.command])
+    module = _command_module(args.command)
     try:
         return module.run(args)
     except (UsageError, ModelUnavailable) as error:
         print(f"mmfuse {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (`mmfuse models | head`): not our error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -193,6 +193,8 @@ class SocialMediaTask(Task):
     # -- the stages -------------------------------------------------------------------------
 
     def setup(self) -> None:
+        if self.checkpoint is not None:  # set up already (engines call this once per worker)
+            return
         from mmfuse.fusion.examples import adapt_to_examples
         from mmfuse.fusion.fit import Checkpoint
 
