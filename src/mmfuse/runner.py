@@ -121,7 +121,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size",
         type=_positive_int,
         default=DEFAULT_BATCH_SIZE,
-        help=f"items per model batch (default: {DEFAULT_BATCH_SIZE})",
+        help="items per model batch (default: %(default)s)",
     )
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     group.add_argument("--cache-dir", type=Path, help="results cache folder")
