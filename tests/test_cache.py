@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 from mmfuse.cache import Cache, content_key, file_digest
-from mmfuse.commands import cache as cache_command
+from mmfuse.cli import main
 from mmfuse.types import Item
 
 
@@ -123,15 +122,12 @@ def test_missing_or_unreadable_files_still_get_a_key(tmp_path):
     assert len(content_key(Item("gone", (missing,)), {})) == 64
 
 
-def test_cache_command_shows_and_clears(isolated_cache, capsys):
-    # The sub-command alone: cli.main would import every other command's models first.
-    parser = argparse.ArgumentParser()
-    cache_command.add_arguments(parser)
-    Cache(isolated_cache / "results").put("a", {"x": 1})
-    assert cache_command.run(parser.parse_args(["info"])) == 0
+def test_cache_command_shows_and_clears(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MMFUSE_CACHE", str(tmp_path))  # a cache of its own, not the session's
+    Cache(tmp_path / "results").put("a", {"x": 1})
+    assert main(["cache", "info"]) == 0
     assert "results: 1 rows" in capsys.readouterr().out
-    assert cache_command.run(parser.parse_args(["clear"])) == 0
+    assert main(["cache", "clear"]) == 0
     assert "cleared" in capsys.readouterr().out
-    assert len(Cache(isolated_cache / "results")) == 0
-    with pytest.raises(SystemExit):
-        parser.parse_args(["drop"])
+    assert len(Cache(tmp_path / "results")) == 0
+    assert main(["cache", "drop"]) == 2
