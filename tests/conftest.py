@@ -19,6 +19,17 @@ def isolated_cache(tmp_path_factory):
         yield root
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module: tiny models are overhead-bound, and CI cores are shared."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` (or MMFUSE_DATA); integration tests skip cleanly when it is absent."""

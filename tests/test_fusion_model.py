@@ -34,14 +34,7 @@ TASKS = [
     TaskConfig("score", kind="regression", value_range=(-1.0, 1.0)),
 ]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; more only contend with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_model(seed: int = 0, scramble: bool = False, **config) -> FusionModel:

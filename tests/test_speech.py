@@ -118,17 +118,6 @@ def isolated_module_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def single_thread_torch():
-    """One torch thread: tiny models are overhead-bound, and CI cores are shared."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
 def tiny(tmp_path_factory, isolated_module_cache) -> Path:
     """The CTranslate2 folder of the tiny random-weight Whisper."""
     return tiny_whisper(tmp_path_factory) / "ct2"
@@ -149,7 +138,7 @@ def tiny_openai(tiny) -> Path:
 
 
 @pytest.fixture(scope="module")
-def encoders(tiny, tiny_openai, single_thread_torch) -> dict:
+def encoders(tiny, tiny_openai, one_torch_thread) -> dict:
     return {
         "faster-whisper": create_encoder(f"faster-whisper:{tiny}", "cpu"),
         "openai-whisper": create_encoder(f"openai-whisper:{tiny_openai}", "cpu"),
@@ -312,7 +301,7 @@ def test_settings_name_the_model_weights_and_decoding(encoders, backend, tiny):
     json.dumps(settings)  # cache keys are JSON
 
 
-def test_openai_checkpoint_file_path_loads_too(tiny_openai, single_thread_torch):
+def test_openai_checkpoint_file_path_loads_too(tiny_openai, one_torch_thread):
     encoder = create_encoder(f"openai-whisper:{tiny_openai / CHECKPOINT_NAME}", "cpu")
     assert encoder.dim == 16 and encoder.modality == "speech"
 
@@ -401,7 +390,7 @@ def test_base_word_error_rate_is_at_most_10_percent(base_run, shared_data):
 
 @pytest.mark.integration
 def test_openai_whisper_base_matches_faster_whisper_base(
-    base_run, shared_data, single_thread_torch
+    base_run, shared_data, one_torch_thread
 ):
     path = shared_data / "speech" / "jfk" / "jfk.flac"
     encoder = create_encoder("openai-whisper:base", "cpu")

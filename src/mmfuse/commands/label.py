@@ -23,6 +23,7 @@ import numpy as np
 from mmfuse.cli import EXIT_OK, EXIT_PARTIAL, UsageError
 from mmfuse.encoders.base import create_encoder
 from mmfuse.encoders.image import BATCH_SIZE, ImageEncoder
+from mmfuse.io.discover import expand_files
 from mmfuse.io.image import load_image
 from mmfuse.io.writers import atomic_write, write_csv
 from mmfuse.registry import default_model
@@ -94,28 +95,6 @@ def parse_labels(spec: str) -> list[str]:
     if duplicates:
         raise UsageError(f"duplicate labels: {', '.join(duplicates)}")
     return labels
-
-
-def input_files(paths: Sequence[Path]) -> list[Path]:
-    """The files named, with folders replaced by the images and videos under them.
-
-    Raises:
-        UsageError: a path that does not exist, or a folder without images or videos.
-    """
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and media_kind(p) in LABEL_KINDS
-            )
-            if not found:
-                raise UsageError(f"no image or video files in folder {path}")
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise UsageError(f"no such file or folder: {path}")
-    return files
 
 
 @dataclass
@@ -238,7 +217,7 @@ class Labeller:
 
 def run(args: argparse.Namespace) -> int:
     labels = parse_labels(args.labels)
-    files = input_files(args.files)
+    files = expand_files(args.files, LABEL_KINDS)
     if args.top_k < 1:
         raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
     if args.every <= 0:

@@ -18,10 +18,10 @@ from mmfuse.cli import EXIT_OK, EXIT_PARTIAL, UsageError
 from mmfuse.encoders.base import create_encoder
 from mmfuse.encoders.speech import SAMPLE_RATE, SpeechEncoder, Transcript
 from mmfuse.io.audio import load_audio
+from mmfuse.io.discover import expand_files
 from mmfuse.io.transcripts import WRITERS
 from mmfuse.registry import default_model
 from mmfuse.tasks.base import InputError
-from mmfuse.types import media_kind
 
 logger = logging.getLogger(__name__)
 
@@ -56,28 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-vad", action="store_true", help="transcribe everything, without the speech detector"
     )
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
-
-
-def input_files(paths: list[Path]) -> list[Path]:
-    """The files named, with folders replaced by the audio and video files under them.
-
-    Raises:
-        UsageError: a path that does not exist, or a folder without audio or video files.
-    """
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and media_kind(p) in SOUND_KINDS
-            )
-            if not found:
-                raise UsageError(f"no audio or video files in folder {path}")
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise UsageError(f"no such file or folder: {path}")
-    return files
 
 
 def _check_stems(files: list[Path]) -> None:
@@ -122,7 +100,7 @@ def _emit(transcript: Transcript, path: Path, formats: list[str], args, header: 
 
 
 def run(args: argparse.Namespace) -> int:
-    files = input_files(args.files)
+    files = expand_files(args.files, SOUND_KINDS)
     formats = list(WRITERS) if args.format == "all" else [args.format]
     if args.output_dir is None and len(formats) > 1:
         raise UsageError("--format all writes several files: give -o OUT_DIR")

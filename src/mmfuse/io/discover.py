@@ -30,6 +30,7 @@ import json
 import logging
 import os
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from mmfuse.cli import UsageError
@@ -312,3 +313,23 @@ def items_from_args(args: argparse.Namespace) -> list[Item]:
     if args.input.is_file() and args.input.suffix.lower() in MANIFEST_SUFFIXES:
         return read_manifest(args.input, args.id_column, args.text_column, args.path_column)
     return discover(args.input, group_by=args.group_by, recursive=not args.no_recursive)
+
+
+def expand_files(paths: Sequence[Path], kinds: Sequence[str]) -> list[Path]:
+    """The files named, with each folder replaced by its files of ``kinds`` (recursively).
+
+    Raises:
+        UsageError: a path that does not exist, or a folder without files of ``kinds``.
+    """
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and media_kind(p) in kinds)
+            if not found:
+                raise UsageError(f"no {' or '.join(kinds)} files in folder {path}")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UsageError(f"no such file or folder: {path}")
+    return files

@@ -198,7 +198,8 @@ class SocialMediaTask(Task):
         from mmfuse.fusion.examples import adapt_to_examples
         from mmfuse.fusion.fit import Checkpoint
 
-        checkpoint = Checkpoint.load(self.folder, device=self.device)
+        # no feature cache: the results cache already keeps every analysed post
+        checkpoint = Checkpoint.load(self.folder, cache=False, device=self.device)
         for alias in ("speech", "image", "video"):
             checkpoint.model.add_alias(alias, TEXT)
         if self.options.examples:

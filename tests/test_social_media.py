@@ -1,0 +1,137 @@
+"""``mmfuse run social-media`` with the shipped mmfuse-base model and the real encoders."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmfuse.cli import main
+from mmfuse.encoders.base import create_encoder
+from mmfuse.encoders.speech import Segment, Transcript
+from mmfuse.fusion.fit import Checkpoint
+from mmfuse.tasks.media import DecodedMedia, EncodedMedia
+from mmfuse.tasks.social_scoring import score_posts
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+pytestmark = pytest.mark.integration
+
+
+def read_rows(path: Path) -> dict[str, dict]:
+    with open(path, encoding="utf-8", newline="") as file:
+        return {row.get("id") or row["value"]: row for row in csv.DictReader(file)}
+
+
+@pytest.fixture(scope="module")
+def posts(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("social") / "out"
+    assert main(["run", "social-media", str(SAMPLE / "social_media"), "-o", str(out)]) == 0
+    return out
+
+
+def test_posts_are_read_for_sentiment_emotion_and_language(posts):
+    rows = read_rows(posts / "results.csv")
+    assert len(rows) == 8
+    flight = rows["post08_flight"]
+    assert flight["sentiment"] == "negative" and float(flight["sentiment_score"]) < -0.3
+    assert flight["emotion"] == "anger"
+    garden = rows["post03_garden"]
+    assert garden["sentiment"] == "positive" and garden["emotion"] in ("joy", "optimism")
+    assert "flower" in garden["visual_concepts"] or "plant" in garden["visual_concepts"]
+    cafe = rows["post07_cafe"]
+    assert cafe["language"] == "fr" and cafe["language_supported"] == "False"
+    assert "English-only" in cafe["notes"]
+    assert all(0 <= float(r["sarcasm_prob"]) <= 1 for r in rows.values())
+    assert "customer service" in rows["post06_support"]["topics"]
+
+
+def test_speech_that_contradicts_the_caption_is_incongruous(posts):
+    rows = read_rows(posts / "results.csv")
+    headphones = rows["post04_headphones"]
+    assert "headphones broke" in headphones["transcript"].lower()
+    assert headphones["incongruity_source"] == "audio"
+    assert float(headphones["incongruity"]) > 0.2
+    assert float(headphones["sentiment_from_audio"]) > 0
+    assert rows["post02_monday"]["incongruity"] == ""  # text only: nothing to compare
+    shares = [float(headphones[f"sentiment_from_{s}"]) for s in ("text", "audio", "image", "video")]
+    assert sum(shares) == pytest.approx(1, abs=1e-3)
+
+
+def test_summary_and_report_are_written(posts):
+    summary = read_rows(posts / "summary.csv")
+    assert summary["all posts"]["posts"] == "8"
+    page = (posts / "report.html").read_text(encoding="utf-8")
+    assert "post08_flight" in page and "Summary by group" in page
+    manifest = json.loads((posts / "manifest.json").read_text())
+    assert manifest["task"] == "social-media" and manifest["items"]["failed"] == 0
+
+
+def test_an_export_keeps_its_brand_and_campaign_columns(tmp_path):
+    out = tmp_path / "out"
+    export = SAMPLE / "social_media_export" / "posts.csv"
+    assert main(["run", "social-media", str(export), "-o", str(out)]) == 0
+    rows = read_rows(out / "results.csv")
+    assert rows["t1"]["brand"] == "acme" and rows["t4"]["campaign"] == "launch"
+    assert rows["t2"]["sentiment"] == "negative"
+    with open(out / "summary.csv", encoding="utf-8", newline="") as file:
+        groups = {(r["group"], r["value"]) for r in csv.DictReader(file)}
+    assert {("brand", "acme"), ("brand", "globex")} <= groups
+
+
+def test_caption_against_speech_by_precomputed_embeddings():
+    """A positive caption over negative speech is more incongruous than over positive speech."""
+    checkpoint = Checkpoint.load("mmfuse-base")
+    text = create_encoder("sentence-transformers:all-MiniLM-L6-v2")
+    caption = "Loving my new headphones!!! Best purchase this year"
+    spoken = {
+        "against": "These headphones broke after two days. The sound is terrible, I want a refund.",
+        "agrees": "These headphones sound amazing and they are so comfortable, I love them.",
+    }
+    media = []
+    for words in spoken.values():
+        transcript = Transcript("en", 1.0, 4.0, [Segment(0.0, 4.0, words, -0.2, 0.01)])
+        media.append(
+            EncodedMedia(
+                transcripts=[("voice.wav", transcript)],
+                speech=text.encode([words]),
+                speech_times=np.zeros(1, np.float32),
+            )
+        )
+    decoded = [DecodedMedia(text=caption), DecodedMedia(text=caption)]
+    against, agrees = score_posts(checkpoint, decoded, media)
+    assert against.incongruity > agrees.incongruity + 0.2
+    assert against.incongruity_source == "audio"
+
+
+def test_formula_in_a_caption_opens_as_text(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "evil.txt").write_text('=HYPERLINK("http://x.example","click")')
+    out = tmp_path / "out"
+    assert main(["run", "social-media", str(tmp_path / "in"), "-o", str(out)]) == 0
+    assert read_rows(out / "results.csv")["evil"]["text"].startswith("'=HYPERLINK(")
+
+
+def test_examples_folder_adds_a_few_shot_task(tmp_path):
+    examples = tmp_path / "intent"
+    texts = {
+        "complaint": ["My order arrived broken", "Still waiting for my refund", "Rude staff"],
+        "question": ["Do you ship to Canada?", "What time do you open?", "Is it waterproof?"],
+    }
+    for label, lines in texts.items():
+        (examples / label).mkdir(parents=True)
+        for i, line in enumerate(lines):
+            (examples / label / f"{i}.txt").write_text(line)
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    (posts / "a.txt").write_text("The package came damaged and nobody answers my emails")
+    (posts / "b.txt").write_text("Does this jacket come in a larger size?")
+    out = tmp_path / "out"
+    args = ["run", "social-media", str(posts), "-o", str(out), "--examples", str(examples)]
+    assert main(args) == 0
+    rows = read_rows(out / "results.csv")
+    assert rows["a"]["intent"] == "complaint" and rows["b"]["intent"] == "question"
+    assert 0.5 <= float(rows["b"]["intent_prob"]) <= 1
