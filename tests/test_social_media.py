@@ -14,7 +14,7 @@ from mmfuse.encoders.base import create_encoder
 from mmfuse.encoders.speech import Segment, Transcript
 from mmfuse.fusion.fit import Checkpoint
 from mmfuse.tasks.media import DecodedMedia, EncodedMedia
-from mmfuse.tasks.social_scoring import score_posts
+from mmfuse.tasks.social_scoring import add_media_aliases, score_posts
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -85,6 +85,7 @@ def test_an_export_keeps_its_brand_and_campaign_columns(tmp_path):
 def test_caption_against_speech_by_precomputed_embeddings():
     """A positive caption over negative speech is more incongruous than over positive speech."""
     checkpoint = Checkpoint.load("mmfuse-base")
+    add_media_aliases(checkpoint.model)
     text = create_encoder("sentence-transformers:all-MiniLM-L6-v2")
     caption = "Loving my new headphones!!! Best purchase this year"
     spoken = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,18 +26,35 @@ log = logging.getLogger(__name__)
 EXAMPLES_BLEND = 0.5
 
 
-def _task_for(model, classes: list[str], folder: Path) -> tuple[str, bool]:
-    """(task name, whether it is new): an existing task whose classes cover ``classes``."""
-    for task in model.config.tasks:
+def example_classes(folder: Path) -> list[str]:
+    """The class sub-folders of an examples folder, sorted.
+
+    Raises:
+        ValueError: there is none.
+    """
+    classes = sorted(p.name for p in Path(folder).iterdir() if p.is_dir() and p.name[0] != ".")
+    if not classes:
+        raise ValueError(f"{folder} has no class sub-folders (expected DIR/<class>/<files>)")
+    return classes
+
+
+def examples_task(tasks: Sequence[TaskConfig], folder: Path) -> tuple[str, bool]:
+    """(task name, whether it is new) that an examples folder adapts or adds.
+
+    An existing cosine task whose classes cover the folder's is adapted; otherwise the folder
+    makes a new task named after it.
+    """
+    classes = example_classes(folder)
+    for task in tasks:
         if task.kind == "multiclass" and task.cosine and set(classes) <= set(task.classes):
             return task.name, False
-    name = re.sub(r"[^A-Za-z0-9_]+", "_", folder.resolve().name).strip("_").lower() or "label"
-    if name in model.tasks:
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", Path(folder).resolve().name).strip("_").lower()
+    if any(task.name == name for task in tasks):
         raise ValueError(
-            f"examples folder '{folder}' is named like the task '{name}' but its classes "
-            f"({', '.join(classes)}) are not that task's ({', '.join(model.task(name).classes)})"
+            f"examples folder '{folder}' is named like the model's task '{name}' but does not "
+            "hold that task's classes: rename the folder"
         )
-    return name, True
+    return name or "label", True
 
 
 def adapt_to_examples(checkpoint, folder: Path, blend: float = EXAMPLES_BLEND) -> str:
@@ -48,10 +66,8 @@ def adapt_to_examples(checkpoint, folder: Path, blend: float = EXAMPLES_BLEND) -
     from mmfuse.commands.train import example_items
 
     model, featurizer = checkpoint.model, checkpoint.featurizer
-    classes = sorted(p.name for p in Path(folder).iterdir() if p.is_dir() and p.name[0] != ".")
-    if not classes:
-        raise ValueError(f"{folder} has no class sub-folders (expected DIR/<class>/<files>)")
-    task, new = _task_for(model, classes, Path(folder))
+    classes = example_classes(folder)
+    task, new = examples_task(model.config.tasks, Path(folder))
     items, labels = example_items(Path(folder), task)
     decoded, values = [], []
     for item, value in zip(items, labels.tasks[task], strict=True):

@@ -27,12 +27,19 @@ import numpy as np
 
 from mmfuse import __version__, registry
 from mmfuse.encoders.conse import concept_scores
+from mmfuse.fusion.examples import examples_task
 from mmfuse.fusion.featurize import TEXT
 from mmfuse.fusion.model import CHECKPOINTS_DIR, CONFIG_FILE, read_config
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.encode import DECIMALS, TOP_CONCEPTS, format_concepts
 from mmfuse.tasks.media import DecodedMedia, EncodedMedia, MediaEncoders, decode_media
-from mmfuse.tasks.social_scoring import OUTPUT_NAMES, SOURCES, score_posts
+from mmfuse.tasks.social_scoring import (
+    OUTPUT_NAMES,
+    SCORE_TASK,
+    SOURCES,
+    add_media_aliases,
+    score_posts,
+)
 from mmfuse.tasks.social_summary import write_outputs
 from mmfuse.types import Item
 
@@ -136,7 +143,12 @@ class SocialMediaTask(Task):
         self.options = options or SocialOptions()
         self.device = device
         self.folder = checkpoint_folder(self.options.model)
-        self.tasks = [t.name for t in read_config(self.folder / CONFIG_FILE).tasks]
+        tasks = read_config(self.folder / CONFIG_FILE).tasks
+        self.kinds = {t.name: t.kind for t in tasks}  # task -> multiclass / regression
+        if self.options.examples is not None:
+            name, new = examples_task(tasks, self.options.examples)
+            if new:
+                self.kinds[name] = "multiclass"
         self.meta_columns = tuple(meta_columns)
         self.checkpoint = None
 
@@ -144,8 +156,8 @@ class SocialMediaTask(Task):
 
     @property
     def columns(self) -> tuple[str, ...]:
-        extra = [t for t in self.tasks if t not in CORE_TASKS]
-        explained = [OUTPUT_NAMES.get(t, t) for t in CORE_TASKS if t in self.tasks]
+        extra = [t for t in self.kinds if t not in (*CORE_TASKS, SCORE_TASK)]
+        explained = [OUTPUT_NAMES.get(t, t) for t in CORE_TASKS if t in self.kinds]
         return (
             "id",
             "text",
@@ -162,7 +174,11 @@ class SocialMediaTask(Task):
             "visual_concepts",
             "incongruity",
             "incongruity_source",
-            *[c for t in extra for c in (t, f"{t}_prob")],
+            *[
+                c
+                for t in extra
+                for c in ((t,) if self.kinds[t] == "regression" else (t, f"{t}_prob"))
+            ],
             *[f"{name}_from_{source}" for name in explained for source in SOURCES],
             *self.meta_columns,
             "notes",
@@ -200,8 +216,7 @@ class SocialMediaTask(Task):
 
         # no feature cache: the results cache already keeps every analysed post
         checkpoint = Checkpoint.load(self.folder, cache=False, device=self.device)
-        for alias in ("speech", "image", "video"):
-            checkpoint.model.add_alias(alias, TEXT)
+        add_media_aliases(checkpoint.model, TEXT)
         if self.options.examples:
             adapt_to_examples(checkpoint, self.options.examples)
         featurizer = checkpoint.featurizer
@@ -332,4 +347,7 @@ def make_task(args, items: Sequence[Item], device: str | None) -> SocialMediaTas
         every_s=args.every,
     )
     meta = list(dict.fromkeys(key for item in items for key in item.meta))
-    return SocialMediaTask(options, meta, device)
+    try:
+        return SocialMediaTask(options, meta, device)
+    except ValueError as error:  # an examples folder that cannot be used
+        raise UsageError(str(error)) from None

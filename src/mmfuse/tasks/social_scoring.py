@@ -17,15 +17,14 @@ import numpy as np
 from mmfuse.fusion.inference import infer
 from mmfuse.types import ModalityTokens
 
-# The model's sentiment classes that make the score: p(positive) - p(negative) in [-1, 1].
+# The sentiment score in [-1, 1]: the model's valence regression when it has one (mmfuse-base
+# learns it from VADER's human ratings), else p(positive) - p(negative).
+SCORE_TASK = "valence"
 POSITIVE, NEGATIVE = "positive", "negative"
-# Which model modalities each explanation source sums (``<task>_from_<source>``).
-SOURCES = {
-    "text": ("text", "lexical", "bow"),
-    "audio": ("speech",),
-    "image": ("image",),
-    "video": ("video",),
-}
+# The media sources and the modalities (aliases of the text modality) that carry them; every
+# other modality of the model is made from the post's text. ``<task>_from_<source>`` columns.
+MEDIA_SOURCES = {"audio": "speech", "image": "image", "video": "video"}
+SOURCES = ("text", *MEDIA_SOURCES)
 # Output names of tasks whose columns are named otherwise ("irony" is reported as sarcasm).
 OUTPUT_NAMES = {"irony": "sarcasm"}
 
@@ -50,6 +49,13 @@ class PostScores:
     vector: np.ndarray | None = None
     incongruity: float | None = None
     incongruity_source: str = ""
+
+
+def add_media_aliases(model, target: str = "text") -> None:
+    """Lets ``model`` read speech, image and video tokens through its text projection."""
+    for alias in MEDIA_SOURCES.values():
+        if alias not in model.modalities:
+            model.add_alias(alias, target)
 
 
 def _normalise(vector: np.ndarray) -> np.ndarray:
@@ -78,12 +84,19 @@ def _media_tokens(media: Sequence, attribute: str, times: str | None, dim: int):
     return ModalityTokens.stack(vectors, stamps, dim)
 
 
-def _sentiment_score(scores: np.ndarray, classes: list[str]) -> np.ndarray:
-    return scores[:, classes.index(POSITIVE)] - scores[:, classes.index(NEGATIVE)]
+def sentiment_scores(model, predictions) -> np.ndarray:
+    """float [n] sentiment score per item of ``infer`` output (see ``SCORE_TASK``)."""
+    if SCORE_TASK in model.tasks:
+        return predictions.scores[SCORE_TASK].astype(np.float64)
+    probs, classes = predictions.scores["sentiment"], model.task("sentiment").classes
+    return probs[:, classes.index(POSITIVE)] - probs[:, classes.index(NEGATIVE)]
 
 
 def score_posts(checkpoint, decoded: Sequence, media: Sequence) -> list[PostScores]:
-    """The model's reading of each post of a batch (``DecodedMedia`` and ``EncodedMedia``)."""
+    """The model's reading of each post of a batch (``DecodedMedia`` and ``EncodedMedia``).
+
+    The model must read the media sources (``add_media_aliases``).
+    """
     model, featurizer = checkpoint.model, checkpoint.featurizer
     n = len(decoded)
     dim = featurizer.text_dim
@@ -94,9 +107,9 @@ def score_posts(checkpoint, decoded: Sequence, media: Sequence) -> list[PostScor
             featurizer.featurize_texts([decoded[i].text for i in captioned]), captioned, n
         )
     sources = {
-        "speech": _media_tokens(media, "speech", "speech_times", dim),
-        "image": _media_tokens(media, "images", None, dim),
-        "video": _media_tokens(media, "frames", "frame_times", dim),
+        MEDIA_SOURCES["audio"]: _media_tokens(media, "speech", "speech_times", dim),
+        MEDIA_SOURCES["image"]: _media_tokens(media, "images", None, dim),
+        MEDIA_SOURCES["video"]: _media_tokens(media, "frames", "frame_times", dim),
     }
     sources = {k: v for k, v in sources.items() if v is not None}
     fused = infer(model, {**caption, **sources})
@@ -109,21 +122,26 @@ def score_posts(checkpoint, decoded: Sequence, media: Sequence) -> list[PostScor
 
 
 def _fill_predictions(model, fused, posts: list[PostScores]) -> None:
+    if "sentiment" in model.tasks:
+        for post, value in zip(posts, sentiment_scores(model, fused), strict=True):
+            post.columns["sentiment_score"] = float(value)
     for task in model.tasks:
-        scores, classes = fused.scores[task], model.task(task).classes
+        config, scores = model.task(task), fused.scores[task]
+        if config.kind == "regression":
+            if task != SCORE_TASK:
+                for post, value in zip(posts, scores, strict=True):
+                    post.columns[task] = float(value)
+            continue
         best = scores.argmax(axis=1)
         for i, post in enumerate(posts):
             if task == "irony":
-                post.columns["sarcasm_prob"] = float(scores[i, classes.index("irony")])
+                post.columns["sarcasm_prob"] = float(scores[i, config.classes.index("irony")])
             else:
-                post.columns[task] = classes[best[i]]
+                post.columns[task] = config.classes[best[i]]
                 post.columns[f"{task}_prob"] = float(scores[i, best[i]])
-        if task == "sentiment":
-            for post, value in zip(posts, _sentiment_score(scores, classes), strict=True):
-                post.columns["sentiment_score"] = float(value)
-        name = OUTPUT_NAMES.get(task, task)
-        shares = fused.shares[task]
-        for source, members in SOURCES.items():
+        name, shares = OUTPUT_NAMES.get(task, task), fused.shares[task]
+        for source in SOURCES:
+            members = list(model.config.modalities) if source == "text" else [MEDIA_SOURCES[source]]
             columns = [model.modalities.index(m) for m in members if m in model.modalities]
             total = shares[:, columns].sum(axis=1) if columns else np.zeros(len(posts))
             for post, value in zip(posts, total, strict=True):
@@ -145,21 +163,17 @@ def _fill_vectors(caption: dict, sources: dict, posts: list[PostScores]) -> None
 
 def _fill_incongruity(model, featurizer, decoded, media, caption, sources, captioned, posts):
     """Sentiment of the caption and of every other source alone; the strongest opposition."""
-    classes = model.task("sentiment").classes
-    alone = {"text": _sentiment_score(infer(model, caption).scores["sentiment"], classes)}
+    alone = {"text": sentiment_scores(model, infer(model, caption))}
     spoken = np.flatnonzero([bool(m.transcript) for m in media])
     if len(spoken):
         transcripts = featurizer.featurize_texts([media[i].transcript for i in spoken])
-        scores = infer(model, transcripts).scores["sentiment"]
         alone["audio"] = np.full(len(posts), np.nan)
-        alone["audio"][spoken] = _sentiment_score(scores, classes)
+        alone["audio"][spoken] = sentiment_scores(model, infer(model, transcripts))
     for source in ("image", "video"):
-        if source in sources:
-            present = sources[source].mask.any(axis=1)
-            values = _sentiment_score(
-                infer(model, {source: sources[source]}).scores["sentiment"], classes
-            )
-            alone[source] = np.where(present, values, np.nan)
+        tokens = sources.get(MEDIA_SOURCES[source])
+        if tokens is not None:
+            values = sentiment_scores(model, infer(model, {MEDIA_SOURCES[source]: tokens}))
+            alone[source] = np.where(tokens.mask.any(axis=1), values, np.nan)
     has_caption = np.zeros(len(posts), bool)
     has_caption[captioned] = True
     for i, post in enumerate(posts):
