@@ -1,7 +1,7 @@
 """Social-media analysis as a script: the same options as ``mmfuse run social-media``.
 
-    python pipelines/social_media.py sample_data/social_media -o out/social_media
-    python pipelines/social_media.py posts.csv -o out/posts --topics "price,support,battery"
+python pipelines/social_media.py sample_data/social_media -o out/social_media
+python pipelines/social_media.py posts.csv -o out/posts --topics "price,support,battery"
 """
 
 import sys

@@ -29,8 +29,11 @@ def test_summary_groups_by_all_topic_and_brand():
     summary = by_key(summarize(ROWS))
     everyone = summary["all", "all posts"]
     assert everyone["posts"] == 3  # the failed post is not counted
-    assert everyone["positive"] == everyone["negative"] == everyone["neutral"] == pytest.approx(
-        1 / 3, abs=1e-3
+    assert (
+        everyone["positive"]
+        == everyone["negative"]
+        == everyone["neutral"]
+        == pytest.approx(1 / 3, abs=1e-3)
     )
     assert everyone["mean_sentiment_score"] == pytest.approx(0.067, abs=1e-3)
     assert everyone["sarcastic_share"] == pytest.approx(0.333, abs=1e-3)

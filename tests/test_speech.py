@@ -389,9 +389,7 @@ def test_base_word_error_rate_is_at_most_10_percent(base_run, shared_data):
 
 
 @pytest.mark.integration
-def test_openai_whisper_base_matches_faster_whisper_base(
-    base_run, shared_data, one_torch_thread
-):
+def test_openai_whisper_base_matches_faster_whisper_base(base_run, shared_data, one_torch_thread):
     path = shared_data / "speech" / "jfk" / "jfk.flac"
     encoder = create_encoder("openai-whisper:base", "cpu")
     transcript = encoder.transcribe(base_run.audio[path])

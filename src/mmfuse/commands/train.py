@@ -1,11 +1,266 @@
-"""(placeholder, replaced by its owner) mmfuse train."""
+"""Train a fusion model on labelled items, or build one from a few examples without training.
+
+Many-shot: ``mmfuse train --labels LABELS.csv --data DIR_OR_MANIFEST --out MODEL_DIR`` trains
+one head per task column of LABELS.csv (an ``id`` column joins the rows to the items; an empty
+cell is a missing label), with early stopping on a held-out part of each task's items.
+
+Few-shot, no gradient step: ``--shots K`` takes K labelled items per class (0: zero-shot from
+the class descriptions alone); ``--examples DIR`` takes every file (or sub-folder) of
+``DIR/<class>/`` as an example of that class for one task (``--task``). Class descriptions,
+the zero-shot prompts "class: description", come from ``--descriptions FILE.json``
+({"task": {"class": "description"}}); without it a class is described by its name.
+
+The model folder holds ``config.json`` + ``model.safetensors`` (the fusion model),
+``featurizer.json`` (+ bag-of-words files) and ``training.json`` (options, epochs, metrics on
+the held-out items). Give it to ``mmfuse evaluate --model``.
+"""
+
+from __future__ import annotations
 
 import argparse
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from mmfuse import registry
+from mmfuse.cli import UsageError
+from mmfuse.fusion.featurize import Decoded, Featurizer, FeaturizerConfig
+from mmfuse.fusion.fit import (
+    DEFAULT_BASE,
+    FitOptions,
+    fit_few_shot,
+    fit_many_shot,
+    zero_shot,
+)
+from mmfuse.fusion.labels import Labels, LabelsError, read_labels
+from mmfuse.io.discover import discover, read_manifest
+from mmfuse.io.writers import write_json
+from mmfuse.tasks.base import InputError
+from mmfuse.types import Item
+
+log = logging.getLogger(__name__)
+
+TRAINING_FILE = "training.json"
+EXAMPLES_TASK = "label"  # task name of an --examples folder unless --task names it
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that name labelled items, shared with ``mmfuse evaluate``."""
+    parser.add_argument("--labels", type=Path, help="CSV: an id column, one column per task")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="folder, file or manifest of the items (default: the labels file as a manifest)",
+    )
+    parser.add_argument("--id-column", default="id", help="column of item ids (default: id)")
+    parser.add_argument("--tasks", nargs="+", help="task columns to use (default: all)")
+    parser.add_argument(
+        "--device", help="device of the encoders and the model (default: CUDA when present)"
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    add_data_arguments(parser)
+    parser.add_argument("--out", type=Path, required=True, help="model folder to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace a model in --out")
+    few = parser.add_argument_group("few-shot (no training)")
+    few.add_argument("--shots", type=int, help="K labelled examples per class (0: zero-shot)")
+    few.add_argument("--examples", type=Path, help="folder of examples, DIR/<class>/<files>")
+    few.add_argument("--task", default=EXAMPLES_TASK, help="task name for --examples")
+    few.add_argument("--descriptions", type=Path, help='JSON {"task": {"class": "text"}}')
+    many = parser.add_argument_group("many-shot training")
+    many.add_argument("--base", default=DEFAULT_BASE, help="named fusion config to start from")
+    many.add_argument("--epochs", type=int, default=40, help="most epochs (default: 40)")
+    many.add_argument("--batch-size", type=int, default=128)
+    many.add_argument("--learning-rate", type=float, default=1e-3)
+    many.add_argument("--patience", type=int, default=5, help="epochs without improvement")
+    many.add_argument(
+        "--holdout", type=float, default=0.15, help="share held out for early stopping"
+    )
+    many.add_argument(
+        "--layers", type=int, help="self-attention layers (default: the base config's)"
+    )
+    many.add_argument(
+        "--no-stacks",
+        action="store_true",
+        help="no stacked linear models: the fusion model reads the text embedding itself",
+    )
+    many.add_argument("--seed", type=int, default=0)
+    encoders = parser.add_argument_group("encoders")
+    encoders.add_argument(
+        "--text-model",
+        default=registry.default_model("text"),
+        help="sentence encoder, backend:name or backend:/path (default: %(default)s)",
+    )
+    encoders.add_argument("--image-model", default="", help="image encoder for image items")
+
+
+def read_descriptions(path: Path | None) -> dict[str, dict[str, str]]:
+    """{"task": {"class": "description"}} from a JSON file (empty without one)."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read descriptions {path}: {error}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise UsageError(f'{path}: expected {{"task": {{"class": "description"}}}}')
+    return {t: {str(c): str(d) for c, d in v.items()} for t, v in data.items()}
+
+
+def labelled_items(args: argparse.Namespace) -> tuple[list[Item], Labels]:
+    """The items that have a row in the labels file, in the labels file's order."""
+    if args.labels is None:
+        raise UsageError("--labels is required")
+    try:
+        labels = read_labels(args.labels, args.id_column, args.tasks)
+    except LabelsError as error:
+        raise UsageError(str(error)) from None
+    source = args.data or args.labels
+    if source.is_file() and source.suffix.lower() in (".csv", ".jsonl"):
+        items = read_manifest(source, args.id_column)
+    else:
+        items = discover(source)
+    by_id = {item.id: item for item in items}
+    found = [by_id[i] for i in labels.ids if i in by_id]
+    if not found:
+        raise UsageError(f"no item of {source} has an id in {args.labels}")
+    if len(found) < len(labels.ids):
+        log.warning("%d labelled ids have no item in %s", len(labels.ids) - len(found), source)
+    return found, labels
+
+
+def decode_all(featurizer: Featurizer, items: Sequence[Item]) -> tuple[list[Item], list[Decoded]]:
+    """Decodes items, leaving out (with a warning each) those whose files are bad."""
+    kept, decoded = [], []
+    for item in items:
+        try:
+            decoded.append(featurizer.decode(item))
+        except InputError as error:
+            log.warning("skipping %s: %s", item.id, error)
+            continue
+        kept.append(item)
+    if not kept:
+        raise UsageError("no item could be read")
+    return kept, decoded
+
+
+def label_arrays(
+    labels: Labels, ids: list[str], classes: Mapping[str, list[str]] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """Class indices per task for ``ids`` and the class names (from the file unless given)."""
+    classes = dict(classes) if classes else {t: labels.classes(t) for t in labels.tasks}
+    for task in labels.tasks:
+        if len(classes.get(task, [])) < 2:
+            found = "no labels" if not classes.get(task) else "only one class"
+            raise UsageError(f"task '{task}' has {found}; a classifier needs two or more")
+    try:
+        arrays = {t: labels.indices(t, classes[t], ids) for t in labels.tasks}
+    except LabelsError as error:
+        raise UsageError(str(error)) from None
+    return arrays, {t: classes[t] for t in labels.tasks}
+
+
+def example_items(folder: Path, task: str) -> tuple[list[Item], Labels]:
+    """Items of ``folder/<class>/...`` and their labels for one task."""
+    classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise UsageError(f"{folder} has no class sub-folders (expected DIR/<class>/<files>)")
+    items, ids, values = [], [], []
+    for class_dir in classes:
+        for item in discover(class_dir):
+            item_id = f"{class_dir.name}/{item.id}"
+            items.append(Item(item_id, item.paths, item.text, item.meta))
+            ids.append(item_id)
+            values.append(class_dir.name)
+    return items, Labels(ids, {task: values})
+
+
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    if (out / "config.json").exists() and not overwrite:
+        raise UsageError(f"{out} already holds a model; pass --overwrite to replace it")
+    out.mkdir(parents=True, exist_ok=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("mmfuse train")
+    if args.shots is not None and args.shots < 0:
+        raise UsageError("--shots must be 0 or more")
+    if args.examples is not None and args.labels is not None:
+        raise UsageError("give --labels or --examples, not both")
+    _prepare_out(args.out, args.overwrite)
+    descriptions = read_descriptions(args.descriptions)
+    many_shot = args.examples is None and args.shots is None
+    featurizer = Featurizer(
+        FeaturizerConfig(
+            text_model=args.text_model,
+            text=not many_shot or args.no_stacks,
+            image_model=args.image_model,
+        ),
+        device=args.device,
+    )
+    if args.examples is not None:
+        if not args.examples.is_dir():
+            raise UsageError(f"examples folder not found: {args.examples}")
+        items, labels = example_items(args.examples, args.task)
+    else:
+        items, labels = labelled_items(args)
+    items, decoded = decode_all(featurizer, items)
+    y, classes = label_arrays(labels, [item.id for item in items])
+    started = time.perf_counter()
+    record: dict = {"items": len(items), "classes": classes}
+    if not many_shot:
+        k = args.shots if args.shots is not None else max(len(items), 1)
+        if k == 0:
+            checkpoint = zero_shot(featurizer, classes, descriptions, args.base)
+        else:
+            checkpoint = fit_few_shot(
+                featurizer, decoded, y, classes, k, descriptions, args.seed, args.base
+            )
+        record["regime"] = "zero-shot" if k == 0 else f"few-shot, k={k}"
+    else:
+        options = FitOptions(
+            base=args.base,
+            model={} if args.layers is None else {"n_layers": args.layers},
+            holdout=args.holdout,
+            stacks=not args.no_stacks,
+            cosine=args.no_stacks,
+            seed=args.seed,
+        )
+        options = replace(
+            options,
+            train=replace(
+                options.train,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                learning_rate=args.learning_rate,
+                patience=args.patience,
+                seed=args.seed,
+            ),
+        )
+        checkpoint, history = fit_many_shot(featurizer, decoded, y, classes, descriptions, options)
+        best = history.epochs[history.best_epoch - 1]
+        record.update(
+            regime="many-shot",
+            options=asdict(options),
+            best_epoch=history.best_epoch,
+            epochs=len(history.epochs),
+            holdout_metrics=_plain(best.val_metrics),
+        )
+    checkpoint.save(args.out)
+    record["seconds"] = round(time.perf_counter() - started, 1)
+    write_json(record, args.out / TRAINING_FILE)
+    print(f"{record['regime']} model of {len(classes)} task(s) on {len(items)} items: {args.out}")
+    return 0
+
+
+def _plain(metrics: Mapping[str, Mapping]) -> dict:
+    """Metrics with arrays turned into lists (JSON-ready)."""
+    return {
+        task: {k: np.asarray(v).tolist() if isinstance(v, np.ndarray) else v for k, v in m.items()}
+        for task, m in metrics.items()
+    }

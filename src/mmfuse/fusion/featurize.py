@@ -1,0 +1,414 @@
+"""Items into the fusion model's modality tokens: one recipe for training, evaluation and inference.
+
+A fitted featurizer is saved beside the fusion weights (``featurizer.json``, plus the stacked
+linear models of ``mmfuse.fusion.stack``), so whatever reads a checkpoint turns items into
+exactly the tokens the model was trained on. Two steps, as in the engine's ``Task`` interface:
+
+- ``decode(item) -> Decoded``: file IO only (text files read as UTF-8, images decoded);
+  a bad file raises ``InputError``.
+- ``featurize(decoded) -> dict[str, ModalityTokens]``: the encoders, batched over items.
+
+Modalities (name: tokens per item x size), each present when configured or fitted:
+
+- ``text``: 1 x 384, the MiniLM sentence embedding of the normalised text
+  (``mmfuse.nlp.social.normalize``: emojis and hashtags glossed in words, @user, http),
+  times sqrt(384) (see ``unit_variance``).
+- ``lexical``: 1 x K, ``mmfuse.encoders.features.lexical_features`` of the raw text (VADER
+  scores, emoji sentiment, social signals).
+- ``bow`` and ``embedding``: 1 x (outputs of all tasks), the predictions of per-task linear
+  models on TF-IDF n-grams and on the sentence embedding with the lexical features
+  (``mmfuse.fusion.stack``), present once fitted on labelled texts.
+- ``visual``: one 384-d token per image, the image encoder's ConSE projection into the text
+  space (so zero- and few-shot class vectors from text apply to images as well), scaled as
+  ``text``.
+
+Encoder outputs are cached by content (``mmfuse.cache.Cache`` under ``cache_dir()/features``)
+with the encoder's settings in the key, so re-running training or evaluation encodes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mmfuse import config, registry
+from mmfuse.cache import Cache, make_key
+from mmfuse.fusion.stack import STACKS_FILE, TextStacks
+from mmfuse.tasks.base import InputError
+from mmfuse.types import Item, ModalityTokens
+
+log = logging.getLogger(__name__)
+
+FEATURIZER_FILE = "featurizer.json"
+TEXT, LEXICAL, VISUAL = "text", "lexical", "visual"
+# Texts encoded per call of the text encoder (it buckets them by length inside).
+ENCODE_CHUNK = 2048
+# Images decoded and encoded per call: bounds memory to ~100 MB of decoded pixels.
+IMAGE_CHUNK = 32
+# Shorter side images are decoded at, at least: the encoders resize to 224-256 px anyway.
+IMAGE_MIN_SIDE = 256
+# Joins an item's text parts (inline text, then text files in path order).
+PART_SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True)
+class FeaturizerConfig:
+    """Which modalities are made, and by which encoders.
+
+    Attributes:
+        text_model: ``backend:name`` of the sentence encoder (the shared embedding space).
+        text: add the ``text`` token (the sentence embedding itself).
+        lexical: add the ``lexical`` token.
+        text_precision: the text encoder's precision (``mmfuse.encoders.text.PRECISIONS``).
+            float32 by default: bfloat16 is about twice as fast, but its embedding of a text
+            moves by up to 2e-3 with the other texts of its batch (float32: 2e-7), and a
+            checkpoint's scores must not depend on how posts were batched.
+        image_model: ``backend:name`` of the image encoder; "" to ignore images.
+        normalize: rewrite social-media text before encoding (``mmfuse.nlp.social``).
+    """
+
+    text_model: str = field(default_factory=lambda: registry.default_model("text"))
+    text_precision: str = "float32"
+    text: bool = True
+    lexical: bool = False
+    image_model: str = ""
+    normalize: bool = True
+
+
+@dataclass
+class Decoded:
+    """An item's content read from disk (picklable; no model has run yet).
+
+    Attributes:
+        text: the item's text (inline text and text files joined), "" when none.
+        images: RGB uint8 [H, W, 3] arrays, one per image file.
+    """
+
+    text: str = ""
+    images: list[np.ndarray] = field(default_factory=list)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path.name}: not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise InputError(f"{path.name}: cannot read: {error.strerror or error}") from None
+
+
+def _join_parts(parts: Sequence[str]) -> str:
+    """An item's text parts, stripped and blank-line separated."""
+    return PART_SEPARATOR.join(p.strip() for p in parts if p and p.strip())
+
+
+def unit_variance(vectors: np.ndarray) -> np.ndarray:
+    """Unit vectors [N, D] times sqrt(D): components of unit variance.
+
+    The fusion model's residual branches add LayerNorm-scaled (unit-variance) updates to its
+    token stream; at unit norm, the embeddings' components (~1/sqrt(D)) would be swamped by the
+    first few gradient steps and the pass-through information lost. The direction, all that
+    zero- and few-shot cosine heads read, is unchanged.
+    """
+    return (vectors * np.sqrt(vectors.shape[-1])).astype(np.float32)
+
+
+def _single(vectors: np.ndarray) -> ModalityTokens:
+    """One token per item from [N, D] vectors (every token present, chunk index 0)."""
+    n = len(vectors)
+    return ModalityTokens(
+        vectors[:, None, :].astype(np.float32),
+        np.ones((n, 1), dtype=bool),
+        np.zeros((n, 1), dtype=np.float32),
+    )
+
+
+class Featurizer:
+    """Turns decoded items (or plain texts) into ``dict[str, ModalityTokens]``.
+
+    Args:
+        config: which modalities and encoders.
+        stacks: fitted stacked linear models (``bow`` and ``embedding`` tokens), or None.
+        text_encoder: anything with ``model_id``, ``dim``, ``settings()`` and
+            ``encode(texts) -> float32 [N, dim]``; created from ``config.text_model`` on first
+            use when None (tests pass a tiny one).
+        cache: where encoder outputs are cached; None for the default folder, False for none.
+        device: encoder device (None: automatic).
+    """
+
+    def __init__(
+        self,
+        config: FeaturizerConfig | None = None,
+        stacks: TextStacks | None = None,
+        text_encoder=None,
+        cache: Cache | bool | None = None,
+        device: str | None = None,
+    ):
+        self.config = config or FeaturizerConfig()
+        self.stacks = stacks
+        self._text_encoder = text_encoder
+        self._image_encoder = None
+        self._cache = cache
+        self.device = device
+
+    # -- encoders and cache ---------------------------------------------------------------
+
+    @property
+    def text_encoder(self):
+        """The sentence encoder, created on first use."""
+        if self._text_encoder is None:
+            from mmfuse.encoders.text import TextEncoder
+
+            self._text_encoder = TextEncoder(
+                registry.resolve(self.config.text_model),
+                registry.select_device(self.device),
+                precision=self.config.text_precision,
+            )
+        return self._text_encoder
+
+    @property
+    def image_encoder(self):
+        """The image encoder, created on first use."""
+        if self._image_encoder is None:
+            from mmfuse.encoders.base import create_encoder
+
+            self._image_encoder = create_encoder(self.config.image_model, self.device)
+        return self._image_encoder
+
+    @property
+    def cache(self) -> Cache | None:
+        """The feature cache (None when disabled)."""
+        if self._cache is None:
+            self._cache = Cache(config.cache_dir() / "features")
+        return None if self._cache is False else self._cache
+
+    def _cached(
+        self,
+        name: str,
+        settings: dict,
+        contents: Sequence[str],
+        compute: Callable[[list[int]], np.ndarray],
+    ) -> np.ndarray:
+        """Rows [N, D] for ``contents``: from the cache, computing only the missing ones.
+
+        Args:
+            name: what is computed (part of the key).
+            settings: everything besides the content that decides the output.
+            contents: one string per row (a text, or a file's SHA-256).
+            compute: indices of missing rows -> their float32 [n, D] values.
+        """
+        cache = self.cache
+        keys = [make_key(name, settings, c) for c in contents]
+        found = [cache.get(k) if cache is not None else None for k in keys]
+        missing = [i for i, row in enumerate(found) if row is None]
+        values: dict[int, np.ndarray] = {i: row["v"] for i, row in enumerate(found) if row}
+        for start in range(0, len(missing), ENCODE_CHUNK):
+            chunk = missing[start : start + ENCODE_CHUNK]
+            for i, vector in zip(chunk, compute(chunk), strict=True):
+                values[i] = np.asarray(vector, dtype=np.float32)
+                if cache is not None:
+                    cache.put(keys[i], {"v": values[i]})
+        if missing:
+            log.info("%s: computed %d of %d (rest cached)", name, len(missing), len(contents))
+        return np.stack([values[i] for i in range(len(contents))]).astype(np.float32)
+
+    # -- the public recipe ----------------------------------------------------------------
+
+    @property
+    def modalities(self) -> dict[str, int]:
+        """Modality name -> token size, in the order ``featurize`` emits them."""
+        dims = {TEXT: self.text_dim} if self.config.text else {}
+        if self.config.lexical:
+            dims[LEXICAL] = self.lexical_dim
+        if self.stacks is not None:
+            dims.update(self.stacks.dims)
+        if self.config.image_model:
+            dims[VISUAL] = self.text_dim
+        return dims
+
+    @property
+    def lexical_dim(self) -> int:
+        """Number of lexical features."""
+        from mmfuse.encoders.features import LEXICAL_FEATURE_NAMES
+
+        return len(LEXICAL_FEATURE_NAMES)
+
+    @property
+    def text_dim(self) -> int:
+        """Size of the text embeddings (384 for all-MiniLM-L6-v2)."""
+        return self.text_encoder.dim
+
+    def prepare(self, text: str) -> str:
+        """What the sentence encoder and the bag of words read for a raw text."""
+        if not self.config.normalize:
+            return text.strip()
+        from mmfuse.nlp.social import normalize
+
+        return normalize(text)
+
+    def decode(self, item: Item) -> Decoded:
+        """Reads an item's text (inline and text files) and images.
+
+        Raises:
+            InputError: a file that cannot be read, or an item with nothing this featurizer
+                reads.
+        """
+        parts = [item.text] if item.text else []
+        parts += [_read_text(p) for p in item.files_of("text")]
+        images = []
+        if self.config.image_model:
+            from mmfuse.io.image import load_image
+
+            images = [load_image(p, min_side=IMAGE_MIN_SIDE) for p in item.files_of("image")]
+        text = _join_parts(parts)
+        if not text.strip() and not images:
+            readable = "text" + (" or images" if self.config.image_model else "")
+            raise InputError(f"item '{item.id}' has no {readable}")
+        return Decoded(text, images)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 [N, dim] sentence embeddings of prepared texts (cached)."""
+        encoder = self.text_encoder
+        return self._cached(
+            "text", encoder.settings(), texts, lambda rows: encoder.encode([texts[i] for i in rows])
+        )
+
+    def lexical(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 [N, K] lexical features of raw texts (cached)."""
+        from mmfuse.encoders.features import LEXICAL_FEATURE_NAMES, lexical_features
+
+        return self._cached(
+            "lexical",
+            {"names": list(LEXICAL_FEATURE_NAMES)},
+            texts,
+            lambda rows: lexical_features([texts[i] for i in rows]),
+        )
+
+    def dense(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 [N, dim + K]: sentence embeddings and lexical features of raw texts, the
+        features of the ``embedding`` stack."""
+        embeddings = self.embed_texts([self.prepare(t) for t in texts])
+        return np.concatenate([embeddings, self.lexical(texts)], axis=1)
+
+    def featurize_texts(
+        self, texts: Sequence[str], stacked: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, ModalityTokens]:
+        """Tokens of raw texts (one item each).
+
+        Args:
+            texts: N raw texts (non-empty).
+            stacked: token name -> float32 [N, dim] replacing the stacks' predictions: the
+                out-of-fold tokens of ``fit_stacks`` while training.
+        """
+        prepared = [self.prepare(t) for t in texts]
+        inputs = {}
+        if self.config.text:
+            inputs[TEXT] = _single(unit_variance(self.embed_texts(prepared)))
+        if self.config.lexical:
+            inputs[LEXICAL] = _single(self.lexical(texts))
+        if self.stacks is not None:
+            if stacked is None:
+                stacked = self.stacks.predict(prepared, self.dense(texts))
+            inputs.update({name: _single(stacked[name]) for name in self.stacks.dims})
+        return inputs
+
+    def featurize(
+        self, decoded: Sequence[Decoded], stacked: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, ModalityTokens]:
+        """Tokens of decoded items; an item without text has its text modalities masked.
+
+        Args:
+            decoded: N items from ``decode``.
+            stacked: token name -> float32 [N, dim] replacing the stacks' predictions
+                (training).
+        """
+        has_text = np.array([bool(d.text.strip()) for d in decoded], dtype=bool)
+        texts = [d.text for d in decoded if d.text.strip()]
+        inputs: dict[str, ModalityTokens] = {}
+        if texts:
+            rows = None if stacked is None else {k: v[has_text] for k, v in stacked.items()}
+            for name, tokens in self.featurize_texts(texts, rows).items():
+                full = ModalityTokens.stack(
+                    [None] * len(decoded), [None] * len(decoded), tokens.tokens.shape[-1]
+                )
+                full.tokens[has_text] = tokens.tokens
+                full.mask[has_text] = True
+                inputs[name] = full
+        if self.config.image_model:
+            inputs[VISUAL] = self._visual([d.images for d in decoded])
+        return inputs
+
+    def _visual(self, images: Sequence[list[np.ndarray]]) -> ModalityTokens:
+        """One text-space token per image, for items of several images each."""
+        flat = [image for item in images for image in item]
+        vectors = np.zeros((len(flat), self.text_dim), dtype=np.float32)
+        for start in range(0, len(flat), IMAGE_CHUNK):
+            chunk = flat[start : start + IMAGE_CHUNK]
+            text_space = self.image_encoder.encode(chunk).text_space
+            vectors[start : start + len(chunk)] = unit_variance(text_space)
+        sequences, offset = [], 0
+        for item in images:
+            sequences.append(vectors[offset : offset + len(item)] if item else None)
+            offset += len(item)
+        return ModalityTokens.stack(sequences, [None] * len(images), self.text_dim)
+
+    def fit_stacks(
+        self,
+        texts: Sequence[str],
+        targets: Mapping[str, np.ndarray],
+        classes: Mapping[str, list[str]],
+    ) -> dict[str, np.ndarray]:
+        """Fits the stacked linear models on raw training texts; returns their tokens.
+
+        Args:
+            texts: N raw texts.
+            targets: task -> class indices (-1 where unlabelled) or values (NaN where
+                unlabelled).
+            classes: task -> class names (``[]`` for a regression task).
+
+        Returns:
+            Token name -> float32 [N, dim], out of fold (pass to ``featurize``).
+        """
+        self.stacks = TextStacks()
+        prepared = [self.prepare(t) for t in texts]
+        return self.stacks.fit(prepared, self.dense(texts), targets, classes)
+
+    # -- checkpoint files -----------------------------------------------------------------
+
+    def save(self, folder: str | Path) -> None:
+        """Writes ``featurizer.json`` (and the stacks' files) into a checkpoint folder."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        document = {"config": asdict(self.config), "stacks": self.stacks is not None}
+        (folder / FEATURIZER_FILE).write_text(json.dumps(document, indent=2) + "\n")
+        if self.stacks is not None:
+            self.stacks.save(folder)
+
+    @classmethod
+    def load(cls, folder: str | Path, **kwargs) -> Featurizer:
+        """The featurizer saved in a checkpoint folder; the default one when it has none.
+
+        Args:
+            folder: a checkpoint folder.
+            **kwargs: ``text_encoder``, ``cache``, ``device`` as in the constructor.
+        """
+        folder = Path(folder)
+        path = folder / FEATURIZER_FILE
+        if not path.is_file():
+            return cls(**kwargs)
+        try:
+            document = json.loads(path.read_text())
+            settings = FeaturizerConfig(**document["config"])
+        except (OSError, ValueError, TypeError, KeyError) as error:
+            raise registry.ModelUnavailable(f"bad featurizer file {path}: {error}") from error
+        stacks = None
+        if document.get("stacks"):
+            if not (folder / STACKS_FILE).is_file():
+                raise registry.ModelUnavailable(f"{folder}: the stacked models' files are missing")
+            stacks = TextStacks.load(folder)
+        return cls(settings, stacks, **kwargs)

@@ -1,0 +1,89 @@
+"""The shipped ``mmfuse-base`` checkpoint: its files, its size, and sensible answers.
+
+The structural tests read only the checkpoint folder; the answers need the real MiniLM text
+encoder (a packaged model) and are marked ``integration``; the evaluation round trip through
+``mmfuse evaluate`` also reads ../shared/data.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from mmfuse.cli import main
+from mmfuse.fusion.fit import Checkpoint
+from mmfuse.fusion.inference import predict
+from mmfuse.fusion.model import CHECKPOINTS_DIR, create_model
+from mmfuse.types import Item
+
+FOLDER = CHECKPOINTS_DIR / "mmfuse-base"
+MAX_BYTES = 20 * 1024 * 1024  # the size budget of a shipped checkpoint
+TASKS = {
+    "sentiment": ["negative", "neutral", "positive"],
+    "emotion": ["anger", "joy", "optimism", "sadness"],
+    "irony": ["non_irony", "irony"],
+}
+OBVIOUS = {
+    "I love this, best day ever!": {"sentiment": "positive", "emotion": "joy"},
+    "This is awful, I hate it": {"sentiment": "negative", "emotion": "anger"},
+}
+IRONY_SLICE = 120  # validation tweets run through `mmfuse evaluate` in the round trip
+
+
+@pytest.fixture(scope="module")
+def base() -> Checkpoint:
+    return Checkpoint.load("mmfuse-base")
+
+
+def test_checkpoint_is_small_and_holds_no_pickle():
+    files = [p for p in FOLDER.iterdir() if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < MAX_BYTES
+    assert {p.suffix for p in files} <= {".json", ".safetensors", ".md"}
+    assert (FOLDER / "model.safetensors").is_file()
+
+
+def test_checkpoint_loads_by_name_with_its_tasks(base):
+    model = create_model("mmfuse-base")
+    for task, classes in TASKS.items():
+        assert model.task(task).classes == classes
+    assert model.task("valence").kind == "regression"
+    dims = model.config.modalities
+    assert dims["text"] == 384  # MiniLM's space, which tokens of other media are read in
+    assert {k: dims[k] for k in base.featurizer.stacks.dims} == base.featurizer.stacks.dims
+
+
+@pytest.mark.integration
+def test_obvious_posts(base):
+    texts = list(OBVIOUS)
+    decoded = [base.featurizer.decode(Item(str(i), text=t)) for i, t in enumerate(texts)]
+    scores = predict(base.model, base.featurizer.featurize(decoded))
+    for row, text in enumerate(texts):
+        for task, expected in OBVIOUS[text].items():
+            classes = base.model.task(task).classes
+            assert classes[int(np.argmax(scores[task][row]))] == expected, (text, task)
+    assert scores["valence"][0] > 0.3 > -0.3 > scores["valence"][1]
+
+
+@pytest.mark.integration
+def test_evaluate_command_reproduces_direct_predictions(base, shared_data, tmp_path):
+    folder = shared_data / "text" / "tweeteval" / "irony"
+    texts = (folder / "val_text.txt").read_text(encoding="utf-8").splitlines()[:IRONY_SLICE]
+    labels = (folder / "val_labels.txt").read_text().split()[:IRONY_SLICE]
+    manifest = tmp_path / "irony.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "text", "irony"])
+        for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+            writer.writerow([f"t{i}", text, TASKS["irony"][int(label)]])
+    assert main(["evaluate", "--labels", str(manifest), "--out", str(tmp_path / "ev")]) == 0
+    with open(tmp_path / "ev" / "predictions.csv", newline="", encoding="utf-8") as f:
+        from_cli = [row["irony_predicted"] for row in csv.DictReader(f)]
+    decoded = [base.featurizer.decode(Item(f"t{i}", text=t)) for i, t in enumerate(texts)]
+    direct = predict(base.model, base.featurizer.featurize(decoded))["irony"].argmax(axis=1)
+    assert from_cli == [TASKS["irony"][i] for i in direct]
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["irony"]["n"] == IRONY_SLICE
+    assert metrics["irony"]["accuracy"] > 0.55  # chance is about 0.5

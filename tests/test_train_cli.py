@@ -1,0 +1,359 @@
+"""``mmfuse train`` and ``mmfuse evaluate`` end to end on synthetic posts and a tiny text model.
+
+The tiny model is a random-weight BERT saved as a sentence-transformers folder in tmp_path
+(no download); its width equals the ``fusion-tiny`` config's d_model, so the untrained fusion
+model passes its embeddings through and zero-/few-shot class vectors live in its space.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmfuse.cli import main
+from mmfuse.fusion.evaluate import score, write_report
+from mmfuse.fusion.featurize import Decoded, Featurizer, FeaturizerConfig
+from mmfuse.fusion.fit import Checkpoint, holdout_mask
+from mmfuse.fusion.labels import LabelsError, read_labels
+from mmfuse.fusion.stack import TextStacks
+from mmfuse.tasks.base import InputError
+from mmfuse.types import Item
+
+TINY_DIM = 32  # the d_model of the fusion-tiny config
+POSITIVE = ["love", "great", "happy", "wonderful", "best", "amazing"]
+NEGATIVE = ["hate", "awful", "sad", "terrible", "worst", "angry"]
+FILLER = ["the", "a", "day", "today", "this", "that", "it", "was", "is", "my", "our"]
+
+
+def save_tiny_sentence_transformer(folder: Path) -> Path:
+    """A random-weight 1-layer BERT over the words of the synthetic posts, mean pooled."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    folder.mkdir(parents=True)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    letters = list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase]
+    words = POSITIVE + NEGATIVE + FILLER
+    vocab = {t: i for i, t in enumerate([*specials, *words, *letters, "!", ".", ","])}
+    BertTokenizer(vocab=vocab).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=TINY_DIM,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(folder)
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 48}))
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": TINY_DIM, "pooling_mode_mean_tokens": True})
+    )
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {
+            "idx": 1,
+            "name": "1",
+            "path": "1_Pooling",
+            "type": "sentence_transformers.models.Pooling",
+        },
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    return folder
+
+
+def post(rng: np.random.Generator, positive: bool) -> str:
+    """A synthetic post: three sentiment words of one polarity among filler words."""
+    words = list(rng.choice(POSITIVE if positive else NEGATIVE, 3)) + list(rng.choice(FILLER, 4))
+    rng.shuffle(words)
+    return " ".join(words) + ("!" if positive else ".")
+
+
+def write_corpus(folder: Path, n: int, seed: int) -> tuple[Path, Path]:
+    """``n`` .txt posts in ``folder/posts`` and ``folder/labels.csv`` (id, sentiment, topic).
+
+    The "topic" column labels only every other post, to exercise missing labels.
+    """
+    rng = np.random.default_rng(seed)
+    posts = folder / "posts"
+    posts.mkdir(parents=True)
+    rows = []
+    for i in range(n):
+        positive = bool(i % 2)
+        (posts / f"p{i:03d}.txt").write_text(post(rng, positive), encoding="utf-8")
+        topic = ("early" if i < n // 2 else "late") if i % 2 == 0 else ""
+        rows.append({"id": f"p{i:03d}", "sentiment": "pos" if positive else "neg", "topic": topic})
+    labels = folder / "labels.csv"
+    with open(labels, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, ["id", "sentiment", "topic"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return posts, labels
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    folder = save_tiny_sentence_transformer(tmp_path_factory.mktemp("tiny") / "tiny-st")
+    return f"sentence-transformers:{folder}"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("corpus")
+    train_posts, train_labels = write_corpus(root / "train", 120, seed=0)
+    test_posts, test_labels = write_corpus(root / "test", 40, seed=1)
+    return {
+        "train": train_posts,
+        "train_labels": train_labels,
+        "test": test_posts,
+        "test_labels": test_labels,
+        "root": root,
+    }
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def run_cli(*argv) -> int:
+    return main([str(a) for a in argv])
+
+
+def evaluate(model: Path, corpus, out: Path) -> dict:
+    code = run_cli(
+        "evaluate",
+        "--model",
+        model,
+        "--labels",
+        corpus["test_labels"],
+        "--data",
+        corpus["test"],
+        "--out",
+        out,
+    )
+    assert code == 0
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_train_then_evaluate_scores_above_chance(tiny_model, corpus, tmp_path, capsys):
+    model = tmp_path / "model"
+    code = run_cli(
+        "train",
+        "--labels",
+        corpus["train_labels"],
+        "--data",
+        corpus["train"],
+        "--out",
+        model,
+        "--text-model",
+        tiny_model,
+        "--base",
+        "fusion-tiny",
+        "--epochs",
+        15,
+    )
+    assert code == 0
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "featurizer.json",
+        "stacks.json",
+        "stacks.safetensors",
+        "training.json",
+    ):
+        assert (model / name).is_file(), name
+    metrics = evaluate(model, corpus, tmp_path / "eval")
+    assert metrics["sentiment"]["n"] == 40
+    assert metrics["sentiment"]["accuracy"] >= 0.9  # chance is 0.5
+    assert metrics["sentiment"]["classes"] == ["neg", "pos"]
+    assert np.array(metrics["sentiment"]["confusion"]).sum() == 40
+    assert metrics["topic"]["n"] == 20  # only the labelled half is scored
+    report = read_csv(tmp_path / "eval" / "sentiment_report.csv")
+    assert [r["class"] for r in report] == ["neg", "pos", "macro avg", "weighted avg"]
+    predictions = read_csv(tmp_path / "eval" / "predictions.csv")
+    assert len(predictions) == 40 and predictions[0]["sentiment_predicted"] in ("neg", "pos")
+    assert "sentiment: n=40" in capsys.readouterr().out
+
+
+def test_train_refuses_to_clobber_a_model(tiny_model, corpus, tmp_path):
+    model = tmp_path / "model"
+    args = (
+        "train",
+        "--labels",
+        corpus["train_labels"],
+        "--data",
+        corpus["train"],
+        "--out",
+        model,
+        "--text-model",
+        tiny_model,
+        "--base",
+        "fusion-tiny",
+        "--shots",
+        2,
+    )
+    assert run_cli(*args) == 0
+    assert run_cli(*args) == 2
+    assert run_cli(*args, "--overwrite") == 0
+
+
+def test_few_shot_without_training_beats_chance(tiny_model, corpus, tmp_path):
+    model = tmp_path / "few"
+    code = run_cli(
+        "train",
+        "--labels",
+        corpus["train_labels"],
+        "--data",
+        corpus["train"],
+        "--out",
+        model,
+        "--text-model",
+        tiny_model,
+        "--base",
+        "fusion-tiny",
+        "--shots",
+        10,
+        "--tasks",
+        "sentiment",
+    )
+    assert code == 0
+    training = json.loads((model / "training.json").read_text())
+    assert training["regime"] == "few-shot, k=10"
+    assert not (model / "stacks.safetensors").exists()  # nothing was fitted
+    metrics = evaluate(model, corpus, tmp_path / "eval")
+    assert metrics["sentiment"]["accuracy"] >= 0.75
+
+
+def test_examples_folder_builds_a_few_shot_model(tiny_model, corpus, tmp_path):
+    rng = np.random.default_rng(3)
+    examples = tmp_path / "examples"
+    for name, positive in (("pos", True), ("neg", False)):
+        (examples / name).mkdir(parents=True)
+        for i in range(8):
+            (examples / name / f"ex{i}.txt").write_text(post(rng, positive), encoding="utf-8")
+    model = tmp_path / "ex-model"
+    code = run_cli(
+        "train",
+        "--examples",
+        examples,
+        "--task",
+        "sentiment",
+        "--out",
+        model,
+        "--text-model",
+        tiny_model,
+        "--base",
+        "fusion-tiny",
+    )
+    assert code == 0
+    metrics = evaluate(model, corpus, tmp_path / "eval")
+    assert metrics["sentiment"]["accuracy"] >= 0.75
+
+
+def test_usage_errors_exit_2(tiny_model, corpus, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,sentiment\nx,pos\n", encoding="utf-8")
+    assert (
+        run_cli("train", "--labels", bad, "--data", corpus["train"], "--out", tmp_path / "m") == 2
+    )
+    assert "no 'id' column" in capsys.readouterr().err
+    one_class = tmp_path / "one.csv"
+    one_class.write_text("id,sentiment\np000,pos\np001,pos\n", encoding="utf-8")
+    assert (
+        run_cli("train", "--labels", one_class, "--data", corpus["train"], "--out", tmp_path / "m1")
+        == 2
+    )
+    assert "only one class" in capsys.readouterr().err
+    assert (
+        run_cli("evaluate", "--model", tmp_path / "nowhere", "--labels", corpus["test_labels"]) == 2
+    )
+
+
+def test_labels_missing_cells_and_repeated_ids(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("id,text,a,b\n1,hello,x,\n2,bye,,y\n", encoding="utf-8")
+    labels = read_labels(path)
+    assert list(labels.tasks) == ["a", "b"]  # the text column is not a task
+    assert labels.indices("a", ["x"], ["1", "2", "3"]).tolist() == [0, -1, -1]
+    path.write_text("id,a\n1,x\n1,y\n", encoding="utf-8")
+    with pytest.raises(LabelsError, match="repeated"):
+        read_labels(path)
+
+
+def test_decode_reports_bad_text_files(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe\x00bad")
+    featurizer = Featurizer(FeaturizerConfig(lexical=False), cache=False)
+    with pytest.raises(InputError, match="not UTF-8"):
+        featurizer.decode(Item("bad", (bad,)))
+    with pytest.raises(InputError, match="no text"):
+        featurizer.decode(Item("empty", (), text="  "))
+    assert featurizer.decode(Item("ok", (), text="hi")).text == "hi"
+
+
+def test_stacks_predict_out_of_fold_and_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    texts = [post(rng, bool(i % 2)) for i in range(60)]
+    y = np.arange(60) % 2
+    score_ = np.where(y == 1, 0.8, -0.8) + rng.normal(0, 0.1, 60)
+    dense = np.c_[score_, rng.normal(size=(60, 3))].astype(np.float32)
+    stacks = TextStacks()
+    tokens = stacks.fit(texts, dense, {"s": y, "v": score_}, {"s": ["neg", "pos"], "v": []})
+    assert stacks.dims == {"bow": 3, "embedding": 3}  # two class probabilities + one value
+    np.testing.assert_allclose(tokens["bow"][:, :2].sum(axis=1), 1.0, rtol=1e-5)
+    assert (tokens["bow"][:, :2].argmax(1) == y).mean() > 0.9  # out of fold, yet right
+    assert np.corrcoef(tokens["embedding"][:, 2], score_)[0, 1] > 0.9
+    stacks.save(tmp_path)
+    loaded = TextStacks.load(tmp_path)
+    new_texts, new_dense = [post(rng, True), post(rng, False)], dense[:2]
+    for name, values in loaded.predict(new_texts, new_dense).items():
+        np.testing.assert_allclose(values, stacks.predict(new_texts, new_dense)[name], atol=1e-6)
+    assert loaded.predict(new_texts, new_dense)["bow"][:, :2].argmax(1).tolist() == [1, 0]
+
+
+def test_featurizer_cache_and_checkpoint_round_trip(tiny_model, tmp_path):
+    from mmfuse.encoders.base import create_encoder
+    from mmfuse.fusion.fit import zero_shot
+
+    encoder = create_encoder(tiny_model, "cpu")
+    featurizer = Featurizer(
+        FeaturizerConfig(text_model=tiny_model, lexical=True), text_encoder=encoder
+    )
+    decoded = [Decoded("love this best day"), Decoded("awful sad day")]
+    first = featurizer.featurize(decoded)
+    again = featurizer.featurize(decoded)  # from the cache
+    np.testing.assert_array_equal(first["text"].tokens, again["text"].tokens)
+    assert set(first) == {"text", "lexical"}
+    checkpoint = zero_shot(featurizer, {"s": ["neg", "pos"]}, base="fusion-tiny")
+    checkpoint.save(tmp_path / "ck")
+    loaded = Checkpoint.load(tmp_path / "ck", text_encoder=encoder)
+    assert loaded.featurizer.config == featurizer.config
+    assert loaded.model.tasks == ["s"]
+
+
+def test_holdout_mask_is_stratified_per_task():
+    labels = {
+        "a": np.array([0] * 50 + [1] * 50 + [-1] * 100),
+        "b": np.array([-1] * 100 + [0, 1] * 50),
+    }
+    held = holdout_mask(labels, 0.2, seed=0)
+    assert held[:50].sum() == 10 and held[50:100].sum() == 10 and held[100:].sum() == 20
+
+
+def test_report_files(tmp_path):
+    y = np.array([0, 0, 1, 1, 2, -1])
+    probs = np.eye(3)[[0, 1, 1, 1, 2, 0]]
+    result = score("t", y, probs, ["a", "b", "c"])
+    assert result.metrics["n"] == 5 and result.metrics["accuracy"] == pytest.approx(0.8)
+    paths = write_report({"t": result}, tmp_path)
+    assert {p.name for p in paths} == {"metrics.json", "t_report.csv", "t_confusion.csv"}
+    confusion = read_csv(tmp_path / "t_confusion.csv")
+    assert list(confusion[0].values()) == ["a", "1", "1", "0"]
