@@ -136,3 +136,19 @@ def test_examples_folder_adds_a_few_shot_task(tmp_path):
     rows = read_rows(out / "results.csv")
     assert rows["a"]["intent"] == "complaint" and rows["b"]["intent"] == "question"
     assert 0.5 <= float(rows["b"]["intent_prob"]) <= 1
+
+
+@pytest.mark.integration
+def test_pipeline_metrics_equal_evaluate_on_tweeteval(shared_data, tmp_path, one_torch_thread):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "social_vs_evaluate.py"
+    spec = importlib.util.spec_from_file_location("social_vs_evaluate", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "compare"
+    assert script.main(["--data", str(shared_data), "--out", str(out), "--limit", "80"]) == 0
+    report = json.loads((out / "comparison.json").read_text())
+    assert set(report) == {"sentiment", "emotion", "irony"}
+    for pair in report.values():
+        assert pair["evaluate"] == pair["pipeline"] > 0.3

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-import emoji
 import numpy as np
 
 from mmfuse.nlp import social
@@ -84,7 +83,7 @@ def negation_count(text: str) -> int:
 
 def _row(text: str) -> list[float]:
     scores = vader_analyzer().polarity_scores(text)
-    emojis = [e["emoji"] for e in emoji.emoji_list(text)]
+    emojis = [e["emoji"] for e in social.find_emojis(text)]
     counts = social.signals(text)
     counts["negations"] = float(negation_count(html.unescape(text)))
     return [

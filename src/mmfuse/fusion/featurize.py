@@ -214,7 +214,7 @@ class Featurizer:
                 if cache is not None:
                     cache.put(keys[i], {"v": values[i]})
         if missing:
-            log.info("%s: computed %d of %d (rest cached)", name, len(missing), len(contents))
+            log.debug("%s: computed %d of %d (rest cached)", name, len(missing), len(contents))
         return np.stack([values[i] for i in range(len(contents))]).astype(np.float32)
 
     # -- the public recipe ----------------------------------------------------------------
@@ -289,11 +289,11 @@ class Featurizer:
             lambda rows: lexical_features([texts[i] for i in rows]),
         )
 
-    def dense(self, texts: Sequence[str]) -> np.ndarray:
+    def dense(self, texts: Sequence[str], prepared: Sequence[str] | None = None) -> np.ndarray:
         """float32 [N, dim + K]: sentence embeddings and lexical features of raw texts, the
-        features of the ``embedding`` stack."""
-        embeddings = self.embed_texts([self.prepare(t) for t in texts])
-        return np.concatenate([embeddings, self.lexical(texts)], axis=1)
+        features of the ``embedding`` stack (``prepared``: the texts through ``prepare``)."""
+        prepared = [self.prepare(t) for t in texts] if prepared is None else prepared
+        return np.concatenate([self.embed_texts(prepared), self.lexical(texts)], axis=1)
 
     def featurize_texts(
         self, texts: Sequence[str], stacked: Mapping[str, np.ndarray] | None = None
@@ -306,14 +306,19 @@ class Featurizer:
                 out-of-fold tokens of ``fit_stacks`` while training.
         """
         prepared = [self.prepare(t) for t in texts]
+        needs_dense = self.stacks is not None and stacked is None
+        embeddings = (
+            self.embed_texts(prepared) if self.config.text or needs_dense else None
+        )  # each computed once: without a cache, a second call would encode again
+        lexical = self.lexical(texts) if self.config.lexical or needs_dense else None
         inputs = {}
         if self.config.text:
-            inputs[TEXT] = _single(unit_variance(self.embed_texts(prepared)))
+            inputs[TEXT] = _single(unit_variance(embeddings))
         if self.config.lexical:
-            inputs[LEXICAL] = _single(self.lexical(texts))
+            inputs[LEXICAL] = _single(lexical)
         if self.stacks is not None:
             if stacked is None:
-                stacked = self.stacks.predict(prepared, self.dense(texts))
+                stacked = self.stacks.predict(prepared, np.concatenate([embeddings, lexical], 1))
             inputs.update({name: _single(stacked[name]) for name in self.stacks.dims})
         return inputs
 
@@ -376,7 +381,7 @@ class Featurizer:
         """
         self.stacks = TextStacks()
         prepared = [self.prepare(t) for t in texts]
-        return self.stacks.fit(prepared, self.dense(texts), targets, classes)
+        return self.stacks.fit(prepared, self.dense(texts, prepared), targets, classes)
 
     # -- checkpoint files -----------------------------------------------------------------
 

@@ -1,14 +1,16 @@
 """Language identification, so English-only models flag other languages instead of scoring them.
 
 The default sentence encoder (all-MiniLM-L6-v2), the VADER lexicon and the sentiment heads are
-English. ``detect_language`` runs langdetect (Nakatani Shuyo's n-gram profiles, 55 languages)
-with a fixed seed, on the post without URLs, user names, hashtags, emojis and digits, which
-carry no language and would push short posts towards whichever profile likes "http".
+English. ``detect_language`` uses langdetect's n-gram profiles (Nakatani Shuyo, 55 languages)
+on the post without URLs, user names, hashtags, emojis and digits, which carry no language and
+would push short posts towards whichever profile likes "http".
 
-langdetect's scoring loop multiplies 55 language probabilities one n-gram at a time in pure
-Python (~290 tweets/s on one core). ``_VectorDetector`` draws the same n-grams from the same
-seeded generator and multiplies the five n-grams between two convergence checks as one numpy
-row product: same answers (probabilities equal to 1e-15 on TweetEval), 2.3x faster.
+langdetect itself estimates the naive-Bayes posterior by sampling n-grams at random, seven
+trials of up to a thousand draws, in pure Python (~2.5 ms a tweet here). ``detect_language``
+computes that posterior exactly instead: the sum over all the text's n-grams of the log of
+(smoothing + the n-gram's probability in each language), as one numpy row sum (~0.7 ms, no
+seed). On 1,500 TweetEval tweets it names the same language as langdetect for all but one, a
+tweet langdetect calls Afrikaans and this calls English.
 """
 
 from __future__ import annotations
@@ -16,17 +18,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import emoji
 import numpy as np
 from langdetect import DetectorFactory
 from langdetect import detector_factory as langdetect_factory
 from langdetect.detector import Detector
-from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 
-from mmfuse.nlp.social import HASHTAG_RE, MENTION_RE, URL_RE
-
-# langdetect samples n-grams at random; a fixed seed makes the answer repeatable.
-DetectorFactory.seed = 0
+from mmfuse.nlp.social import HASHTAG_RE, MENTION_RE, URL_RE, find_emojis
 
 UNDETERMINED = "und"  # ISO 639-2 code for "undetermined"
 SUPPORTED_LANGUAGES = frozenset({"en"})  # languages the default text models were trained on
@@ -36,7 +33,6 @@ MIN_LETTERS = 10
 # Below this probability a text in an unsupported language is not flagged (mixed or unclear).
 DEFAULT_FLAG_PROBABILITY = 0.8
 _NOT_LANGUAGE_RE = re.compile(r"[\d_]+")
-CHECK_EVERY = 5  # langdetect normalises and tests convergence every fifth n-gram
 
 
 @lru_cache(maxsize=1)
@@ -52,40 +48,21 @@ def _profiles() -> tuple[DetectorFactory, dict[str, int], np.ndarray]:
     return factory, rows, np.array(list(factory.word_lang_prob_map.values()))
 
 
-class _VectorDetector(Detector):
-    """langdetect's Detector with its per-language loop done by numpy (see module docstring)."""
-
-    def _detect_block(self) -> None:
-        self.cleaning_text()
-        ngrams = self._extract_ngrams()
-        if not ngrams:
-            raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
-        _, rows, table = _profiles()
-        picks_from = [rows[ngram] for ngram in ngrams]
-        n_languages = len(self.langlist)
-        total = np.zeros(n_languages)
-        self.random.seed(self.seed)
-        for _ in range(self.n_trial):
-            prob = np.full(n_languages, 1.0 / n_languages)
-            alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
-            # langdetect checks after n-gram 0, then after every CHECK_EVERY more
-            done, block = 0, 1
-            while True:
-                picks = [self.random.choice(picks_from) for _ in range(block)]
-                prob *= np.prod(alpha / self.BASE_FREQ + table[picks], axis=0)
-                prob /= prob.sum()
-                if prob.max() > self.CONV_THRESHOLD or done >= self.ITERATION_LIMIT:
-                    break
-                done, block = done + CHECK_EVERY, CHECK_EVERY
-            total += prob / self.n_trial
-        self.langprob = total.tolist()
+def _ngram_rows(cleaned: str) -> list[int]:
+    """Rows of ``_profiles``' table for the n-grams of ``cleaned`` that langdetect would draw."""
+    factory, rows, _ = _profiles()
+    detector = Detector(factory)
+    detector.append(cleaned)  # langdetect's own normalisation, URL and e-mail removal
+    detector.cleaning_text()  # drops Latin letters from mostly non-Latin text
+    return [rows[ngram] for ngram in detector._extract_ngrams()]
 
 
 def _language_text(text: str) -> str:
     """The words of ``text`` that tell its language."""
     text = URL_RE.sub(" ", text)
     text = HASHTAG_RE.sub(" ", MENTION_RE.sub(" ", text))
-    text = emoji.replace_emoji(text, replace=" ")
+    for found in reversed(find_emojis(text)):
+        text = text[: found["match_start"]] + " " + text[found["match_end"] :]
     return " ".join(_NOT_LANGUAGE_RE.sub(" ", text).split())
 
 
@@ -100,16 +77,16 @@ def detect_language(text: str) -> tuple[str, float]:
     cleaned = _language_text(text)
     if sum(c.isalpha() for c in cleaned) < MIN_LETTERS:
         return UNDETERMINED, 0.0
-    detector = _VectorDetector(_profiles()[0])
-    detector.append(cleaned)
-    try:
-        ranked = detector.get_probabilities()  # languages above probability 0.1, best first
-    except LangDetectException:  # no usable n-grams (e.g. only symbols)
+    picks = _ngram_rows(cleaned)
+    if not picks:  # no usable n-grams (e.g. only symbols)
         return UNDETERMINED, 0.0
-    if not ranked:
-        return UNDETERMINED, 0.0
-    best = ranked[0]
-    return best.lang.split("-")[0], float(best.prob)
+    factory, _, table = _profiles()
+    smoothing = Detector.ALPHA_DEFAULT / Detector.BASE_FREQ
+    log_likelihood = np.log(table[picks] + smoothing).sum(axis=0)
+    posterior = np.exp(log_likelihood - log_likelihood.max())
+    posterior /= posterior.sum()
+    best = int(posterior.argmax())
+    return factory.langlist[best].split("-")[0], float(posterior[best])
 
 
 def unsupported_language(

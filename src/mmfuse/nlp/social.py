@@ -134,6 +134,16 @@ def split_hashtag(tag: str) -> list[str]:
     return words
 
 
+# Every emoji sequence holds a code point from U+00A9 (©) up; a text without one has no emoji,
+# and skips the emoji package's character-by-character scan (most posts).
+_EMOJI_CANDIDATE_RE = re.compile(r"[^\x00-\xa8]")
+
+
+def find_emojis(text: str) -> list[dict]:
+    """``emoji.emoji_list(text)``: each emoji with ``emoji``, ``match_start``, ``match_end``."""
+    return emoji.emoji_list(text) if _EMOJI_CANDIDATE_RE.search(text) else []
+
+
 def emoji_name(char: str) -> str:
     """An emoji's English name without skin tone ("👍🏽" -> "thumbs up")."""
     name = emoji.demojize(char).strip(":")
@@ -142,13 +152,13 @@ def emoji_name(char: str) -> str:
 
 def emoji_names(text: str) -> list[str]:
     """The names of the emojis in ``text``, in order, repeats included."""
-    return [emoji_name(e["emoji"]) for e in emoji.emoji_list(text)]
+    return [emoji_name(e["emoji"]) for e in find_emojis(text)]
 
 
 def _gloss_emojis(text: str) -> str:
     """Each run of one repeated emoji kept once and followed by its name in parentheses."""
     pieces, last, previous = [], 0, None
-    for found in emoji.emoji_list(text):
+    for found in find_emojis(text):
         start, end, char = found["match_start"], found["match_end"], found["emoji"]
         between = text[last:start]
         if char == previous and not between.strip():
@@ -199,7 +209,7 @@ def signals(text: str) -> dict[str, float]:
     letters = [c for c in plain if c.isalpha()]
     words = WORD_RE.findall(plain)
     return {
-        "emojis": float(emoji.emoji_count(unescaped)),
+        "emojis": float(len(find_emojis(unescaped))),
         "hashtags": float(len(HASHTAG_RE.findall(without_links))),
         "mentions": float(len(MENTION_RE.findall(without_links))),
         "urls": float(len(URL_RE.findall(unescaped))),
