@@ -125,7 +125,21 @@ def evaluate_split_task(featurizer, checkpoint, data, task) -> dict:
     return out
 
 
-def evaluate_sentiment(featurizer, data, hate_offensive: bool) -> dict:
+def sarcasm_aware(probs: np.ndarray, irony: np.ndarray, classes: list[str], rule: str):
+    """Sentiment probabilities with the positive reading of ironic posts moved to negative.
+
+    hard: all of it where the irony probability exceeds 0.5; soft: that probability's share.
+    """
+    positive, negative = classes.index("positive"), classes.index("negative")
+    share = (irony > 0.5).astype(np.float32) if rule == "hard" else irony
+    moved = probs[:, positive] * share
+    out = probs.copy()
+    out[:, positive] -= moved
+    out[:, negative] += moved
+    return out
+
+
+def evaluate_sentiment(featurizer, data, hate_offensive: bool, out_folder: Path) -> dict:
     """Cross-validated zero-, few- and many-shot scores on the sentiment validation split."""
     task, classes = "sentiment", SENTIMENT_CLASSES
     texts, labels = tweeteval(data, task, "val")
@@ -155,6 +169,7 @@ def evaluate_sentiment(featurizer, data, hate_offensive: bool) -> dict:
                 pooled[seed][held] = predict(checkpoint.model, held_inputs)[task]
         out[f"few_shot_{k}"] = summary([metric(task, y, p, classes) for p in pooled.values()])
     many = np.zeros((len(texts), len(classes)), np.float32)
+    irony = np.zeros(len(texts), np.float32)  # the fold models' irony probability
     seconds = []
     for n, (_, held) in enumerate(folds, start=1):
         mask = np.zeros(len(texts), bool)
@@ -165,9 +180,16 @@ def evaluate_sentiment(featurizer, data, hate_offensive: bool) -> dict:
         fold_inputs = checkpoint.featurizer.featurize(
             decode_texts(checkpoint.featurizer, [texts[i] for i in held])
         )
-        many[held] = predict(checkpoint.model, fold_inputs)[task]
+        predictions = predict(checkpoint.model, fold_inputs)
+        many[held] = predictions[task]
+        irony[held] = predictions["irony"][:, checkpoint.model.task("irony").classes.index("irony")]
         log.info("sentiment fold %d of %d done in %d s", n, len(folds), seconds[-1])
     out["many_shot"] = metric(task, y, many, classes)
+    out["many_shot_sarcasm_aware"] = {
+        rule: metric(task, y, sarcasm_aware(many, irony, classes, rule), classes)
+        for rule in ("hard", "soft")
+    }
+    np.savez(out_folder / "sentiment_cv_predictions.npz", sentiment=many, irony=irony, y=y)
     out["many_shot_protocol"] = f"{SENTIMENT_FOLDS}-fold cross-validation, predictions pooled"
     out["fold_training_seconds"] = seconds
     return out
@@ -186,16 +208,16 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     featurizer = Featurizer()
     checkpoint = Checkpoint.load(args.model)
+    args.out.mkdir(parents=True, exist_ok=True)
     results = {"leaderboard_test_split": LEADERBOARD, "tasks": {}}
     for task in ("irony", "emotion"):
         results["tasks"][task] = evaluate_split_task(featurizer, checkpoint, args.data, task)
         log.info("%s: %s", task, results["tasks"][task])
     if not args.skip_sentiment_cv:
         results["tasks"]["sentiment"] = evaluate_sentiment(
-            featurizer, args.data, args.with_hate_offensive
+            featurizer, args.data, args.with_hate_offensive, args.out
         )
         log.info("sentiment: %s", results["tasks"]["sentiment"])
-    args.out.mkdir(parents=True, exist_ok=True)
     write_json(results, args.out / "evaluation.json")
     return 0
 

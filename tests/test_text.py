@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import string
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.tiny_text import save_tiny_sentence_transformer
 
 from mmfuse.encoders.base import create_encoder
 from mmfuse.encoders.text import TextEncoder, read_sentence_config, token_windows
@@ -23,47 +23,14 @@ WORDS = [
 ]
 
 
-def save_tiny_sentence_transformer(folder: Path, pooling: str = "mean_tokens") -> Path:
-    """A random-weight 2-layer BERT with a word-level vocabulary, as sentence-transformers saves."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizer
-
-    folder.mkdir(parents=True)
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    letters = list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase]
-    vocab = {token: i for i, token in enumerate(specials + WORDS + letters)}
-    BertTokenizer(vocab=vocab).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=TINY_DIM,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    BertModel(config).save_pretrained(folder)
-    (folder / "sentence_bert_config.json").write_text(
-        json.dumps({"max_seq_length": TINY_MAX_LENGTH, "do_lower_case": False})
-    )
-    (folder / "1_Pooling").mkdir()
-    flags = {f"pooling_mode_{m}": m == pooling for m in ("mean_tokens", "cls_token", "max_tokens")}
-    (folder / "1_Pooling" / "config.json").write_text(
-        json.dumps({"word_embedding_dimension": TINY_DIM, **flags})
-    )
-    modules = [
-        {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
-        for i, (path, kind) in enumerate(
-            [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
-        )
-    ]
-    (folder / "modules.json").write_text(json.dumps(modules))
-    return folder
+def save_tiny(folder: Path, pooling: str = "mean_tokens") -> Path:
+    """A random-weight 2-layer BERT whose short windows make long sentences span several."""
+    return save_tiny_sentence_transformer(folder, WORDS, TINY_DIM, 2, TINY_MAX_LENGTH, pooling)
 
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory) -> Path:
-    return save_tiny_sentence_transformer(tmp_path_factory.mktemp("tiny") / "tiny-st")
+    return save_tiny(tmp_path_factory.mktemp("tiny") / "tiny-st")
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +151,7 @@ def test_token_states_have_one_row_per_token_and_ignore_padding(tiny):
 
 
 def test_cls_pooling_and_unsupported_pooling_from_the_folder(tmp_path):
-    folder = save_tiny_sentence_transformer(tmp_path / "cls", pooling="cls_token")
+    folder = save_tiny(tmp_path / "cls", pooling="cls_token")
     assert read_sentence_config(folder).pooling == "cls"
     encoder = TextEncoder(
         ModelRef("x:cls", "sentence-transformers", str(folder)), "cpu", precision="float32"

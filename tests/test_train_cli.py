@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import json
-import string
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.tiny_text import save_tiny_sentence_transformer
 
 from mmfuse.cli import main
 from mmfuse.fusion.evaluate import score, write_report
@@ -28,45 +28,6 @@ TINY_DIM = 32  # the d_model of the fusion-tiny config
 POSITIVE = ["love", "great", "happy", "wonderful", "best", "amazing"]
 NEGATIVE = ["hate", "awful", "sad", "terrible", "worst", "angry"]
 FILLER = ["the", "a", "day", "today", "this", "that", "it", "was", "is", "my", "our"]
-
-
-def save_tiny_sentence_transformer(folder: Path) -> Path:
-    """A random-weight 1-layer BERT over the words of the synthetic posts, mean pooled."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizer
-
-    folder.mkdir(parents=True)
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    letters = list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase]
-    words = POSITIVE + NEGATIVE + FILLER
-    vocab = {t: i for i, t in enumerate([*specials, *words, *letters, "!", ".", ","])}
-    BertTokenizer(vocab=vocab).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=TINY_DIM,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    BertModel(config).save_pretrained(folder)
-    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 48}))
-    (folder / "1_Pooling").mkdir()
-    (folder / "1_Pooling" / "config.json").write_text(
-        json.dumps({"word_embedding_dimension": TINY_DIM, "pooling_mode_mean_tokens": True})
-    )
-    modules = [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {
-            "idx": 1,
-            "name": "1",
-            "path": "1_Pooling",
-            "type": "sentence_transformers.models.Pooling",
-        },
-    ]
-    (folder / "modules.json").write_text(json.dumps(modules))
-    return folder
 
 
 def post(rng: np.random.Generator, positive: bool) -> str:
@@ -100,7 +61,13 @@ def write_corpus(folder: Path, n: int, seed: int) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> str:
-    folder = save_tiny_sentence_transformer(tmp_path_factory.mktemp("tiny") / "tiny-st")
+    folder = save_tiny_sentence_transformer(
+        tmp_path_factory.mktemp("tiny") / "tiny-st",
+        POSITIVE + NEGATIVE + FILLER,
+        TINY_DIM,
+        layers=1,
+        punctuation=["!", ".", ","],
+    )
     return f"sentence-transformers:{folder}"
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from mmfuse import registry
 from mmfuse.cli import UsageError
+from mmfuse.fusion.examples import example_items
 from mmfuse.fusion.featurize import Decoded, Featurizer, FeaturizerConfig
 from mmfuse.fusion.fit import (
     DEFAULT_BASE,
@@ -166,21 +167,6 @@ def label_arrays(
     return arrays, {t: classes[t] for t in labels.tasks}
 
 
-def example_items(folder: Path, task: str) -> tuple[list[Item], Labels]:
-    """Items of ``folder/<class>/...`` and their labels for one task."""
-    classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise UsageError(f"{folder} has no class sub-folders (expected DIR/<class>/<files>)")
-    items, ids, values = [], [], []
-    for class_dir in classes:
-        for item in discover(class_dir):
-            item_id = f"{class_dir.name}/{item.id}"
-            items.append(Item(item_id, item.paths, item.text, item.meta))
-            ids.append(item_id)
-            values.append(class_dir.name)
-    return items, Labels(ids, {task: values})
-
-
 def _prepare_out(out: Path, overwrite: bool) -> None:
     if (out / "config.json").exists() and not overwrite:
         raise UsageError(f"{out} already holds a model; pass --overwrite to replace it")
@@ -206,7 +192,10 @@ def run(args: argparse.Namespace) -> int:
     if args.examples is not None:
         if not args.examples.is_dir():
             raise UsageError(f"examples folder not found: {args.examples}")
-        items, labels = example_items(args.examples, args.task)
+        try:
+            items, labels = example_items(args.examples, args.task)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     else:
         items, labels = labelled_items(args)
     items, decoded = decode_all(featurizer, items)

@@ -17,8 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from mmfuse.fusion.fewshot import class_vectors_from_examples, class_vectors_from_text
+from mmfuse.fusion.labels import Labels
 from mmfuse.fusion.model import TaskConfig
+from mmfuse.io.discover import discover
 from mmfuse.tasks.base import InputError
+from mmfuse.types import Item
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,22 @@ def example_classes(folder: Path) -> list[str]:
     if not classes:
         raise ValueError(f"{folder} has no class sub-folders (expected DIR/<class>/<files>)")
     return classes
+
+
+def example_items(folder: Path, task: str) -> tuple[list[Item], Labels]:
+    """Items of ``folder/<class>/...`` (ids ``<class>/<item>``) and their labels for one task.
+
+    Raises:
+        ValueError: no class sub-folder.
+    """
+    items, ids, values = [], [], []
+    for name in example_classes(folder):
+        for item in discover(Path(folder) / name):
+            item_id = f"{name}/{item.id}"
+            items.append(Item(item_id, item.paths, item.text, item.meta))
+            ids.append(item_id)
+            values.append(name)
+    return items, Labels(ids, {task: values})
 
 
 def examples_task(tasks: Sequence[TaskConfig], folder: Path) -> tuple[str, bool]:
@@ -63,8 +82,6 @@ def adapt_to_examples(checkpoint, folder: Path, blend: float = EXAMPLES_BLEND) -
     Raises:
         ValueError: no class sub-folder, or no readable example.
     """
-    from mmfuse.commands.train import example_items
-
     model, featurizer = checkpoint.model, checkpoint.featurizer
     classes = example_classes(folder)
     task, new = examples_task(model.config.tasks, Path(folder))

@@ -39,6 +39,7 @@ import numpy as np
 from mmfuse import config, registry
 from mmfuse.cache import Cache, make_key
 from mmfuse.fusion.stack import STACKS_FILE, TextStacks
+from mmfuse.io.documents import read_text_file
 from mmfuse.tasks.base import InputError
 from mmfuse.types import Item, ModalityTokens
 
@@ -91,15 +92,6 @@ class Decoded:
 
     text: str = ""
     images: list[np.ndarray] = field(default_factory=list)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path.name}: not UTF-8 text ({error.reason})") from None
-    except OSError as error:
-        raise InputError(f"{path.name}: cannot read: {error.strerror or error}") from None
 
 
 def _join_parts(parts: Sequence[str]) -> str:
@@ -259,7 +251,7 @@ class Featurizer:
                 reads.
         """
         parts = [item.text] if item.text else []
-        parts += [_read_text(p) for p in item.files_of("text")]
+        parts += [read_text_file(p) for p in item.files_of("text")]
         images = []
         if self.config.image_model:
             from mmfuse.io.image import load_image

@@ -19,15 +19,11 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from mmfuse.encoders.conse import normalise
 from mmfuse.fusion.inference import infer
 from mmfuse.fusion.metrics import MISSING
 from mmfuse.fusion.model import FusionModel
 from mmfuse.types import ModalityTokens
-
-
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def class_prompts(descriptions: Mapping[str, str]) -> list[str]:
@@ -54,7 +50,7 @@ def class_vectors_from_text(
         raise ValueError(
             f"encode returned shape {embeddings.shape} for {len(descriptions)} descriptions"
         )
-    return _normalise(embeddings)
+    return normalise(embeddings)
 
 
 def _pick_examples(labels: np.ndarray, n_classes: int, k: int, seed: int) -> list[np.ndarray]:
@@ -101,7 +97,7 @@ def class_vectors_from_examples(
         raise ValueError(f"task '{task}': class indices must lie in -1..{len(classes) - 1}")
     prototypes = None
     if text_prototypes is not None:
-        prototypes = _normalise(np.asarray(text_prototypes, dtype=np.float32))
+        prototypes = normalise(np.asarray(text_prototypes, dtype=np.float32))
         if prototypes.shape != (len(classes), model.config.d_model):
             raise ValueError(
                 f"text prototypes of shape {prototypes.shape}, expected "
@@ -113,7 +109,7 @@ def class_vectors_from_examples(
         name: ModalityTokens(m.tokens[chosen], m.mask[chosen], m.times[chosen])
         for name, m in inputs.items()
     }
-    pooled = _normalise(infer(model, subset).pooled[task]) if len(chosen) else None
+    pooled = normalise(infer(model, subset).pooled[task]) if len(chosen) else None
     vectors, start = [], 0
     for c, members in enumerate(picked):
         rows = pooled[start : start + len(members)] if len(members) else None
@@ -125,9 +121,9 @@ def class_vectors_from_examples(
         if not has_tokens:
             vectors.append(prototype)
             continue
-        mean = _normalise(rows.mean(axis=0))
+        mean = normalise(rows.mean(axis=0))
         vectors.append(mean if prototype is None else blend * mean + (1 - blend) * prototype)
-    return _normalise(np.stack(vectors))
+    return normalise(np.stack(vectors))
 
 
 def apply_zero_shot(

@@ -23,6 +23,8 @@ import numpy as np
 
 from mmfuse.fusion.metrics import MISSING
 from mmfuse.io.discover import DEFAULT_TEXT_COLUMNS
+from mmfuse.io.documents import read_text_file
+from mmfuse.tasks.base import InputError
 from mmfuse.types import media_kind
 
 
@@ -98,11 +100,9 @@ def read_labels(path: str | Path, id_column: str = "id", tasks: list[str] | None
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise LabelsError(f"labels file {path} is not UTF-8 ({error.reason})") from None
-    except OSError as error:
-        raise LabelsError(f"cannot read labels file {path}: {error.strerror}") from None
+        text = read_text_file(path)
+    except InputError as error:
+        raise LabelsError(f"cannot read the labels file ({error})") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     rows = list(reader)
     columns = list(reader.fieldnames or [])

@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mmfuse.cli import UsageError
+from mmfuse.io.documents import read_text_file
+from mmfuse.tasks.base import InputError
 from mmfuse.types import Item, media_kind
 
 log = logging.getLogger(__name__)
@@ -184,11 +186,9 @@ def discover(path: str | Path, *, group_by: str = "auto", recursive: bool = True
 def _read_records(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     """Column names and (line number, record) pairs of a CSV or JSONL manifest."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UsageError(f"manifest {path} is not UTF-8 ({error.reason})") from None
-    except OSError as error:
-        raise UsageError(f"cannot read manifest {path}: {error.strerror}") from None
+        text = read_text_file(path)
+    except InputError as error:
+        raise UsageError(f"cannot read the manifest ({error})") from None
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
         records = [(n + 2, dict(row)) for n, row in enumerate(reader)]

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from mmfuse import __version__, registry
-from mmfuse.encoders.conse import concept_scores
+from mmfuse.encoders.conse import concept_scores, normalise
 from mmfuse.fusion.examples import examples_task
 from mmfuse.fusion.featurize import TEXT
 from mmfuse.fusion.model import CHECKPOINTS_DIR, CONFIG_FILE, read_config
@@ -139,10 +139,6 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
-
-
 class SocialMediaTask(Task):
     """The social-media pipeline as an engine task (see the module docstring)."""
 
@@ -248,7 +244,7 @@ class SocialMediaTask(Task):
         )
         topics = [t.format(topic) for topic in self.options.topics for t in TOPIC_TEMPLATES]
         vectors = featurizer.embed_texts(topics).reshape(len(self.options.topics), 2, -1)
-        self.topic_vectors = _normalise(vectors.mean(axis=1))
+        self.topic_vectors = normalise(vectors.mean(axis=1))
         self.checkpoint = checkpoint
 
     def decode(self, item: Item) -> SocialPost:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mmfuse.encoders.conse import normalise
 from mmfuse.fusion.inference import infer
 from mmfuse.types import ModalityTokens
 
@@ -56,11 +57,6 @@ def add_media_aliases(model, target: str = "text") -> None:
     for alias in MEDIA_SOURCES.values():
         if alias not in model.modalities:
             model.add_alias(alias, target)
-
-
-def _normalise(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
 
 
 def _scatter(tokens: Mapping[str, ModalityTokens], rows: np.ndarray, n: int) -> dict:
@@ -153,12 +149,12 @@ def _fill_vectors(caption: dict, sources: dict, posts: list[PostScores]) -> None
     parts = [caption.get("text"), *sources.values()]
     for i, post in enumerate(posts):
         means = [
-            _normalise(p.tokens[i][p.mask[i]].mean(axis=0))
+            normalise(p.tokens[i][p.mask[i]].mean(axis=0))
             for p in parts
             if p is not None and p.mask[i].any()
         ]
         if means:
-            post.vector = _normalise(np.mean(means, axis=0)).astype(np.float32)
+            post.vector = normalise(np.mean(means, axis=0)).astype(np.float32)
 
 
 def _fill_incongruity(model, featurizer, decoded, media, caption, sources, captioned, posts):
