@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from mmfuse.encoders.conse import normalise
 from mmfuse.fusion.fewshot import (
     apply_zero_shot,
     class_prompts,
     class_vectors_from_examples,
     class_vectors_from_text,
+    leave_one_out_blend,
 )
 from mmfuse.fusion.inference import evaluate, explanation_columns, infer
 from mmfuse.fusion.model import (
@@ -315,6 +317,17 @@ def test_few_shot_prototypes_beat_off_target_descriptions():
     model.set_class_vectors("mood", few)
     few_shot = np.mean(infer(model, query).scores["mood"].argmax(1) == query_labels)
     assert few_shot > zero_shot + 0.1 and few_shot > 0.8
+
+
+def test_leave_one_out_trusts_whichever_of_examples_and_descriptions_separates():
+    rng = np.random.default_rng(12)
+    centres = normalise(rng.normal(size=(3, D)))
+    labels = np.repeat(np.arange(3), 5)
+    clean = normalise(centres[labels] + 0.05 * rng.normal(size=(15, D)))
+    misleading = np.roll(centres, 1, axis=0)  # each description fits another class
+    assert leave_one_out_blend(clean, labels, misleading) >= 0.75
+    noisy = normalise(centres[labels] + 0.3 * rng.normal(size=(15, D)))
+    assert leave_one_out_blend(noisy, labels, centres) == 0.0  # the true centres: no better
 
 
 def test_few_shot_uses_text_for_classes_without_examples():

@@ -4,7 +4,13 @@ Zero-shot: a class vector is the text embedding of "label: description" (e.g. "z
 with black and white stripes"), in the shared text space the untrained model pools into.
 Few-shot: a class vector is the normalised mean of the pooled vectors of k labelled examples,
 blended with the text prototype (Snell et al. 2017, prototypical networks; the blend keeps the
-description's prior when k is small).
+description's prior when k is small). How much to trust the examples depends on the task:
+where the descriptions already separate the classes (emotion, sentiment), a few examples'
+means mostly add noise; where they do not (irony), the examples carry the signal. By default
+the blend is chosen by leave-one-out on the examples themselves (``BLEND_GRID``, best
+balanced accuracy, ties to the description's side). On held-out parts of the TweetEval train
+splits (5 seeds), this beat the zero-shot vectors at k = 5 and 20 on emotion, irony, hate and
+sentiment, where a fixed 0.5 blend fell below zero-shot on emotion and sentiment at k = 5.
 
 API:
     ``vectors = class_vectors_from_text(descriptions, encode)``;
@@ -63,6 +69,47 @@ def _pick_examples(labels: np.ndarray, n_classes: int, k: int, seed: int) -> lis
     return picked
 
 
+BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # example weights tried by leave-one-out
+
+
+def _blend(means: np.ndarray, prototypes: np.ndarray, blend: float) -> np.ndarray:
+    return normalise(blend * means + (1 - blend) * prototypes)
+
+
+def leave_one_out_blend(
+    rows: np.ndarray, labels: np.ndarray, prototypes: np.ndarray, grid=BLEND_GRID
+) -> float:
+    """The example weight whose class vectors classify each example best without it.
+
+    Args:
+        rows: float [n, d] unit vectors of the examples.
+        labels: int [n] class index of each.
+        prototypes: float [n_classes, d] unit text prototypes.
+        grid: candidate weights, tried in order (ties keep the earlier one).
+
+    Returns:
+        The weight with the best balanced accuracy over the classes with examples.
+    """
+    n_classes = len(prototypes)
+    sums = np.zeros_like(prototypes)
+    np.add.at(sums, labels, rows)
+    counts = np.bincount(labels, minlength=n_classes)
+    best, best_score = grid[0], -1.0
+    for blend in grid:
+        hits = np.zeros(n_classes)
+        for row, label in zip(rows, labels, strict=True):
+            means = sums.copy()
+            means[label] -= row
+            alone = counts - np.eye(n_classes, dtype=int)[label]  # examples left per class
+            means = np.where(alone[:, None] > 0, normalise(means), prototypes)
+            hits[label] += np.argmax(_blend(means, prototypes, blend) @ row) == label
+        present = counts > 0
+        score = float(np.mean(hits[present] / counts[present]))
+        if score > best_score + 1e-9:
+            best, best_score = blend, score
+    return best
+
+
 def class_vectors_from_examples(
     model: FusionModel,
     task: str,
@@ -70,7 +117,7 @@ def class_vectors_from_examples(
     labels: np.ndarray,
     k: int,
     text_prototypes: np.ndarray | None = None,
-    blend: float = 0.5,
+    blend: float | None = None,
     seed: int = 0,
 ) -> np.ndarray:
     """Few-shot class vectors: means of k examples' pooled vectors, blended with text ones.
@@ -83,13 +130,14 @@ def class_vectors_from_examples(
         k: examples per class (fewer when a class has fewer; a class with none keeps its text
             prototype).
         text_prototypes: float [n_classes, d_model] zero-shot vectors, or None for examples only.
-        blend: weight of the example mean; ``1 - blend`` goes to the text prototype.
+        blend: weight of the example mean; ``1 - blend`` goes to the text prototype. None:
+            chosen by ``leave_one_out_blend`` (0.5 when no class has two examples).
         seed: which k examples are drawn when a class has more.
 
     Returns:
         float32 [n_classes, d_model], L2-normalised rows.
     """
-    if not 0.0 <= blend <= 1.0:
+    if blend is not None and not 0.0 <= blend <= 1.0:
         raise ValueError(f"blend {blend} not in [0, 1]")
     classes = model.task(task).classes
     labels = np.asarray(labels)
@@ -110,20 +158,29 @@ def class_vectors_from_examples(
         for name, m in inputs.items()
     }
     pooled = normalise(infer(model, subset).pooled[task]) if len(chosen) else None
-    vectors, start = [], 0
-    for c, members in enumerate(picked):
-        rows = pooled[start : start + len(members)] if len(members) else None
-        start += len(members)
-        has_tokens = rows is not None and bool(np.any(rows))
+    owners = np.repeat(np.arange(len(classes)), [len(p) for p in picked])
+    usable = np.any(pooled, axis=1) if pooled is not None else np.zeros(0, bool)
+    if prototypes is None:
+        blend = 1.0
+    elif blend is None:
+        several = np.bincount(owners[usable], minlength=len(classes)) > 1
+        blend = (
+            leave_one_out_blend(pooled[usable], owners[usable], prototypes)
+            if several.any()
+            else 0.5
+        )
+    vectors = []
+    for c in range(len(classes)):
+        rows = pooled[(owners == c) & usable] if pooled is not None else np.zeros((0, 1))
         prototype = prototypes[c] if prototypes is not None else None
-        if not has_tokens and prototype is None:
+        if not len(rows) and prototype is None:
             raise ValueError(f"task '{task}': class '{classes[c]}' has no example and no text")
-        if not has_tokens:
+        if not len(rows):
             vectors.append(prototype)
             continue
         mean = normalise(rows.mean(axis=0))
         vectors.append(mean if prototype is None else blend * mean + (1 - blend) * prototype)
-    return normalise(np.stack(vectors))
+    return normalise(np.stack(vectors)).astype(np.float32)
 
 
 def apply_zero_shot(

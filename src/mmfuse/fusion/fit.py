@@ -9,7 +9,8 @@ is always fed the tokens it was trained on.
   stopping; the stacked linear models (``mmfuse.fusion.stack``) are fitted on the rest
   (out-of-fold tokens for them) and the fusion model learns to combine their tokens.
 - few-shot (``fit_few_shot``): no gradient step; each class vector is the mean of k examples'
-  pooled vectors blended with its description's embedding (``mmfuse.fusion.fewshot``).
+  pooled vectors blended with its description's embedding, the blend chosen by leave-one-out
+  on the examples (``mmfuse.fusion.fewshot``).
 - zero-shot (``zero_shot``): class vectors are the embeddings of "class: description".
 """
 
@@ -42,8 +43,6 @@ from mmfuse.types import ModalityTokens
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "fusion-small"  # named config many-shot and few-shot models start from
-# Weight of the k examples' mean in a few-shot class vector; the rest is the description's.
-FEW_SHOT_BLEND = 0.5
 
 
 @dataclass
@@ -158,7 +157,7 @@ def fit_few_shot(
     for task in model.config.tasks:
         text_vectors = model.heads[task.name].class_vectors.detach().numpy()
         vectors = class_vectors_from_examples(
-            model, task.name, inputs, labels[task.name], k, text_vectors, FEW_SHOT_BLEND, seed
+            model, task.name, inputs, labels[task.name], k, text_vectors, seed=seed
         )
         model.set_class_vectors(task.name, vectors)
     return checkpoint
