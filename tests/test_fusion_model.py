@@ -327,7 +327,7 @@ def test_leave_one_out_trusts_whichever_of_examples_and_descriptions_separates()
     misleading = np.roll(centres, 1, axis=0)  # each description fits another class
     assert leave_one_out_blend(clean, labels, misleading) >= 0.75
     noisy = normalise(centres[labels] + 0.3 * rng.normal(size=(15, D)))
-    assert leave_one_out_blend(noisy, labels, centres) == 0.0  # the true centres: no better
+    assert leave_one_out_blend(noisy, labels, centres) <= 0.5  # the true centres: no better
 
 
 def test_few_shot_uses_text_for_classes_without_examples():
