@@ -29,7 +29,6 @@ import numpy as np
 from mmfuse import config
 from mmfuse.cli import main as mmfuse
 from mmfuse.fusion.evaluate import score
-from mmfuse.io.writers import write_csv
 
 TASKS = ("sentiment", "emotion", "irony")
 METRIC = {"sentiment": "macro_recall", "emotion": "macro_f1", "irony": "f1_irony"}
@@ -49,12 +48,16 @@ def write_inputs(data: Path, folder: Path, limit: int | None) -> tuple[Path, Pat
             posts.append({"id": post_id, "text": text})
             labels.append({"id": post_id, **dict.fromkeys(TASKS, ""), task: names[value]})
     folder.mkdir(parents=True, exist_ok=True)
+    # plain csv: the tables mmfuse writes neutralise cells such as "@user ..." for
+    # spreadsheets, which would change the posts read back as input
     for name, rows, columns in (
         ("posts", posts, ["id", "text"]),
         ("labels", labels, ["id", *TASKS]),
     ):
         with open(folder / f"{name}.csv", "w", encoding="utf-8", newline="") as stream:
-            write_csv(rows, columns, stream)
+            writer = csv.DictWriter(stream, columns)
+            writer.writeheader()
+            writer.writerows(rows)
     return folder / "posts.csv", folder / "labels.csv"
 
 
