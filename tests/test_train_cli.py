@@ -94,6 +94,18 @@ def run_cli(*argv) -> int:
     return main([str(a) for a in argv])
 
 
+def train_tiny(tiny_model: str, out: Path, *flags) -> int:
+    """``mmfuse train`` of a fusion-tiny model on the tiny text encoder."""
+    return run_cli(
+        "train", "--out", out, "--text-model", tiny_model, "--base", "fusion-tiny", *flags
+    )
+
+
+def labelled(corpus) -> tuple:
+    """The flags naming the training corpus."""
+    return ("--labels", corpus["train_labels"], "--data", corpus["train"])
+
+
 def evaluate(model: Path, corpus, out: Path) -> dict:
     code = run_cli(
         "evaluate",
@@ -112,21 +124,7 @@ def evaluate(model: Path, corpus, out: Path) -> dict:
 
 def test_train_then_evaluate_scores_above_chance(tiny_model, corpus, tmp_path, capsys):
     model = tmp_path / "model"
-    code = run_cli(
-        "train",
-        "--labels",
-        corpus["train_labels"],
-        "--data",
-        corpus["train"],
-        "--out",
-        model,
-        "--text-model",
-        tiny_model,
-        "--base",
-        "fusion-tiny",
-        "--epochs",
-        15,
-    )
+    code = train_tiny(tiny_model, model, *labelled(corpus), "--epochs", 15)
     assert code == 0
     for name in (
         "config.json",
@@ -152,45 +150,15 @@ def test_train_then_evaluate_scores_above_chance(tiny_model, corpus, tmp_path, c
 
 def test_train_refuses_to_clobber_a_model(tiny_model, corpus, tmp_path):
     model = tmp_path / "model"
-    args = (
-        "train",
-        "--labels",
-        corpus["train_labels"],
-        "--data",
-        corpus["train"],
-        "--out",
-        model,
-        "--text-model",
-        tiny_model,
-        "--base",
-        "fusion-tiny",
-        "--shots",
-        2,
-    )
-    assert run_cli(*args) == 0
-    assert run_cli(*args) == 2
-    assert run_cli(*args, "--overwrite") == 0
+    args = (*labelled(corpus), "--shots", 2)
+    assert train_tiny(tiny_model, model, *args) == 0
+    assert train_tiny(tiny_model, model, *args) == 2
+    assert train_tiny(tiny_model, model, *args, "--overwrite") == 0
 
 
 def test_few_shot_without_training_beats_chance(tiny_model, corpus, tmp_path):
     model = tmp_path / "few"
-    code = run_cli(
-        "train",
-        "--labels",
-        corpus["train_labels"],
-        "--data",
-        corpus["train"],
-        "--out",
-        model,
-        "--text-model",
-        tiny_model,
-        "--base",
-        "fusion-tiny",
-        "--shots",
-        10,
-        "--tasks",
-        "sentiment",
-    )
+    code = train_tiny(tiny_model, model, *labelled(corpus), "--shots", 10, "--tasks", "sentiment")
     assert code == 0
     training = json.loads((model / "training.json").read_text())
     assert training["regime"] == "few-shot, k=10"
@@ -207,19 +175,7 @@ def test_examples_folder_builds_a_few_shot_model(tiny_model, corpus, tmp_path):
         for i in range(8):
             (examples / name / f"ex{i}.txt").write_text(post(rng, positive), encoding="utf-8")
     model = tmp_path / "ex-model"
-    code = run_cli(
-        "train",
-        "--examples",
-        examples,
-        "--task",
-        "sentiment",
-        "--out",
-        model,
-        "--text-model",
-        tiny_model,
-        "--base",
-        "fusion-tiny",
-    )
+    code = train_tiny(tiny_model, model, "--examples", examples, "--task", "sentiment")
     assert code == 0
     metrics = evaluate(model, corpus, tmp_path / "eval")
     assert metrics["sentiment"]["accuracy"] >= 0.75
