@@ -4,8 +4,8 @@ On the first N tweets of TweetEval's sentiment split (``../shared/data/text/twee
 benchmark says so and exits 0 when it is absent), in one process:
 
 - baseline: MiniLM alone, plain ``SentenceTransformer.encode`` in batches of 64 (the
-  issue's reference point: about 114 tweets/s when the issue was written, 188-214 in
-  BENCHMARKS.md's runs);
+  issue's reference point: about 114 tweets/s when the issue was written, 188-229 in
+  this project's runs);
 - the pipeline: ``SocialMediaTask`` with the shipped ``mmfuse-base`` through the local engine
   (decode threads with language detection, batches of ``TEXT_BATCH``, sentence embeddings,
   lexical and bag-of-words features, the fusion model, topics, row building), with its models

@@ -41,7 +41,6 @@ from mmfuse.fusion.fit import (
 from mmfuse.fusion.labels import Labels, LabelsError, read_labels
 from mmfuse.io.discover import discover, read_manifest
 from mmfuse.io.writers import write_json
-from mmfuse.tasks.base import InputError
 from mmfuse.types import Item
 
 log = logging.getLogger(__name__)
@@ -138,17 +137,10 @@ def labelled_items(args: argparse.Namespace) -> tuple[list[Item], Labels]:
 
 def decode_all(featurizer: Featurizer, items: Sequence[Item]) -> tuple[list[Item], list[Decoded]]:
     """Decodes items, leaving out (with a warning each) those whose files are bad."""
-    kept, decoded = [], []
-    for item in items:
-        try:
-            decoded.append(featurizer.decode(item))
-        except InputError as error:
-            log.warning("skipping %s: %s", item.id, error)
-            continue
-        kept.append(item)
+    kept, decoded = featurizer.decode_readable(items)
     if not kept:
         raise UsageError("no item could be read")
-    return kept, decoded
+    return [items[i] for i in kept], decoded
 
 
 def label_arrays(

@@ -20,7 +20,6 @@ from mmfuse.fusion.fewshot import class_vectors_from_examples, class_vectors_fro
 from mmfuse.fusion.labels import Labels
 from mmfuse.fusion.model import TaskConfig
 from mmfuse.io.discover import discover
-from mmfuse.tasks.base import InputError
 from mmfuse.types import Item
 
 log = logging.getLogger(__name__)
@@ -86,13 +85,8 @@ def adapt_to_examples(checkpoint, folder: Path, blend: float = EXAMPLES_BLEND) -
     classes = example_classes(folder)
     task, new = examples_task(model.config.tasks, Path(folder))
     items, labels = example_items(Path(folder), task)
-    decoded, values = [], []
-    for item, value in zip(items, labels.tasks[task], strict=True):
-        try:
-            decoded.append(featurizer.decode(item))
-            values.append(value)
-        except InputError as error:
-            log.warning("example %s skipped: %s", item.id, error)
+    kept, decoded = featurizer.decode_readable(items)
+    values = [labels.tasks[task][i] for i in kept]
     if not decoded:
         raise ValueError(f"no readable example in {folder}")
     if new:

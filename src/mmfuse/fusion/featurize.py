@@ -263,6 +263,19 @@ class Featurizer:
             raise InputError(f"item '{item.id}' has no {readable}")
         return Decoded(text, images)
 
+    def decode_readable(self, items: Sequence[Item]) -> tuple[list[int], list[Decoded]]:
+        """The positions of the items that decode, and their ``Decoded``; each one that
+        does not is logged as a warning and left out."""
+        kept, decoded = [], []
+        for position, item in enumerate(items):
+            try:
+                decoded.append(self.decode(item))
+            except InputError as error:
+                log.warning("skipping %s: %s", item.id, error)
+                continue
+            kept.append(position)
+        return kept, decoded
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """float32 [N, dim] sentence embeddings of prepared texts (cached)."""
         encoder = self.text_encoder

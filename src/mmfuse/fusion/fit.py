@@ -28,16 +28,14 @@ from mmfuse.fusion.featurize import Decoded, Featurizer
 from mmfuse.fusion.fewshot import class_vectors_from_examples, class_vectors_from_text
 from mmfuse.fusion.metrics import MISSING
 from mmfuse.fusion.model import (
-    CHECKPOINTS_DIR,
-    CONFIG_FILE,
     FusionModel,
     TaskConfig,
+    checkpoint_folder,
     create_model,
     load_model,
     save_model,
 )
 from mmfuse.fusion.train import EpochRecord, TrainHistory, TrainOptions, train
-from mmfuse.registry import ModelUnavailable
 from mmfuse.types import ModalityTokens
 
 log = logging.getLogger(__name__)
@@ -71,13 +69,7 @@ class Checkpoint:
         Raises:
             ModelUnavailable: neither a shipped name nor a folder with a model in it.
         """
-        shipped = CHECKPOINTS_DIR / str(name_or_path)
-        folder = shipped if (shipped / CONFIG_FILE).is_file() else Path(name_or_path)
-        if not (folder / CONFIG_FILE).is_file():
-            raise ModelUnavailable(
-                f"no model at '{name_or_path}': give a folder written by `mmfuse train` or a "
-                f"shipped name ({', '.join(sorted(p.name for p in CHECKPOINTS_DIR.glob('*')))})"
-            )
+        folder = checkpoint_folder(name_or_path)
         return cls(load_model(folder), Featurizer.load(folder, **featurizer_kwargs))
 
 
@@ -261,10 +253,9 @@ def fit_many_shot(
             classes,
         )
         stacked = {k: np.zeros((len(decoded), v.shape[1]), np.float32) for k, v in fitted.items()}
-        unseen = featurizer.stacks.predict(
-            [featurizer.prepare(texts[i]) for i in held_rows],
-            featurizer.dense([texts[i] for i in held_rows]),
-        )
+        held_texts = [texts[i] for i in held_rows]
+        prepared = [featurizer.prepare(t) for t in held_texts]
+        unseen = featurizer.stacks.predict(prepared, featurizer.dense(held_texts, prepared))
         for name, values in fitted.items():
             stacked[name][fit_rows] = values
             stacked[name][held_rows] = unseen[name]

@@ -411,6 +411,22 @@ def list_models() -> list[str]:
     return sorted(set(configs) | set(shipped))
 
 
+def checkpoint_folder(name_or_path: str | Path) -> Path:
+    """The folder of a shipped checkpoint name (e.g. "mmfuse-base") or a checkpoint path.
+
+    Raises:
+        ModelUnavailable: neither names a folder holding a model.
+    """
+    shipped = CHECKPOINTS_DIR / str(name_or_path)
+    folder = shipped if (shipped / CONFIG_FILE).is_file() else Path(name_or_path)
+    if not (folder / CONFIG_FILE).is_file():
+        raise ModelUnavailable(
+            f"no model at '{name_or_path}': give a folder written by `mmfuse train` or a "
+            f"shipped name ({', '.join(sorted(p.name for p in CHECKPOINTS_DIR.glob('*')))})"
+        )
+    return folder
+
+
 def create_model(name_or_path: str | Path, **overrides: Any) -> FusionModel:
     """A fusion model from a name or a path.
 

@@ -29,7 +29,7 @@ from mmfuse import __version__, registry
 from mmfuse.encoders.conse import concept_scores, normalise
 from mmfuse.fusion.examples import examples_task
 from mmfuse.fusion.featurize import TEXT
-from mmfuse.fusion.model import CHECKPOINTS_DIR, CONFIG_FILE, read_config
+from mmfuse.fusion.model import CONFIG_FILE, checkpoint_folder, read_config
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.encode import DECIMALS, TOP_CONCEPTS, format_concepts
 from mmfuse.tasks.media import DecodedMedia, EncodedMedia, MediaEncoders, decode_media
@@ -110,33 +110,15 @@ class SocialPost:
     language_probability: float
 
 
-def checkpoint_folder(name_or_path: str | Path) -> Path:
-    """The folder of a shipped checkpoint name or a checkpoint path.
-
-    Raises:
-        ModelUnavailable: neither names a folder holding a model.
-    """
-    shipped = CHECKPOINTS_DIR / str(name_or_path)
-    folder = shipped if (shipped / CONFIG_FILE).is_file() else Path(name_or_path)
-    if not (folder / CONFIG_FILE).is_file():
-        raise registry.ModelUnavailable(
-            f"no model at '{name_or_path}': give a folder written by `mmfuse train` or a "
-            f"shipped name ({', '.join(sorted(p.name for p in CHECKPOINTS_DIR.glob('*')))})"
-        )
-    return folder
-
-
-def _digest(paths: Sequence[Path]) -> str:
-    """SHA-256 over files' relative names and bytes (the examples folder, a checkpoint)."""
+def _digest(folder: Path) -> str:
+    """SHA-256 over the relative names and bytes of a folder's files (hidden ones excepted):
+    the checkpoint, or the examples folder, wherever it lies."""
     digest = hashlib.sha256()
-    for path in paths:
-        digest.update(str(path).encode())
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for path in files:
+        digest.update(str(path.relative_to(folder)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
-
-
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
 class SocialMediaTask(Task):
@@ -200,9 +182,9 @@ class SocialMediaTask(Task):
         return {
             "version": __version__,
             "model": str(self.options.model),
-            "model_sha256": _digest(_files(self.folder)),
+            "model_sha256": _digest(self.folder),
             "topics": list(self.options.topics),
-            "examples_sha256": _digest(_files(examples)) if examples else None,
+            "examples_sha256": _digest(examples) if examples else None,
             "speech_model": self.speech_model,
             "image_model": self.image_model,
             "every_s": self.options.every_s,
