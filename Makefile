@@ -25,6 +25,7 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks pipelines scripts
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 benchmark: setup

@@ -27,8 +27,8 @@ import torch
 
 from mmfuse import config
 from mmfuse.engines.local import run_local
+from mmfuse.engines.options import RunOptions
 from mmfuse.registry import default_model, resolve
-from mmfuse.runner import RunOptions
 from mmfuse.tasks.social_media import TEXT_BATCH, SocialMediaTask, SocialOptions
 from mmfuse.types import Item
 

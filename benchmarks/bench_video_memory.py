@@ -82,7 +82,7 @@ def measure(run: Callable[[], int]) -> tuple[int, float, float]:
 def _image_encoder():
     """The default image encoder, or None (with the reason printed) when it cannot load."""
     from mmfuse.encoders.base import create_encoder
-    from mmfuse.registry import ModelUnavailable
+    from mmfuse.errors import ModelUnavailable
 
     try:
         return create_encoder(IMAGE_MODEL, device="cpu")

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mmfuse.errors import InputError
 from mmfuse.io.audio import audio_duration, load_audio
-from mmfuse.tasks.base import InputError
 
 TONE_HZ = 440.0
 

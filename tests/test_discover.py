@@ -8,7 +8,7 @@ import os
 import pytest
 from helpers.media import write_image, write_text, write_wav
 
-from mmfuse.cli import UsageError
+from mmfuse.errors import UsageError
 from mmfuse.io.discover import discover, read_manifest, sniff_kind
 
 

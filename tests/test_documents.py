@@ -5,8 +5,8 @@ from __future__ import annotations
 import docx
 import pytest
 
+from mmfuse.errors import InputError
 from mmfuse.io.documents import read_document, read_text_file
-from mmfuse.tasks.base import InputError
 
 
 def minimal_pdf(text: str) -> bytes:

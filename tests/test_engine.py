@@ -20,17 +20,12 @@ from helpers.media import make_folder, write_text, write_wav
 from helpers.toy_task import ToyTask, main
 
 from mmfuse.cache import Cache
-from mmfuse.cli import UsageError
+from mmfuse.commands.arguments import add_run_arguments, exit_code, resolve_options
 from mmfuse.engines.local import prefetch_limit, run_local
+from mmfuse.engines.options import RunOptions
+from mmfuse.errors import UsageError
 from mmfuse.io.discover import discover
-from mmfuse.runner import (
-    JOURNAL,
-    RunOptions,
-    add_run_arguments,
-    exit_code,
-    options_from_args,
-    run_task,
-)
+from mmfuse.runner import JOURNAL, run_task
 
 TESTS = Path(__file__).parent
 NO_CACHE = RunOptions(use_cache=False, progress="off", workers=2, batch_size=4)
@@ -144,7 +139,7 @@ def test_no_cache_neither_reads_nor_writes_the_cache(tmp_path):
     run_task(ToyTask(), items, tmp_path / "a", RunOptions(progress="off", cache_dir=cache_dir), [])
     options = RunOptions(progress="off", cache_dir=cache_dir, use_cache=False)
     result = run_task(ToyTask(), items, tmp_path / "b", options, [])
-    assert result.from_cache == 0 and len(Cache(cache_dir)) == 3
+    assert result.from_cache == 0 and len(Cache(cache_dir / "results")) == 3
 
 
 def test_another_runs_outputs_are_never_clobbered_without_overwrite(tmp_path):
@@ -215,9 +210,8 @@ def test_exit_codes_and_usage_errors(tmp_path, capsys):
     assert "1 of 3 items failed" in capsys.readouterr().err
     assert main([str(tmp_path / "missing"), "-o", str(tmp_path / "x")]) == 2
     assert "input not found" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as bad_flag:
-        main([str(folder), "-o", str(tmp_path / "x"), "--workers", "0"])
-    assert bad_flag.value.code == 2
+    assert main([str(folder), "-o", str(tmp_path / "x"), "--workers", "0"]) == 2
+    assert "--workers and --batch-size must be at least 1" in capsys.readouterr().err
 
 
 def test_run_flags_build_the_options(tmp_path):
@@ -226,7 +220,7 @@ def test_run_flags_build_the_options(tmp_path):
     args = parser.parse_args(
         ["-o", "out", "--engine", "ray", "--workers", "3", "--no-cache", "--progress", "-q"]
     )
-    options = options_from_args(args)
+    options, _ = resolve_options(args)
     assert (options.engine, options.workers, options.use_cache) == ("ray", 3, False)
     assert (options.progress, options.quiet, options.overwrite) == ("on", True, False)
     with pytest.raises(UsageError):

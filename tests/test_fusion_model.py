@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mmfuse.encoders.conse import normalise
+from mmfuse.errors import ModelUnavailable
 from mmfuse.fusion.fewshot import (
     apply_zero_shot,
     class_prompts,
@@ -27,7 +28,6 @@ from mmfuse.fusion.model import (
     load_model,
     save_model,
 )
-from mmfuse.registry import ModelUnavailable
 from mmfuse.types import ModalityTokens
 
 D = 16  # d_model of the test models, and the size of their "text space"

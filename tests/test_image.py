@@ -20,10 +20,9 @@ from mmfuse.encoders import conse
 from mmfuse.encoders import image as image_encoders
 from mmfuse.encoders.base import create_encoder
 from mmfuse.encoders.image import ImageFeatures, TimmImageEncoder, load_weights
+from mmfuse.errors import InputError, ModelUnavailable
 from mmfuse.io import image as image_io
 from mmfuse.io.image import decode_image_bytes, load_image
-from mmfuse.registry import ModelUnavailable
-from mmfuse.tasks.base import InputError
 
 FAKE_DIM = 32
 # A tiny open_clip model: 1 layer of width 32 in each tower, 32 px images.

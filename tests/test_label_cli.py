@@ -12,9 +12,10 @@ import torch
 from helpers.media import truncate, write_image, write_video
 from test_image import FakeText
 
-from mmfuse.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
+from mmfuse.cli import main
 from mmfuse.commands import label as label_command
 from mmfuse.encoders.image import TimmImageEncoder
+from mmfuse.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 
 LABELS = ["cat", "dog", "a red car"]
 PROB_COLUMNS = [f"p_{label}" for label in LABELS]

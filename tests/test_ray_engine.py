@@ -12,8 +12,9 @@ import pytest
 from helpers.media import make_folder, write_text, write_wav
 from helpers.toy_task import ToyTask
 
+from mmfuse.engines.options import RunOptions
 from mmfuse.io.discover import discover
-from mmfuse.runner import RunOptions, run_task
+from mmfuse.runner import run_task
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow

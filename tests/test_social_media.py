@@ -11,10 +11,10 @@ import pytest
 
 from mmfuse.cli import main
 from mmfuse.encoders.base import create_encoder
-from mmfuse.encoders.speech import Segment, Transcript
 from mmfuse.fusion.fit import Checkpoint
 from mmfuse.tasks.media import DecodedMedia, EncodedMedia
 from mmfuse.tasks.social_scoring import add_media_aliases, score_posts
+from mmfuse.types import Segment, Transcript
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -152,3 +152,39 @@ def test_pipeline_metrics_equal_evaluate_on_tweeteval(shared_data, tmp_path, one
     assert set(report) == {"sentiment", "emotion", "irony"}
     for pair in report.values():
         assert pair["evaluate"] == pair["pipeline"] > 0.3
+
+
+def test_a_config_file_sets_options_and_a_flag_overrides_it(tmp_path):
+    posts = tmp_path / "posts.csv"
+    posts.write_text(
+        "id,text\nrain,Rain again all weekend and the match got cancelled.\n"
+        "goal,What a goal in the last minute of the derby!\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "run.toml"
+    config.write_text('topics = ["weather", "sports"]\nbatch_size = 1\n', encoding="utf-8")
+
+    out = tmp_path / "from_config"
+    assert main(["run", "social-media", str(posts), "-o", str(out), "--config", str(config)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["options"]["topics"] == ["weather", "sports"]
+    assert manifest["run_options"]["batch_size"] == 1
+    rows = read_rows(out / "results.csv")
+    assert {t for row in rows.values() for t in row["topics"].split("; ")} <= {"weather", "sports"}
+    assert "sports" in rows["goal"]["topics"]
+
+    out = tmp_path / "flag_wins"
+    flags = ["--config", str(config), "--topics", "travel,food", "--batch-size", "4"]
+    assert main(["run", "social-media", str(posts), "-o", str(out), *flags]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["options"]["topics"] == ["travel", "food"]
+    assert manifest["run_options"]["batch_size"] == 4
+
+
+def test_an_unknown_config_key_is_a_usage_error(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text("topix = ['weather']\n", encoding="utf-8")
+    folder = SAMPLE / "social_media"
+    args = ["run", "social-media", str(folder), "-o", str(tmp_path / "o"), "--config", str(config)]
+    assert main(args) == 2
+    assert "unknown option(s) topix" in capsys.readouterr().err

@@ -14,20 +14,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mmfuse.cache import file_sha256
 from mmfuse.encoders.base import create_encoder
-from mmfuse.encoders.speech import (
-    SAMPLE_RATE,
-    STATES_PER_SECOND,
-    WINDOW_SAMPLES,
-    Segment,
-    Transcript,
-)
-from mmfuse.encoders.whisper_convert import (
+from mmfuse.encoders.speech import SAMPLE_RATE, STATES_PER_SECOND, WINDOW_SAMPLES
+from mmfuse.errors import ModelUnavailable
+from mmfuse.types import Segment, Transcript
+from mmfuse.whisper_convert import (
     CHECKPOINT_NAME,
     convert_ctranslate2_to_openai,
     read_ctranslate2_model,
 )
-from mmfuse.registry import ModelUnavailable, file_sha256
 
 BACKENDS = ("faster-whisper", "openai-whisper")
 # HF Whisper parameter names -> openai-whisper names (transformers' convert_openai_to_hf table,
@@ -197,7 +193,7 @@ def test_conversion_round_trips_known_weights(tiny_hf, tiny_openai):
 def test_converted_model_computes_what_the_source_model_computes(tiny_hf, tiny_openai):
     import torch
 
-    from mmfuse.encoders.whisper_convert import load_openai_checkpoint
+    from mmfuse.whisper_convert import load_openai_checkpoint
 
     model = load_openai_checkpoint(tiny_openai / CHECKPOINT_NAME, "cpu")
     mel = torch.randn(1, 80, 3000, generator=torch.Generator().manual_seed(1))

@@ -12,7 +12,8 @@ from helpers.tiny_text import save_tiny_sentence_transformer
 
 from mmfuse.encoders.base import create_encoder
 from mmfuse.encoders.text import TextEncoder, read_sentence_config, token_windows
-from mmfuse.registry import ModelRef, ModelUnavailable
+from mmfuse.errors import ModelUnavailable
+from mmfuse.registry import ModelRef
 
 TINY_DIM = 32
 TINY_MAX_LENGTH = 16  # short, so that a sentence of a dozen words needs several windows

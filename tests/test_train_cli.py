@@ -16,12 +16,12 @@ import pytest
 from helpers.tiny_text import save_tiny_sentence_transformer
 
 from mmfuse.cli import main
+from mmfuse.errors import InputError
 from mmfuse.fusion.evaluate import score, write_report
 from mmfuse.fusion.featurize import Decoded, Featurizer, FeaturizerConfig
 from mmfuse.fusion.fit import Checkpoint, holdout_mask
 from mmfuse.fusion.labels import LabelsError, read_labels
 from mmfuse.fusion.stack import TextStacks
-from mmfuse.tasks.base import InputError
 from mmfuse.types import Item
 
 TINY_DIM = 32  # the d_model of the fusion-tiny config

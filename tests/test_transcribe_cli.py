@@ -12,8 +12,8 @@ import pytest
 from test_speech import tiny_whisper, words
 
 from mmfuse.cli import main
-from mmfuse.encoders.speech import Segment, Transcript
 from mmfuse.io.transcripts import format_timestamp, write_json, write_srt, write_txt, write_vtt
+from mmfuse.types import Segment, Transcript
 
 TRANSCRIPT = Transcript(
     language="en",

@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mmfuse.encoders.speech import Segment, Transcript
 from mmfuse.encoders.video import VideoEncoder
+from mmfuse.errors import InputError
 from mmfuse.io.video import FrameSampler, probe_video, sample_frames
-from mmfuse.tasks.base import InputError
+from mmfuse.types import Segment, Transcript
 
 CLIP_SIZE = (160, 120)  # width, height of the synthetic clips
 CODE_BITS = 10  # frame numbers 0-1023 fit in the strip

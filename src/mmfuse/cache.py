@@ -239,3 +239,28 @@ def content_key(item: Item, task_settings: dict, memo: Cache | None = None) -> s
     """
     files = [[os.path.abspath(p), file_digest(p, memo)] for p in item.paths]
     return make_key(item.id, item.text, item.meta, files, task_settings)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(8 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, remembered in the cache by (path, size, mtime) so it is read once."""
+    info = path.stat()
+    memo_path = config.cache_dir() / "sha256.json"
+    key = f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if key not in memo:
+        memo[key] = _sha256(path)
+        staging = memo_path.with_suffix(f".{os.getpid()}.tmp")
+        staging.write_text(json.dumps(memo, indent=0))
+        os.replace(staging, memo_path)
+    return memo[key]

@@ -12,9 +12,7 @@ import os
 import sys
 
 from mmfuse import __version__, config
-from mmfuse.registry import ModelUnavailable
-
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+from mmfuse.errors import EXIT_OK, EXIT_USAGE, ModelUnavailable, UsageError
 
 # subcommand -> one-line help; its module mmfuse.commands.<name> has add_arguments(parser) and
 # run(args) -> exit code, and is imported only when that subcommand runs (startup stays fast).
@@ -28,10 +26,6 @@ COMMANDS = {
     "evaluate": "score a model against labelled items",
     "cache": "show or clear the results cache",
 }
-
-
-class UsageError(Exception):
-    """Bad flags or missing input: one line on stderr and exit code 2."""
 
 
 def _command_module(name: str):

@@ -21,6 +21,11 @@ def cache_dir() -> Path:
     return path
 
 
+def use_cache_root(path: Path) -> None:
+    """Makes ``path`` the cache root of this process (and of the workers it starts)."""
+    os.environ["MMFUSE_CACHE"] = str(Path(path).expanduser().resolve())
+
+
 def models_cache_dir() -> Path:
     """Folder for weights mmfuse derives once (joined parts, converted checkpoints)."""
     path = cache_dir() / "models"

@@ -10,9 +10,7 @@ with one line saying what to install or which path to give.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
 import os
 import shutil
 import tempfile
@@ -21,10 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmfuse import config
-
-
-class ModelUnavailable(RuntimeError):
-    """A model id that is unknown, not installed, or whose weights fail their hash check."""
+from mmfuse.cache import file_sha256
+from mmfuse.errors import ModelUnavailable
 
 
 @dataclass(frozen=True)
@@ -113,7 +109,7 @@ def _converted_openai_whisper(size: str) -> Callable[[], Path]:
     """A locator for an openai-whisper checkpoint converted once from the CTranslate2 weights."""
 
     def locate() -> Path:
-        from mmfuse.encoders.whisper_convert import convert_ctranslate2_to_openai
+        from mmfuse.whisper_convert import convert_ctranslate2_to_openai
 
         source = SPECS[f"faster-whisper:{size}"]
         return convert_ctranslate2_to_openai(source.folder(), size)
@@ -253,31 +249,6 @@ def default_model(role: str) -> str:
 def list_models() -> list[ModelSpec]:
     """All registered models, defaults first within each role."""
     return sorted(SPECS.values(), key=lambda s: (s.role, not s.default, s.id))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, remembered in the cache by (path, size, mtime) so it is read once."""
-    stat = path.stat()
-    memo_path = config.cache_dir() / "sha256.json"
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    try:
-        memo = json.loads(memo_path.read_text())
-    except (OSError, ValueError):
-        memo = {}
-    if key not in memo:
-        memo[key] = _sha256(path)
-        staging = memo_path.with_suffix(f".{os.getpid()}.tmp")
-        staging.write_text(json.dumps(memo, indent=0))
-        os.replace(staging, memo_path)
-    return memo[key]
 
 
 def weight_hashes(spec: ModelSpec) -> dict[str, str]:

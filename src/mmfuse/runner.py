@@ -17,7 +17,6 @@ while a different run into the same folder needs ``--overwrite``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -25,23 +24,24 @@ import platform
 import shlex
 import shutil
 import sqlite3
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mmfuse import __version__, config
+from mmfuse import __version__
 from mmfuse.cache import Cache, content_key, default_results_dir, make_key
-from mmfuse.cli import EXIT_OK, EXIT_PARTIAL, UsageError
 from mmfuse.engines.local import error_message, error_row, run_local
+from mmfuse.engines.options import RunOptions
+from mmfuse.errors import UsageError
 from mmfuse.io.writers import atomic_write, write_csv, write_json, write_parquet
-from mmfuse.progress import PROGRESS_MODES, progress_bar, progress_enabled
+from mmfuse.progress import progress_bar, progress_enabled
 from mmfuse.registry import SPECS
 from mmfuse.tasks.base import Task
+from mmfuse.tasks.options import to_record
 from mmfuse.types import Item
 
 log = logging.getLogger(__name__)
@@ -52,35 +52,6 @@ MANIFEST = "manifest.json"
 # The journal folder of an unfinished run: a Cache of its rows and RUN_FILE, its identity.
 JOURNAL = "results.partial"
 RUN_FILE = "run.json"
-ENGINES = ("local", "ray")
-# Decode threads (local) or model actors (Ray): a few, since decoders are IO-bound.
-DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
-DEFAULT_BATCH_SIZE = 8
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run (not what to compute: these never change the table)."""
-
-    engine: str = "local"  # "local" (threads in this process) or "ray" (Ray Data)
-    ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://head:10001")
-    workers: int = DEFAULT_WORKERS  # decode threads (local) or model actors (ray)
-    batch_size: int = DEFAULT_BATCH_SIZE  # items per task.process call
-    use_cache: bool = True  # read and write the results cache
-    cache_dir: Path | None = None  # the results cache; None: config.cache_dir()/"results"
-    overwrite: bool = False  # replace a different run's outputs in the output folder
-    progress: str = "auto"  # "auto" (bar on a terminal), "on" or "off"
-    quiet: bool = False  # warnings and errors only, no bar in "auto"
-    verbose: bool = False  # debug logging (Ray's own logs too)
-    device: str | None = None  # "cpu", "cuda", "cuda:1"; None picks CUDA when present
-
-    def __post_init__(self):
-        if self.engine not in ENGINES:
-            raise UsageError(f"unknown engine {self.engine!r}; choose one of {ENGINES}")
-        if self.progress not in PROGRESS_MODES:
-            raise UsageError(f"unknown progress mode {self.progress!r}")
-        if self.workers < 1 or self.batch_size < 1:
-            raise UsageError("--workers and --batch-size must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -94,87 +65,6 @@ class RunResult:
     resumed: int  # rows taken from the journal of an interrupted run
     seconds: float
     outputs: tuple[Path, ...] = field(default_factory=tuple)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds the output folder and the run flags every batch command shares."""
-    parser.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    group = parser.add_argument_group("run")
-    group.add_argument("--engine", choices=ENGINES, default="local", help="default: local")
-    group.add_argument(
-        "--ray-address", help="Ray cluster to join (e.g. auto, ray://head:10001); default: local"
-    )
-    group.add_argument(
-        "--workers",
-        type=_positive_int,
-        default=DEFAULT_WORKERS,
-        help=f"decode threads, or Ray model actors (default: {DEFAULT_WORKERS})",
-    )
-    group.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=DEFAULT_BATCH_SIZE,
-        help="items per model batch (default: %(default)s)",
-    )
-    group.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    group.add_argument("--cache-dir", type=Path, help="results cache folder")
-    group.add_argument(
-        "--overwrite", action="store_true", help="replace a different run's outputs in --out"
-    )
-    group.add_argument(
-        "--progress",
-        dest="progress",
-        action="store_const",
-        const="on",
-        default="auto",
-        help="show the progress bar even when stderr is not a terminal",
-    )
-    group.add_argument(
-        "--no-progress", dest="progress", action="store_const", const="off", help="never show it"
-    )
-    # Own dests: argparse lets a sub-command's defaults overwrite the main parser's -q/-v.
-    group.add_argument("-q", "--quiet", dest="run_quiet", action="store_true", help="less output")
-    group.add_argument("-v", "--verbose", dest="run_verbose", action="store_true", help="debug")
-    group.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when present)")
-
-
-def options_from_args(args: argparse.Namespace) -> RunOptions:
-    """RunOptions from the flags of ``add_run_arguments``; applies -q/-v to logging."""
-    quiet = args.run_quiet or getattr(args, "quiet", False)
-    verbose = args.run_verbose or getattr(args, "verbose", False)
-    if verbose or quiet:
-        config.configure_logging(verbose, quiet)
-    return RunOptions(
-        engine=args.engine,
-        ray_address=args.ray_address,
-        workers=args.workers,
-        batch_size=args.batch_size,
-        use_cache=not args.no_cache,
-        cache_dir=args.cache_dir,
-        overwrite=args.overwrite,
-        progress=args.progress,
-        quiet=quiet,
-        verbose=verbose,
-        device=args.device,
-    )
-
-
-def exit_code(result: RunResult) -> int:
-    """0 when every item succeeded, else 1 after printing how many failed."""
-    if result.rows_failed:
-        print(
-            f"{result.rows_failed} of {result.total} items failed (see the error column)",
-            file=sys.stderr,
-        )
-        return EXIT_PARTIAL
-    return EXIT_OK
 
 
 def run_identity(task_name: str, settings: dict, items: Sequence[Item]) -> dict[str, str]:
@@ -238,7 +128,7 @@ def _open_journal(out_dir: Path, identity: dict, overwrite: bool) -> Cache:
 def _open_cache(options: RunOptions) -> Cache | None:
     if not options.use_cache:
         return None
-    folder = options.cache_dir or default_results_dir()
+    folder = options.cache_dir / "results" if options.cache_dir else default_results_dir()
     try:
         return Cache(folder)
     except (OSError, sqlite3.Error) as error:
@@ -398,7 +288,11 @@ def run_task(
         "task": task.name,
         "settings": settings,
         "models": _models_in(settings),
-        "options": {k: v for k, v in asdict(options).items() if k not in ("quiet", "verbose")},
+        # the resolved options: `--config` accepts both records as they are, to repeat the run
+        "options": to_record(task.options),
+        "run_options": {
+            k: v for k, v in to_record(options).items() if k not in ("quiet", "verbose")
+        },
         "items": {
             "total": len(items),
             "ok": len(items) - len(failures),

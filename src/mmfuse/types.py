@@ -1,8 +1,9 @@
-"""The few data types that travel between stages: items, media kinds and modality tokens."""
+"""The few data types that travel between stages: items, media kinds, modality tokens and
+transcripts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +87,54 @@ class ModalityTokens:
             mask[i, : len(seq)] = True
             stamps[i, : len(seq)] = np.arange(len(seq)) if when is None else when
         return cls(tokens, mask, stamps)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech and its text.
+
+    Attributes:
+        start: start time in seconds from the start of the audio.
+        end: end time in seconds.
+        text: the words, stripped.
+        avg_logprob: mean log-probability of the decoded tokens (closer to 0 is surer).
+        no_speech_prob: Whisper's probability that the window holds no speech.
+    """
+
+    start: float
+    end: float
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was said in one audio track.
+
+    Attributes:
+        language: language code ("en"); "" when there was no speech to detect it from.
+        language_prob: probability of that language (1.0 when given or English-only).
+        duration: length of the audio in seconds.
+        segments: the speech segments in time order; empty when nothing was said.
+    """
+
+    language: str
+    language_prob: float
+    duration: float
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """All segments' text joined by spaces."""
+        return " ".join(s.text for s in self.segments if s.text)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (the segments as dicts, plus the joined text)."""
+        return {**asdict(self), "text": self.text}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Transcript:
+        """Inverse of ``to_dict`` (reads cached or written JSON transcripts)."""
+        segments = [Segment(**s) for s in data["segments"]]
+        return cls(data["language"], data["language_prob"], data["duration"], segments)

@@ -5,24 +5,26 @@
 for loading models; ``process`` computes features, sleeps ``delay`` seconds per item to stand
 in for model time, and flags silent audio (no speech) as a bad input, so process-stage error
 isolation is exercised too. Run as a script it is a complete command:
-``python -m helpers.toy_task INPUT -o OUT [run flags] [--delay S]`` (with tests/ on the path).
+``python -m helpers.toy_task INPUT -o OUT [run flags] [--delay S]`` (with tests/ on the path),
+the same as ``mmfuse run toy`` once ``TASK_MODULES`` names this module (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import wave
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mmfuse.cli import EXIT_USAGE, UsageError
-from mmfuse.io.discover import add_input_arguments, items_from_args
-from mmfuse.runner import add_run_arguments, exit_code, options_from_args, run_task
-from mmfuse.tasks.base import InputError, Task
+from mmfuse import cli
+from mmfuse.errors import InputError
+from mmfuse.tasks.base import Task
+from mmfuse.tasks.options import option
+from mmfuse.tasks.registry import register_task
 from mmfuse.types import Item
 
 SAMPLE_RATE = 16_000
@@ -95,15 +97,25 @@ def _read_av(path: Path, video: bool) -> dict:
         return {"audio": _read_audio(container), "frames": frames}
 
 
+@dataclass(frozen=True)
+class ToyOptions:
+    """The toy task's two knobs: stand-ins for model time."""
+
+    delay: float = option(0.0, "model seconds per item")
+    setup_delay: float = option(0.0, "model loading seconds")
+
+
+@register_task("toy")
 class ToyTask(Task):
     """Counts words, measures images, loudness and length of audio; ``delay`` s per item."""
 
-    name = "toy"
+    Options = ToyOptions
     columns = ("id", "kinds", "snippet", *NUMERIC_COLUMNS, "error")
 
-    def __init__(self, delay: float = 0.0, setup_delay: float = 0.0):
-        self.delay = delay
-        self.setup_delay = setup_delay
+    def __init__(self, options=None, items=(), device=None):
+        super().__init__(options, items, device)
+        self.delay = self.options.delay
+        self.setup_delay = self.options.setup_delay
         self.projection: np.ndarray | None = None
         self.setups = 0
 
@@ -166,22 +178,8 @@ class ToyTask(Task):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The toy task as a command: discover, run, exit code (0, 1 or 2)."""
-    parser = argparse.ArgumentParser(prog="toy")
-    add_input_arguments(parser)
-    add_run_arguments(parser)
-    parser.add_argument("--delay", type=float, default=0.0, help="model seconds per item")
-    parser.add_argument("--setup-delay", type=float, default=0.0, help="model loading seconds")
-    args = parser.parse_args(argv)
-    command = ["toy", *(sys.argv[1:] if argv is None else argv)]
-    try:
-        items = items_from_args(args)
-        options = options_from_args(args)
-        result = run_task(ToyTask(args.delay, args.setup_delay), items, args.out, options, command)
-    except UsageError as error:
-        print(f"toy: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    return exit_code(result)
+    """The toy task as a command (``mmfuse run toy``): discover, run, exit code (0, 1 or 2)."""
+    return cli.main(["run", "toy", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmfuse.cli import UsageError
 from mmfuse.commands.train import add_data_arguments, decode_all, label_arrays, labelled_items
+from mmfuse.errors import UsageError
 from mmfuse.fusion.evaluate import score, summary, write_report
 from mmfuse.fusion.fit import Checkpoint
 from mmfuse.fusion.inference import predict

@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mmfuse.cli import EXIT_OK, EXIT_PARTIAL, UsageError
 from mmfuse.encoders.base import create_encoder
 from mmfuse.encoders.image import BATCH_SIZE, ImageEncoder
+from mmfuse.errors import EXIT_OK, EXIT_PARTIAL, InputError, UsageError
 from mmfuse.io.discover import expand_files
 from mmfuse.io.image import load_image
 from mmfuse.io.writers import atomic_write, write_csv
 from mmfuse.registry import default_model
-from mmfuse.tasks.base import InputError
 from mmfuse.types import media_kind
 
 logger = logging.getLogger(__name__)

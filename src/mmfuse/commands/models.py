@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from mmfuse.registry import ModelUnavailable, list_models, weight_hashes
+from mmfuse.errors import ModelUnavailable
+from mmfuse.registry import list_models, weight_hashes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,36 +1,41 @@
-"""Run a task pipeline over a folder or manifest: one row per item, a summary and a report.
+"""Run a registered task over a folder or manifest: one row per item, a summary and a report.
 
-``mmfuse run social-media INPUT -o OUT``: sentiment, sarcasm, emotion, topics and cross-modal
-incongruity of posts (see ``mmfuse run social-media --help``).
+``mmfuse run TASK INPUT -o OUT``; ``mmfuse run --help`` lists the tasks, ``mmfuse run TASK
+--help`` their options. Options come from the task's defaults, then ``--config run.toml``
+(keys named like the flags, e.g. ``topics = ["travel", "food"]`` and ``batch_size = 64``),
+then the flags; the resolved options are recorded in ``manifest.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from mmfuse.io.discover import add_input_arguments, items_from_args
-from mmfuse.runner import add_run_arguments, exit_code, options_from_args, run_task
-
-# pipeline name -> module with add_arguments(parser) and make_task(args, items, device)
-PIPELINES = {"social-media": "mmfuse.tasks.social_media"}
+from mmfuse.commands.arguments import (
+    add_input_arguments,
+    add_option_arguments,
+    add_run_arguments,
+    exit_code,
+    items_from_args,
+    resolve_options,
+)
+from mmfuse.runner import run_task
+from mmfuse.tasks.registry import get_task, task_names, task_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pipelines = parser.add_subparsers(dest="pipeline", metavar="PIPELINE", required=True)
-    for name, module_name in PIPELINES.items():
-        module = importlib.import_module(module_name)
-        summary = (module.__doc__ or "").strip().splitlines()[0]
-        sub = pipelines.add_parser(name, help=summary, description=summary)
+    tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
+    for name in task_names():
+        summary = task_summary(name)
+        sub = tasks.add_parser(name, help=summary, description=summary)
         add_input_arguments(sub)
         add_run_arguments(sub)
-        module.add_arguments(sub)
+        add_option_arguments(sub.add_argument_group(name), get_task(name).Options)
 
 
 def run(args: argparse.Namespace) -> int:
-    module = importlib.import_module(PIPELINES[args.pipeline])
-    options = options_from_args(args)
+    task_class = get_task(args.task)
+    run_options, options = resolve_options(args, task_class.Options, task_class.default_batch_size)
     items = items_from_args(args)
-    task = module.make_task(args, items, options.device)
-    return exit_code(run_task(task, items, args.out, options, sys.argv))
+    task = task_class(options, items, run_options.device)
+    return exit_code(run_task(task, items, args.out, run_options, sys.argv))

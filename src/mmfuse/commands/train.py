@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from mmfuse import registry
-from mmfuse.cli import UsageError
+from mmfuse.errors import UsageError
 from mmfuse.fusion.examples import example_items
 from mmfuse.fusion.featurize import Decoded, Featurizer, FeaturizerConfig
 from mmfuse.fusion.fit import (

@@ -14,14 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-from mmfuse.cli import EXIT_OK, EXIT_PARTIAL, UsageError
 from mmfuse.encoders.base import create_encoder
-from mmfuse.encoders.speech import SAMPLE_RATE, SpeechEncoder, Transcript
+from mmfuse.encoders.speech import SAMPLE_RATE, SpeechEncoder
+from mmfuse.errors import EXIT_OK, EXIT_PARTIAL, InputError, UsageError
 from mmfuse.io.audio import load_audio
 from mmfuse.io.discover import expand_files
 from mmfuse.io.transcripts import WRITERS
 from mmfuse.registry import default_model
-from mmfuse.tasks.base import InputError
+from mmfuse.types import Transcript
 
 logger = logging.getLogger(__name__)
 

@@ -27,9 +27,11 @@ import torch
 from PIL import Image
 
 from mmfuse import config
+from mmfuse.cache import file_sha256
 from mmfuse.encoders import conse
 from mmfuse.encoders.base import Encoder, create_encoder, register_backend
-from mmfuse.registry import ModelRef, ModelUnavailable, default_model, file_sha256
+from mmfuse.errors import ModelUnavailable
+from mmfuse.registry import ModelRef, default_model
 
 # Images per forward pass: about 20 MB of float32 224x224 inputs, bounded whatever N is given.
 BATCH_SIZE = 32

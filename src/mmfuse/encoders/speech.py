@@ -17,13 +17,16 @@ from __future__ import annotations
 import abc
 import math
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from mmfuse.cache import file_sha256
 from mmfuse.encoders.base import Encoder, register_backend
-from mmfuse.registry import ModelRef, ModelUnavailable, file_sha256
+from mmfuse.errors import ModelUnavailable
+from mmfuse.registry import ModelRef
+from mmfuse.types import Segment, Transcript
 
 # Whisper's input: 16 kHz audio in fixed 30-second windows (openai/whisper audio.py).
 SAMPLE_RATE = 16000
@@ -40,57 +43,6 @@ TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 SAMPLING_SEED = 0
 # Threads CTranslate2 uses on CPU (faster-whisper's own default is 4, too many on small hosts).
 CPU_THREADS = min(4, os.cpu_count() or 1)
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of speech and its text.
-
-    Attributes:
-        start: start time in seconds from the start of the audio.
-        end: end time in seconds.
-        text: the words, stripped.
-        avg_logprob: mean log-probability of the decoded tokens (closer to 0 is surer).
-        no_speech_prob: Whisper's probability that the window holds no speech.
-    """
-
-    start: float
-    end: float
-    text: str
-    avg_logprob: float
-    no_speech_prob: float
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """What was said in one audio track.
-
-    Attributes:
-        language: language code ("en"); "" when there was no speech to detect it from.
-        language_prob: probability of that language (1.0 when given or English-only).
-        duration: length of the audio in seconds.
-        segments: the speech segments in time order; empty when nothing was said.
-    """
-
-    language: str
-    language_prob: float
-    duration: float
-    segments: list[Segment] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        """All segments' text joined by spaces."""
-        return " ".join(s.text for s in self.segments if s.text)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict (the segments as dicts, plus the joined text)."""
-        return {**asdict(self), "text": self.text}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Transcript:
-        """Inverse of ``to_dict`` (reads cached or written JSON transcripts)."""
-        segments = [Segment(**s) for s in data["segments"]]
-        return cls(data["language"], data["language_prob"], data["duration"], segments)
 
 
 def _waveform(audio: np.ndarray) -> np.ndarray:
@@ -264,7 +216,7 @@ class FasterWhisperEncoder(SpeechEncoder):
         from faster_whisper import WhisperModel
         from faster_whisper.utils import download_model
 
-        from mmfuse.encoders.whisper_convert import read_ctranslate2_model
+        from mmfuse.whisper_convert import read_ctranslate2_model
 
         weights = _local_weights(ref.source, "model.bin")
         if weights is None:  # a hub name: resolve() only lets one through when online
@@ -331,7 +283,7 @@ class OpenAIWhisperEncoder(SpeechEncoder):
         import whisper
         from whisper.tokenizer import LANGUAGES
 
-        from mmfuse.encoders.whisper_convert import CHECKPOINT_NAME, load_openai_checkpoint
+        from mmfuse.whisper_convert import CHECKPOINT_NAME, load_openai_checkpoint
 
         weights = _local_weights(ref.source, CHECKPOINT_NAME)
         if weights is None:  # a hub name: resolve() only lets one through when online

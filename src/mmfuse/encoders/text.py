@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from mmfuse.encoders.base import Encoder, register_backend
-from mmfuse.registry import ModelRef, ModelUnavailable
+from mmfuse.errors import ModelUnavailable
+from mmfuse.registry import ModelRef
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mmfuse.errors import InputError
 from mmfuse.io.audio import load_audio
 from mmfuse.io.video import VideoInfo, probe_video, sample_frames
-from mmfuse.tasks.base import InputError
 
 if TYPE_CHECKING:  # heavy modules (torch); the encoders are passed in, never imported here
     from mmfuse.encoders.image import ImageEncoder, ImageFeatures
-    from mmfuse.encoders.speech import SpeechEncoder, Transcript
+    from mmfuse.encoders.speech import SpeechEncoder
+    from mmfuse.types import Transcript
 
 logger = logging.getLogger(__name__)
 

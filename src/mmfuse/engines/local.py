@@ -20,12 +20,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
+from mmfuse.errors import InputError
 from mmfuse.io.discover import sniff_kind
-from mmfuse.tasks.base import InputError, Task
+from mmfuse.tasks.base import Task
 from mmfuse.types import Item, media_kind
 
 if TYPE_CHECKING:
-    from mmfuse.runner import RunOptions
+    from mmfuse.engines.options import RunOptions
 
 log = logging.getLogger(__name__)
 

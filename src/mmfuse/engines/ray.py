@@ -30,7 +30,7 @@ from mmfuse.tasks.base import Task
 from mmfuse.types import Item
 
 if TYPE_CHECKING:
-    from mmfuse.runner import RunOptions
+    from mmfuse.engines.options import RunOptions
 
 # CPUs a decode task asks for: decoding waits on IO, so two share a core. Differing from the
 # actors' request also keeps Ray Data from fusing decode into the model actors.

@@ -38,9 +38,9 @@ import numpy as np
 
 from mmfuse import config, registry
 from mmfuse.cache import Cache, make_key
+from mmfuse.errors import InputError, ModelUnavailable
 from mmfuse.fusion.stack import STACKS_FILE, TextStacks
 from mmfuse.io.documents import read_text_file
-from mmfuse.tasks.base import InputError
 from mmfuse.types import Item, ModalityTokens
 
 log = logging.getLogger(__name__)
@@ -415,10 +415,10 @@ class Featurizer:
             document = json.loads(path.read_text())
             settings = FeaturizerConfig(**document["config"])
         except (OSError, ValueError, TypeError, KeyError) as error:
-            raise registry.ModelUnavailable(f"bad featurizer file {path}: {error}") from error
+            raise ModelUnavailable(f"bad featurizer file {path}: {error}") from error
         stacks = None
         if document.get("stacks"):
             if not (folder / STACKS_FILE).is_file():
-                raise registry.ModelUnavailable(f"{folder}: the stacked models' files are missing")
+                raise ModelUnavailable(f"{folder}: the stacked models' files are missing")
             stacks = TextStacks.load(folder)
         return cls(settings, stacks, **kwargs)

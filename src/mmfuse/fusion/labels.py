@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mmfuse.errors import InputError
 from mmfuse.fusion.metrics import MISSING
 from mmfuse.io.discover import DEFAULT_TEXT_COLUMNS
 from mmfuse.io.documents import read_text_file
-from mmfuse.tasks.base import InputError
 from mmfuse.types import media_kind
 
 

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mmfuse.errors import ModelUnavailable
 from mmfuse.fusion.heads import KINDS, CosineClassifier, build_head
 from mmfuse.fusion.layers import EncoderLayer, TaskDecoder, identity_, sinusoidal_encoding, zero_
-from mmfuse.registry import ModelUnavailable
 from mmfuse.types import ModalityTokens
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmfuse.tasks.base import InputError
+from mmfuse.errors import InputError
 
 # Whisper's input rate (openai/whisper audio.py SAMPLE_RATE); every speech model here uses it.
 SAMPLE_RATE = 16000

@@ -23,7 +23,6 @@ since outputs are joined on it.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -33,9 +32,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from mmfuse.cli import UsageError
+from mmfuse.errors import InputError, UsageError
 from mmfuse.io.documents import read_text_file
-from mmfuse.tasks.base import InputError
 from mmfuse.types import Item, media_kind
 
 log = logging.getLogger(__name__)
@@ -286,33 +284,6 @@ def read_manifest(
             )
         )
     return items
-
-
-def add_input_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds the input argument and the discovery flags shared by the run commands."""
-    parser.add_argument("input", type=Path, help="a folder, a media file or a manifest")
-    group = parser.add_argument_group("input")
-    group.add_argument(
-        "--group-by",
-        choices=GROUPINGS,
-        default="auto",
-        help="group files into items by stem or by sub-folder (default: auto)",
-    )
-    group.add_argument(
-        "--no-recursive", action="store_true", help="do not descend into sub-folders"
-    )
-    group.add_argument("--id-column", default="id", help="manifest column with item ids")
-    group.add_argument("--text-column", action="append", help="manifest text column (repeatable)")
-    group.add_argument(
-        "--path-column", action="append", help="manifest column of file paths (repeatable)"
-    )
-
-
-def items_from_args(args: argparse.Namespace) -> list[Item]:
-    """The items named by the flags of ``add_input_arguments``."""
-    if args.input.is_file() and args.input.suffix.lower() in MANIFEST_SUFFIXES:
-        return read_manifest(args.input, args.id_column, args.text_column, args.path_column)
-    return discover(args.input, group_by=args.group_by, recursive=not args.no_recursive)
 
 
 def expand_files(paths: Sequence[Path], kinds: Sequence[str]) -> list[Path]:

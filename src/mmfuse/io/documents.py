@@ -11,7 +11,7 @@ import logging
 import zipfile
 from pathlib import Path
 
-from mmfuse.tasks.base import InputError
+from mmfuse.errors import InputError
 
 # A DOCX or PDF whose text exceeds this is cut (with a warning): ~2,000 pages of prose.
 MAX_DOCUMENT_CHARS = 5_000_000

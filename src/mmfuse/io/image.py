@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from mmfuse.tasks.base import InputError
+from mmfuse.errors import InputError
 
 # Largest image decoded, in pixels: Pillow's own default MAX_IMAGE_PIXELS (about 0.25 GiB as
 # RGB uint8), above which Pillow only warns up to twice the size and raises beyond.

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from mmfuse.encoders.speech import Transcript
+    from mmfuse.types import Transcript
 
 # A cue's text may not contain the arrow that separates cue times (SRT and WebVTT alike).
 CUE_ARROW = "-->"

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mmfuse.tasks.base import InputError
+from mmfuse.errors import InputError
 
 logger = logging.getLogger(__name__)
 

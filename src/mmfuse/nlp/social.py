@@ -26,6 +26,7 @@ from functools import lru_cache
 import emoji
 
 from mmfuse import registry
+from mmfuse.errors import ModelUnavailable
 
 URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 # Twitter handles: letters, digits and "_", up to 15 characters; not inside e-mail addresses
@@ -74,7 +75,7 @@ def _word_ranks() -> dict[str, int]:
     spec = registry.SPECS[registry.default_model("text")]
     try:
         lines = (spec.folder() / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    except (OSError, registry.ModelUnavailable):
+    except (OSError, ModelUnavailable):
         return {}
     ranks: dict[str, int] = {}
     for token in lines:

@@ -1,5 +1,9 @@
 """The task interface every pipeline implements and the batch engines run.
 
+A task is a class registered by name (``mmfuse.tasks.registry``) with a frozen options
+dataclass (``Options``, fields made with ``mmfuse.tasks.options.option``): the command line's
+flags, the config file's keys and the manifest's record come from it.
+
 An engine calls, per run: ``setup()`` once per worker (loads models), ``decode(item)`` in a
 worker pool (file IO only; raise ``InputError`` for a bad file), ``process(batch)`` on batches
 of decoded items (model inference), and ``finish(rows, out_dir)`` once at the end for extra
@@ -17,20 +21,30 @@ from typing import Any, ClassVar
 from mmfuse.types import Item
 
 
-class InputError(Exception):
-    """A bad input file: becomes the item's one-line ``error`` cell, never a crashed run."""
-
-
 class Task(abc.ABC):
     """A pipeline: decode one item, process a batch of decoded items into one row per item.
 
+    Args:
+        options: an instance of ``Options`` (its defaults when None).
+        items: the run's items (a task may pass their manifest columns through).
+        device: "cpu", "cuda", "cuda:1"; None picks CUDA when present. Every model the task
+            loads in ``setup`` goes there.
+
     Attributes:
-        name: the task's name on the command line (``mmfuse run NAME``).
+        name: the task's name on the command line (``mmfuse run NAME``), set by the registry.
+        Options: the task's frozen options dataclass.
+        default_batch_size: items per ``process`` call unless ``--batch-size`` says otherwise.
         columns: the output columns in order; ``id`` first and ``error`` last.
     """
 
     name: ClassVar[str]
-    columns: ClassVar[tuple[str, ...]]
+    Options: ClassVar[type]
+    default_batch_size: ClassVar[int] = 8
+    columns: tuple[str, ...]
+
+    def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
+        self.options = options if options is not None else self.Options()
+        self.device = device
 
     @abc.abstractmethod
     def settings(self) -> dict:

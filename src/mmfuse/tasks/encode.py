@@ -1,4 +1,4 @@
-"""``mmfuse encode``: one row per item with what the frozen encoders see, embeddings to Parquet.
+"""Encoding: one row per item with what the frozen encoders see, embeddings to Parquet.
 
 Columns (CSV): id, kinds, files, duration_s, language, transcript, visual_concepts,
 text_chars, text_words, n_segments, n_frames, notes, error. The Parquet table also holds the
@@ -11,6 +11,7 @@ encoder states, mean of the segments).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,6 +19,8 @@ from mmfuse import __version__, registry
 from mmfuse.encoders.conse import concept_scores
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.media import DecodedMedia, EncodedMedia, MediaEncoders, decode_media
+from mmfuse.tasks.options import option
+from mmfuse.tasks.registry import register_task
 from mmfuse.types import Item, media_kind
 
 # Visual concepts listed per item.
@@ -40,16 +43,21 @@ def mean_vector(vectors: np.ndarray | None) -> np.ndarray | None:
     return (mean / norm if norm > 0 else mean).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class EncodeOptions:
+    """Which encoders read the items (empty: the registry's default for the role)."""
+
+    text_model: str = option("", "text encoder (default: the registry's)")
+    speech_model: str = option("", "speech encoder, e.g. faster-whisper:tiny.en")
+    image_model: str = option("", "image encoder, e.g. timm:tf_efficientnet_lite0")
+    every_s: float = option(2.0, "seconds between sampled video frames", flag="--every")
+
+
+@register_task("encode")
 class EncodeTask(Task):
-    """Runs every default encoder over an item's files; no fusion model, no heads.
+    """Runs every default encoder over an item's files; no fusion model, no heads."""
 
-    Args:
-        text_model, speech_model, image_model: ``backend:name`` of each encoder.
-        every_s: seconds between sampled video frames.
-        device: encoder device (None: automatic).
-    """
-
-    name = "encode"
+    Options = EncodeOptions
     columns = (
         "id",
         "kinds",
@@ -66,19 +74,12 @@ class EncodeTask(Task):
         "error",
     )
 
-    def __init__(
-        self,
-        text_model: str | None = None,
-        speech_model: str | None = None,
-        image_model: str | None = None,
-        every_s: float = 2.0,
-        device: str | None = None,
-    ):
-        self.text_model = text_model or registry.default_model("text")
-        self.speech_model = speech_model or registry.default_model("speech")
-        self.image_model = image_model or registry.default_model("image")
-        self.every_s = every_s
-        self.device = device
+    def __init__(self, options=None, items=(), device: str | None = None):
+        super().__init__(options, items, device)
+        self.text_model = self.options.text_model or registry.default_model("text")
+        self.speech_model = self.options.speech_model or registry.default_model("speech")
+        self.image_model = self.options.image_model or registry.default_model("image")
+        self.every_s = self.options.every_s
         self.media: MediaEncoders | None = None
 
     def settings(self) -> dict:

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mmfuse.encoders.speech import Segment, Transcript
+from mmfuse.errors import InputError
 from mmfuse.io.documents import read_document
-from mmfuse.tasks.base import InputError
-from mmfuse.types import Item
+from mmfuse.types import Item, Segment, Transcript
 
 # Joins an item's text parts (inline text, then text files and documents in path order).
 PART_SEPARATOR = "\n\n"

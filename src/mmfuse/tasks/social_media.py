@@ -27,12 +27,15 @@ import numpy as np
 
 from mmfuse import __version__, registry
 from mmfuse.encoders.conse import concept_scores, normalise
+from mmfuse.errors import UsageError
 from mmfuse.fusion.examples import examples_task
 from mmfuse.fusion.featurize import TEXT
 from mmfuse.fusion.model import CONFIG_FILE, checkpoint_folder, read_config
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.encode import DECIMALS, TOP_CONCEPTS, format_concepts
 from mmfuse.tasks.media import DecodedMedia, EncodedMedia, MediaEncoders, decode_media
+from mmfuse.tasks.options import option
+from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.social_scoring import (
     OUTPUT_NAMES,
     SCORE_TASK,
@@ -79,26 +82,32 @@ CORE_TASKS = ("sentiment", "emotion", "irony")
 
 @dataclass(frozen=True)
 class SocialOptions:
-    """What the social-media analysis computes (everything here keys the cache).
+    """What the social-media analysis computes (everything here keys the cache)."""
 
-    Attributes:
-        model: a fusion checkpoint folder or shipped name.
-        topics: topic labels scored zero-shot; the default list when empty.
-        examples: a folder of labelled examples (sub-folders per class) for few-shot heads.
-        speech_model, image_model: ``backend:name`` of the media encoders.
-        every_s: seconds between sampled video frames.
-        text_precision: the sentence encoder's precision ("" for the checkpoint's, float32):
-            "bfloat16" encodes about twice as fast on CPUs with bfloat16 units, but a post's
-            scores then move by about 1e-3 with the other posts of its batch.
-    """
+    model: str = option(
+        DEFAULT_MODEL, "fusion model: a folder from `mmfuse train` or a shipped name"
+    )
+    topics: tuple[str, ...] = option(
+        DEFAULT_TOPICS, "comma-separated topics scored zero-shot (default: a list of 16)"
+    )
+    examples: Path | None = option(
+        None, "few-shot examples, DIR/<class>/<files>: class vectors without training"
+    )
+    speech_model: str = option("", "speech encoder (default: the registry's)")
+    image_model: str = option("", "image encoder (default: the registry's)")
+    every_s: float = option(2.0, "seconds between sampled video frames", flag="--every")
+    text_precision: str = option(
+        "",
+        "sentence encoder precision (default: the model's, float32); bfloat16 is about twice "
+        "as fast on CPUs with bfloat16 units, scores then vary by ~1e-3 with batching",
+        choices=("", "float32", "bfloat16"),
+    )
 
-    model: str = DEFAULT_MODEL
-    topics: tuple[str, ...] = DEFAULT_TOPICS
-    examples: Path | None = None
-    speech_model: str = ""
-    image_model: str = ""
-    every_s: float = 2.0
-    text_precision: str = ""
+    def __post_init__(self):
+        if self.examples is not None and not self.examples.is_dir():
+            raise UsageError(f"examples folder not found: {self.examples}")
+        if not self.topics:
+            object.__setattr__(self, "topics", DEFAULT_TOPICS)
 
 
 @dataclass
@@ -121,27 +130,29 @@ def _digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+@register_task("social-media")
 class SocialMediaTask(Task):
-    """The social-media pipeline as an engine task (see the module docstring)."""
+    """The social-media pipeline as an engine task (see the module docstring).
 
-    name = "social-media"
+    Manifest columns besides id and text (author, brand, timestamp) pass through.
+    """
 
-    def __init__(
-        self,
-        options: SocialOptions | None = None,
-        meta_columns: Sequence[str] = (),
-        device: str | None = None,
-    ):
-        self.options = options or SocialOptions()
-        self.device = device
+    Options = SocialOptions
+    default_batch_size = TEXT_BATCH
+
+    def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
+        super().__init__(options, items, device)
         self.folder = checkpoint_folder(self.options.model)
         tasks = read_config(self.folder / CONFIG_FILE).tasks
         self.kinds = {t.name: t.kind for t in tasks}  # task -> multiclass / regression
         if self.options.examples is not None:
-            name, new = examples_task(tasks, self.options.examples)
+            try:
+                name, new = examples_task(tasks, self.options.examples)
+            except ValueError as error:  # an examples folder that cannot be used
+                raise UsageError(str(error)) from None
             if new:
                 self.kinds[name] = "multiclass"
-        self.meta_columns = tuple(meta_columns)
+        self.meta_columns = tuple(dict.fromkeys(key for item in items for key in item.meta))
         self.checkpoint = None
 
     # -- what the run records and writes ----------------------------------------------------
@@ -300,56 +311,3 @@ def _round(value):
     if isinstance(value, float | np.floating):
         return round(float(value), DECIMALS)
     return value
-
-
-def add_arguments(parser) -> None:
-    """The social-media flags of ``mmfuse run social-media``."""
-    group = parser.add_argument_group("social-media")
-    group.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help="fusion model: a folder from `mmfuse train` or "
-        f"a shipped name (default: {DEFAULT_MODEL})",
-    )
-    group.add_argument(
-        "--topics", help="comma-separated topics scored zero-shot (default: a list of 16)"
-    )
-    group.add_argument(
-        "--examples", type=Path, help="few-shot examples, DIR/<class>/<files>, no training"
-    )
-    group.add_argument("--speech-model", default="", help="speech encoder (default: registry's)")
-    group.add_argument("--image-model", default="", help="image encoder (default: registry's)")
-    group.add_argument(
-        "--every", type=float, default=2.0, help="seconds between sampled video frames"
-    )
-    group.add_argument(
-        "--text-precision",
-        choices=("float32", "bfloat16"),
-        default="",
-        help="sentence encoder precision (default: the model's, float32); bfloat16 is about "
-        "twice as fast on CPUs with bfloat16 units, scores then vary by ~1e-3 with batching",
-    )
-    parser.set_defaults(batch_size=TEXT_BATCH)
-
-
-def make_task(args, items: Sequence[Item], device: str | None) -> SocialMediaTask:
-    """The task for parsed flags; manifest columns besides id and text pass through."""
-    from mmfuse.cli import UsageError
-
-    topics = tuple(t.strip() for t in (args.topics or "").split(",") if t.strip())
-    if args.examples is not None and not args.examples.is_dir():
-        raise UsageError(f"examples folder not found: {args.examples}")
-    options = SocialOptions(
-        model=args.model,
-        topics=topics or DEFAULT_TOPICS,
-        examples=args.examples,
-        speech_model=args.speech_model,
-        image_model=args.image_model,
-        every_s=args.every,
-        text_precision=args.text_precision,
-    )
-    meta = list(dict.fromkeys(key for item in items for key in item.meta))
-    try:
-        return SocialMediaTask(options, meta, device)
-    except ValueError as error:  # an examples folder that cannot be used
-        raise UsageError(str(error)) from None

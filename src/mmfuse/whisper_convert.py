@@ -220,7 +220,7 @@ def convert_ctranslate2_to_openai(ct2_folder: Path, size: str) -> Path:
     """
     import torch
 
-    from mmfuse.registry import file_sha256
+    from mmfuse.cache import file_sha256
 
     source = Path(ct2_folder) / "model.bin"
     target = config.models_cache_dir() / f"openai-whisper-{size}-{file_sha256(source)[:12]}"
@@ -251,7 +251,7 @@ def load_openai_checkpoint(path: Path, device: str):
     import torch
     from whisper.model import ModelDimensions, Whisper
 
-    from mmfuse.registry import ModelUnavailable
+    from mmfuse.errors import ModelUnavailable
 
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)

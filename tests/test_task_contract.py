@@ -1,0 +1,103 @@
+"""Contract tests over every registered task: what any task must do, whatever it computes.
+
+A new task is covered without editing this file, unless it needs options that have no default
+(``REQUIRED_OPTIONS``) or reads no text file (``GOOD_INPUT``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from mmfuse import cli
+from mmfuse.tasks.options import read_config, resolve, to_record
+from mmfuse.tasks.registry import get_task, task_names, task_summary
+
+# Options a task cannot run without, per task, as config-file values.
+REQUIRED_OPTIONS: dict[str, dict] = {}
+# The file that makes a good item, per task (default: a short text).
+GOOD_INPUT: dict[str, tuple[str, bytes]] = {}
+DEFAULT_GOOD = ("good.txt", b"Loving the new cafe near the station, great coffee and cake.")
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def write_toml(record: dict, path: Path) -> Path:
+    """A flat TOML file of ``record`` (None values left out: they mean the default)."""
+    lines = [f"{key} = {_toml_value(v)}" for key, v in record.items() if v is not None]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+@pytest.fixture(params=task_names())
+def task_name(request) -> str:
+    return request.param
+
+
+def test_options_round_trip_through_a_config_file(task_name, tmp_path):
+    cls = get_task(task_name)
+    options = resolve(cls.Options, REQUIRED_OPTIONS.get(task_name, {}), {})
+    path = write_toml(to_record(options), tmp_path / "run.toml")
+    assert resolve(cls.Options, read_config(path), {}) == options
+
+
+def test_columns_start_with_id_and_end_with_error(task_name, tmp_path):
+    cls = get_task(task_name)
+    options = resolve(cls.Options, REQUIRED_OPTIONS.get(task_name, {}), {})
+    columns = cls(options).columns
+    assert columns[0] == "id" and columns[-1] == "error"
+    assert len(set(columns)) == len(columns)
+
+
+def test_every_task_is_listed_with_its_summary(task_name, capsys):
+    assert cli.main(["run", "--help"]) == 0
+    listing = capsys.readouterr().out
+    assert task_name in listing
+    assert task_summary(task_name).split()[0] in listing
+
+
+@pytest.mark.slow
+def test_bad_file_is_one_error_row_and_second_run_comes_from_the_cache(
+    task_name, tmp_path, one_torch_thread, monkeypatch
+):
+    monkeypatch.setenv("MMFUSE_CACHE", os.environ["MMFUSE_CACHE"])  # --cache-dir moves it
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name, content = GOOD_INPUT.get(task_name, DEFAULT_GOOD)
+    (folder / name).write_bytes(content)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    flags = ["--no-progress", "--cache-dir", str(tmp_path / "cache")]
+    if task_name in REQUIRED_OPTIONS:
+        flags += ["--config", str(write_toml(REQUIRED_OPTIONS[task_name], tmp_path / "r.toml"))]
+
+    assert cli.main(["run", task_name, str(folder), "-o", str(tmp_path / "a"), *flags]) == 1
+    rows = {row["id"]: row for row in _rows(tmp_path / "a" / "results.csv")}
+    assert set(rows) == {"good", "broken"}
+    assert rows["good"]["error"] == ""
+    assert rows["broken"]["error"] and "\n" not in rows["broken"]["error"]
+
+    assert cli.main(["run", task_name, str(folder), "-o", str(tmp_path / "b"), *flags]) == 1
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["items"]["from_cache"] == 1  # the good item; errors are retried
+    assert _rows(tmp_path / "b" / "results.csv") == _rows(tmp_path / "a" / "results.csv")
+    assert manifest["task"] == task_name
+    options = resolve(get_task(task_name).Options, REQUIRED_OPTIONS.get(task_name, {}), {})
+    assert manifest["options"] == to_record(options)
+    assert (tmp_path / "cache" / "results").is_dir()  # --cache-dir is the cache root
