@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         if encoder is not None:
             video = VideoEncoder(encoder, every_s=args.encoder_every_s)
             name = f"VideoEncoder every {args.encoder_every_s:g} s"
-            _report(name, lambda path: len(video.encode(path).times), clips)
+            _report(name, lambda path: len(video.encode_file(path).times), clips)
 
 
 if __name__ == "__main__":

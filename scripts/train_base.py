@@ -194,7 +194,8 @@ def train_base(
     """Trains the base model; returns it and a record of the run (data sizes, epochs, time)."""
     started = time.perf_counter()
     texts, labels, classes = training_set(data, sentiment_holdout, hate_offensive)
-    featurizer = Featurizer(FeaturizerConfig(text=True))
+    # Media tokens stay unit vectors: the social task reads them through the text projection.
+    featurizer = Featurizer(FeaturizerConfig(text=True, unit_variance_media=False))
     options = options or FIT_OPTIONS
     checkpoint, history = fit_many_shot(
         featurizer,

@@ -234,3 +234,15 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, capsys):
     run_task(ToyTask(), items, tmp_path / "b", RunOptions(use_cache=False, progress="on"), [])
     bar = capsys.readouterr().err
     assert "3/3" in bar and "item/s" in bar
+
+
+def test_a_device_this_machine_lacks_is_one_line_and_exit_2(tmp_path, capsys):
+    import torch
+
+    folder = make_folder(tmp_path / "in", 1)
+    bad = ["tpu", "cuda:x"] + ([] if torch.cuda.is_available() else ["cuda", "cuda:1"])
+    for device in bad:
+        assert main([str(folder), "-o", str(tmp_path / device), "--device", device]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and repr(device) in err
+        assert not (tmp_path / device).exists()  # refused before any work

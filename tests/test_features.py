@@ -8,14 +8,14 @@ import pytest
 from mmfuse.encoders.features import (
     COUNT_REFERENCES,
     LEXICAL_FEATURE_NAMES,
-    feature_dict,
     lexical_features,
     negation_count,
 )
 
 
 def features_of(text: str) -> dict[str, float]:
-    return feature_dict(lexical_features([text])[0])
+    row = lexical_features([text])[0]
+    return {name: float(v) for name, v in zip(LEXICAL_FEATURE_NAMES, row, strict=True)}
 
 
 def test_one_named_float32_row_per_text():

@@ -17,7 +17,8 @@ from mmfuse.fusion.fewshot import (
     class_vectors_from_text,
     leave_one_out_blend,
 )
-from mmfuse.fusion.inference import evaluate, explanation_columns, infer
+from mmfuse.fusion.inference import infer, predict
+from mmfuse.fusion.metrics import task_metrics
 from mmfuse.fusion.model import (
     CHECKPOINTS_DIR,
     FusionConfig,
@@ -79,6 +80,12 @@ def run(model: FusionModel, inputs: dict):
         return model(inputs)
 
 
+def macro_f1(model, inputs, labels) -> float:
+    """The emotion head's macro-F1 on labelled inputs."""
+    scores = predict(model, inputs)["emotion"]
+    return task_metrics(model.task("emotion"), labels, scores)["macro_f1"]
+
+
 def test_masked_modality_equals_removed_modality():
     rng = np.random.default_rng(1)
     model = tiny_model(scramble=True)
@@ -132,9 +139,6 @@ def test_attention_shares_sum_to_one_and_follow_the_modalities():
         shares = output.shares[task].numpy()
         np.testing.assert_allclose(shares.sum(1), 1.0, atol=1e-5)
         assert (shares[~present] == 0).all() and (shares[present] > 0).all()
-    columns = explanation_columns(model, {t: s.numpy() for t, s in output.shares.items()})
-    assert list(columns)[:3] == ["mood_from_text", "mood_from_audio", "mood_from_lex"]
-    assert len(columns) == 9 and columns["score_from_lex"][3] == 0
 
 
 def test_an_alias_reads_through_its_targets_weights_with_shares_of_its_own():
@@ -403,11 +407,11 @@ def test_zero_and_few_shot_on_real_tweets(tweet_emotions):
         tasks=[TaskConfig("emotion", classes=list(EMOTIONS))],
     )
     text_vectors = apply_zero_shot(model, "emotion", EMOTIONS, encode)
-    zero_shot = evaluate(model, val_x, {"emotion": val_y})["emotion"]["macro_f1"]
+    zero_shot = macro_f1(model, val_x, val_y)
     few = class_vectors_from_examples(
         model, "emotion", shots_x, shots_y, k=SHOTS, text_prototypes=text_vectors
     )
     model.set_class_vectors("emotion", few)
-    few_shot = evaluate(model, val_x, {"emotion": val_y})["emotion"]["macro_f1"]
+    few_shot = macro_f1(model, val_x, val_y)
     assert zero_shot > 0.4  # chance is about 0.25; measured 0.506
     assert few_shot > zero_shot + 0.02  # measured: 0.506 -> 0.544

@@ -9,11 +9,11 @@ import json
 import re
 
 import numpy as np
-import open_clip
 import pytest
 import timm
 import torch
 from helpers.media import truncate, write_bomb_png, write_image
+from helpers.tiny_models import TINY_CLIP_CONFIG, make_tiny_timm, save_tiny_clip
 from PIL import Image
 
 from mmfuse.encoders import conse
@@ -25,12 +25,6 @@ from mmfuse.io import image as image_io
 from mmfuse.io.image import decode_image_bytes, load_image
 
 FAKE_DIM = 32
-# A tiny open_clip model: 1 layer of width 32 in each tower, 32 px images.
-TINY_CLIP_CONFIG = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
 
 
 @functools.cache
@@ -171,8 +165,7 @@ def test_min_side_decodes_large_jpegs_smaller_but_not_below_it(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_timm():
-    torch.manual_seed(0)
-    return timm.create_model("test_efficientnet", pretrained=False)
+    return make_tiny_timm()
 
 
 @pytest.fixture
@@ -314,14 +307,7 @@ def test_timm_model_from_a_local_file(tmp_path, tiny_timm, monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny_clip_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny_clip")
-    config_path = folder / "mmfuse-tiny-clip.json"
-    config_path.write_text(json.dumps(TINY_CLIP_CONFIG))
-    open_clip.add_model_config(config_path)
-    torch.manual_seed(0)
-    model = open_clip.create_model("mmfuse-tiny-clip", pretrained=None)
-    torch.save(model.state_dict(), folder / "weights.pt")
-    return config_path, folder / "weights.pt"
+    return save_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))
 
 
 def test_open_clip_encoder_contract(tiny_clip_files, monkeypatch, isolated_cache):

@@ -110,7 +110,8 @@ def test_signals_count_what_normalisation_rewrites():
 
 
 def test_emoji_names_drop_skin_tone():
-    assert social.emoji_names("👍🏿 great ❤️") == ["thumbs up", "red heart"]
+    found = [social.emoji_name(e["emoji"]) for e in social.find_emojis("👍🏿 great ❤️")]
+    assert found == ["thumbs up", "red heart"]
 
 
 # --- language detection -------------------------------------------------------------------
@@ -153,6 +154,11 @@ def test_detection_agrees_with_langdetect_sampling():
 
 def test_only_confident_other_languages_are_flagged():
     assert set(language.SUPPORTED_LANGUAGES) == {"en"}
-    assert language.unsupported_language("Je suis très content de te voir aujourd'hui.") == "fr"
-    assert language.unsupported_language("This movie was great fun, I loved it.") is None
-    assert language.unsupported_language("😂😂") is None
+
+    def unsupported(text: str) -> str | None:
+        code, probability = language.detect_language(text)
+        return None if language.is_supported(code, probability) else code
+
+    assert unsupported("Je suis très content de te voir aujourd'hui.") == "fr"
+    assert unsupported("This movie was great fun, I loved it.") is None
+    assert unsupported("😂😂") is None

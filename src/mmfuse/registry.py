@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -20,7 +21,10 @@ from pathlib import Path
 
 from mmfuse import config
 from mmfuse.cache import file_sha256
-from mmfuse.errors import ModelUnavailable
+from mmfuse.errors import ModelUnavailable, UsageError
+
+# Devices mmfuse runs on: the CPU or a CUDA GPU (by index).
+DEVICE_NAME = re.compile(r"cpu|cuda(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -324,9 +328,21 @@ def resolve(model_id: str, *, online: bool | None = None) -> ModelRef:
 
 
 def select_device(requested: str | None = None) -> str:
-    """``requested`` when given, else CUDA when present, else CPU."""
-    if requested:
+    """``requested`` when given (checked), else CUDA when present, else CPU.
+
+    Raises:
+        UsageError: a device name torch does not know, or a CUDA device this machine lacks.
+    """
+    if requested and not DEVICE_NAME.fullmatch(requested):
+        raise UsageError(f"unknown device {requested!r}: use cpu, cuda or cuda:N")
+    if requested == "cpu":
         return requested
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not requested:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        index = int(requested.partition(":")[2] or 0)
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            raise UsageError(f"device {requested!r} is not available here (try --device cpu)")
+    return requested

@@ -16,6 +16,7 @@ from mmfuse import config
 from mmfuse.engines.options import RunOptions
 from mmfuse.errors import EXIT_OK, EXIT_PARTIAL, UsageError
 from mmfuse.io.discover import GROUPINGS, MANIFEST_SUFFIXES, discover, read_manifest
+from mmfuse.registry import select_device
 from mmfuse.runner import RunResult
 from mmfuse.tasks.options import (
     CHOICES,
@@ -93,22 +94,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group = parser.add_argument_group("run")
     add_option_arguments(group, RunOptions, skip=DISPLAY_FIELDS)
-    group.add_argument(
-        "--progress",
-        dest="progress",
-        action="store_const",
-        const="on",
-        default=argparse.SUPPRESS,
-        help="show the progress bar even when stderr is not a terminal",
-    )
-    group.add_argument(
-        "--no-progress",
-        dest="progress",
-        action="store_const",
-        const="off",
-        default=argparse.SUPPRESS,
-        help="never show it",
-    )
+    for flag, mode, help_text in (
+        ("--progress", "on", "show the progress bar even when stderr is not a terminal"),
+        ("--no-progress", "off", "never show it"),
+    ):
+        group.add_argument(
+            flag,
+            dest="progress",
+            action="store_const",
+            const=mode,
+            default=argparse.SUPPRESS,
+            help=help_text,
+        )
     # Own dests: argparse lets a sub-command's defaults overwrite the main parser's -q/-v.
     group.add_argument("-q", "--quiet", dest="run_quiet", action="store_true", help="less output")
     group.add_argument("-v", "--verbose", dest="run_verbose", action="store_true", help="debug")
@@ -141,6 +138,8 @@ def resolve_options(
     run_options = resolve(RunOptions, keys, flags)
     if run_options.verbose or run_options.quiet:
         config.configure_logging(run_options.verbose, run_options.quiet)
+    if run_options.device:  # a bad or missing device: one line, before any work
+        select_device(run_options.device)
     if run_options.cache_dir is not None:
         config.use_cache_root(run_options.cache_dir)
     if task_options is None:

@@ -97,7 +97,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=registry.default_model("text"),
         help="sentence encoder, backend:name or backend:/path (default: %(default)s)",
     )
-    encoders.add_argument("--image-model", default="", help="image encoder for image items")
+    encoders.add_argument(
+        "--image-model",
+        default="",
+        help="image encoder for images and video frames (default: none)",
+    )
+    encoders.add_argument(
+        "--speech-model",
+        default="",
+        help="speech encoder for audio and soundtracks (default: none)",
+    )
+    encoders.add_argument(
+        "--every", type=float, default=2.0, help="seconds between sampled video frames"
+    )
 
 
 def read_descriptions(path: Path | None) -> dict[str, dict[str, str]]:
@@ -178,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
             text_model=args.text_model,
             text=not many_shot or args.no_stacks,
             image_model=args.image_model,
+            speech_model=args.speech_model,
+            every_s=args.every,
         ),
         device=args.device,
     )

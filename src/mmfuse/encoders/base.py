@@ -10,8 +10,8 @@ from __future__ import annotations
 import abc
 import importlib
 import threading
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from mmfuse.registry import ModelRef, resolve, select_device
 
@@ -34,7 +34,7 @@ class Encoder(abc.ABC):
     """A frozen pretrained model that turns one media kind into embeddings.
 
     Attributes:
-        modality: the media kind it reads ("text", "speech", "image").
+        modality: the media kind it reads ("text", "speech", "image", "video").
         model_id: the ``backend:name`` it was created from.
         dim: size of the embedding vectors it returns.
         device: "cpu" or "cuda[:n]".
@@ -50,6 +50,13 @@ class Encoder(abc.ABC):
     def settings(self) -> dict:
         """Everything besides the weights that changes the outputs (part of cache keys)."""
         return {"model_id": self.model_id}
+
+    @abc.abstractmethod
+    def encode(self, inputs: Sequence) -> Any:
+        """Encodes a batch of inputs of its modality; each subclass documents the contract
+        (text: ``str`` -> float32 [N, dim]; image: RGB uint8 [H, W, 3] -> ``ImageFeatures``;
+        speech: float32 [n] 16 kHz mono -> ``SpeechFeatures`` each; video: a path ->
+        ``VideoFeatures`` each)."""
 
 
 def register_backend(name: str) -> Callable:

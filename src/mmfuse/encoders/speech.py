@@ -17,7 +17,8 @@ from __future__ import annotations
 import abc
 import math
 import os
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,19 @@ def _state_spans(segments: list[Segment], n_samples: int) -> tuple[np.ndarray, n
     return lo, hi
 
 
+@dataclass(frozen=True)
+class SpeechFeatures:
+    """What the speech encoder makes of one audio track.
+
+    Attributes:
+        transcript: the words with their segment times.
+        voice: float32 [S, d] voice embedding of each transcript segment.
+    """
+
+    transcript: Transcript
+    voice: np.ndarray
+
+
 class SpeechEncoder(Encoder):
     """Whisper: speech to ``Transcript`` and per-segment voice embeddings.
 
@@ -110,6 +124,16 @@ class SpeechEncoder(Encoder):
             f"unknown language code '{language}' for {self.model_id} "
             f"(e.g. {', '.join(self.languages[:6])})"
         )
+
+    def encode(
+        self, inputs: Sequence[np.ndarray], *, language: str | None = None
+    ) -> list[SpeechFeatures]:
+        """Transcribes each float32 [n] 16 kHz mono track and embeds its segments' voice."""
+        features = []
+        for audio in inputs:
+            transcript = self.transcribe(audio, language=language)
+            features.append(SpeechFeatures(transcript, self.embed(audio, transcript.segments)))
+        return features
 
     def transcribe(
         self, audio: np.ndarray, *, language: str | None = None, vad: bool = True

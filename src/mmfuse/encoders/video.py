@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mmfuse.encoders.base import Encoder
 from mmfuse.errors import InputError
 from mmfuse.io.audio import load_audio
 from mmfuse.io.video import VideoInfo, probe_video, sample_frames
@@ -80,8 +81,11 @@ def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-class VideoEncoder:
+class VideoEncoder(Encoder):
     """Encodes a video file's sampled frames and, optionally, its soundtrack.
+
+    An ``Encoder`` over the image (and speech) encoder it is given: ``model_id``, ``dim`` and
+    ``device`` are the image encoder's.
 
     Attributes:
         image_encoder: anything with ``encode(images: Sequence[RGB uint8 HxWx3]) -> ImageFeatures``
@@ -94,6 +98,8 @@ class VideoEncoder:
         max_frames: at most this many frames per video; None: no limit.
     """
 
+    modality = "video"
+
     def __init__(
         self,
         image_encoder: ImageEncoder,
@@ -105,6 +111,7 @@ class VideoEncoder:
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        super().__init__(image_encoder.model_id, image_encoder.dim, image_encoder.device)
         self.image_encoder = image_encoder
         self.speech_encoder = speech_encoder
         self.every_s = every_s
@@ -123,7 +130,13 @@ class VideoEncoder:
             "speech": None if self.speech_encoder is None else self.speech_encoder.settings(),
         }
 
-    def encode(self, path: str | Path, *, language: str | None = None) -> VideoFeatures:
+    def encode(
+        self, inputs: Sequence[str | Path], *, language: str | None = None
+    ) -> list[VideoFeatures]:
+        """``encode_file`` of each video path, one after the other (memory stays flat)."""
+        return [self.encode_file(path, language=language) for path in inputs]
+
+    def encode_file(self, path: str | Path, *, language: str | None = None) -> VideoFeatures:
         """Samples and encodes the frames, then transcribes and embeds the soundtrack.
 
         Args:
@@ -148,8 +161,8 @@ class VideoEncoder:
             logger.warning("%s: audio track skipped: %s", path.name, error)
             features.audio_error = str(error)
             return features
-        features.transcript = self.speech_encoder.transcribe(audio, language=language)
-        features.voice = self.speech_encoder.embed(audio, features.transcript.segments)
+        speech = self.speech_encoder.encode([audio], language=language)[0]
+        features.transcript, features.voice = speech.transcript, speech.voice
         return features
 
     def _encode_frames(self, path: Path) -> tuple[np.ndarray, ImageFeatures]:

@@ -4,9 +4,14 @@ A fitted featurizer is saved beside the fusion weights (``featurizer.json``, plu
 linear models of ``mmfuse.fusion.stack``), so whatever reads a checkpoint turns items into
 exactly the tokens the model was trained on. Two steps, as in the engine's ``Task`` interface:
 
-- ``decode(item) -> Decoded``: file IO only (text files read as UTF-8, images decoded);
-  a bad file raises ``InputError``.
-- ``featurize(decoded) -> dict[str, ModalityTokens]``: the encoders, batched over items.
+- ``decode(item) -> Decoded``: file IO only (``mmfuse.fusion.media.decode_media``: text files
+  and documents, images, audio; videos probed); a bad file raises ``InputError``.
+- ``featurize(decoded) -> dict[str, ModalityTokens]``: the encoders, batched over items (the
+  media through ``encode_media``, which a task may call first to keep transcripts and
+  visual concepts for its rows).
+
+``run``, ``train``, ``evaluate`` and ``--examples`` all go through these two calls, so a model
+trained on posts with images, audio and video reads them the same way at inference.
 
 Modalities (name: tokens per item x size), each present when configured or fitted:
 
@@ -18,9 +23,11 @@ Modalities (name: tokens per item x size), each present when configured or fitte
 - ``bow`` and ``embedding``: 1 x (outputs of all tasks), the predictions of per-task linear
   models on TF-IDF n-grams and on the sentence embedding with the lexical features
   (``mmfuse.fusion.stack``), present once fitted on labelled texts.
-- ``visual``: one 384-d token per image, the image encoder's ConSE projection into the text
-  space (so zero- and few-shot class vectors from text apply to images as well), scaled as
-  ``text``.
+- ``speech``, ``image``, ``video`` (when ``speech_model`` / ``image_model`` are set): one
+  384-d token per transcript segment (its sentence embedding, at its start time), per image
+  and per sampled video frame (the image encoder's ConSE projection into the text space, at
+  the frame's time), so zero- and few-shot class vectors from text apply to them as well.
+  Scaled as ``text`` unless ``unit_variance_media`` is off (see ``FeaturizerConfig``).
 
 Encoder outputs are cached by content (``mmfuse.cache.Cache`` under ``cache_dir()/features``)
 with the encoder's settings in the key, so re-running training or evaluation encodes nothing.
@@ -39,22 +46,24 @@ import numpy as np
 from mmfuse import config, registry
 from mmfuse.cache import Cache, make_key
 from mmfuse.errors import InputError, ModelUnavailable
+from mmfuse.fusion.media import Decoded, EncodedMedia, MediaEncoders, decode_media
 from mmfuse.fusion.stack import STACKS_FILE, TextStacks
-from mmfuse.io.documents import read_text_file
 from mmfuse.types import Item, ModalityTokens
 
 log = logging.getLogger(__name__)
 
 FEATURIZER_FILE = "featurizer.json"
-TEXT, LEXICAL, VISUAL = "text", "lexical", "visual"
+TEXT, LEXICAL = "text", "lexical"
+# Media modalities: transcript segments, images and video frames, all in the text space.
+SPEECH, IMAGE, VIDEO = "speech", "image", "video"
+# Each media modality's token vectors and times in ``EncodedMedia`` (None: chunk index).
+MEDIA_TOKENS = {
+    SPEECH: ("speech", "speech_times"),
+    IMAGE: ("images", None),
+    VIDEO: ("frames", "frame_times"),
+}
 # Texts encoded per call of the text encoder (it buckets them by length inside).
 ENCODE_CHUNK = 2048
-# Images decoded and encoded per call: bounds memory to ~100 MB of decoded pixels.
-IMAGE_CHUNK = 32
-# Shorter side images are decoded at, at least: the encoders resize to 224-256 px anyway.
-IMAGE_MIN_SIDE = 256
-# Joins an item's text parts (inline text, then text files in path order).
-PART_SEPARATOR = "\n\n"
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,15 @@ class FeaturizerConfig:
             float32 by default: bfloat16 is about twice as fast, but its embedding of a text
             moves by up to 2e-3 with the other texts of its batch (float32: 2e-7), and a
             checkpoint's scores must not depend on how posts were batched.
-        image_model: ``backend:name`` of the image encoder; "" to ignore images.
+        image_model: ``backend:name`` of the image encoder; "" to ignore images and video
+            frames.
+        speech_model: ``backend:name`` of the speech encoder; "" to ignore audio and
+            soundtracks.
+        every_s: seconds between sampled video frames.
+        unit_variance_media: scale media tokens as ``text`` (``unit_variance``), so a model
+            trained on them learns from them as fast as from the text; False keeps them unit
+            vectors (mmfuse-base, which reads them through its text projection and was trained
+            on text alone: the caption then leads the fused reading).
         normalize: rewrite social-media text before encoding (``mmfuse.nlp.social``).
     """
 
@@ -78,25 +95,28 @@ class FeaturizerConfig:
     text: bool = True
     lexical: bool = False
     image_model: str = ""
+    speech_model: str = ""
+    every_s: float = 2.0
+    unit_variance_media: bool = True
     normalize: bool = True
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The media kinds ``decode`` reads."""
+        kinds = ["text", "document"]
+        if self.image_model:
+            kinds.append("image")
+        if self.speech_model:
+            kinds.append("audio")
+        if self.image_model:
+            kinds.append("video")  # frames; the soundtrack too with a speech model
+        return tuple(kinds)
 
-@dataclass
-class Decoded:
-    """An item's content read from disk (picklable; no model has run yet).
-
-    Attributes:
-        text: the item's text (inline text and text files joined), "" when none.
-        images: RGB uint8 [H, W, 3] arrays, one per image file.
-    """
-
-    text: str = ""
-    images: list[np.ndarray] = field(default_factory=list)
-
-
-def _join_parts(parts: Sequence[str]) -> str:
-    """An item's text parts, stripped and blank-line separated."""
-    return PART_SEPARATOR.join(p.strip() for p in parts if p and p.strip())
+    @property
+    def media_modalities(self) -> tuple[str, ...]:
+        """The media modalities ``featurize`` emits."""
+        speech = (SPEECH,) if self.speech_model else ()
+        return (*speech, *((IMAGE, VIDEO) if self.image_model else ()))
 
 
 def unit_variance(vectors: np.ndarray) -> np.ndarray:
@@ -144,7 +164,7 @@ class Featurizer:
         self.config = config or FeaturizerConfig()
         self.stacks = stacks
         self._text_encoder = text_encoder
-        self._image_encoder = None
+        self._media: MediaEncoders | None = None
         self._cache = cache
         self.device = device
 
@@ -164,13 +184,17 @@ class Featurizer:
         return self._text_encoder
 
     @property
-    def image_encoder(self):
-        """The image encoder, created on first use."""
-        if self._image_encoder is None:
-            from mmfuse.encoders.base import create_encoder
-
-            self._image_encoder = create_encoder(self.config.image_model, self.device)
-        return self._image_encoder
+    def media(self) -> MediaEncoders:
+        """The speech and image encoders (with the sentence encoder), created on first use."""
+        if self._media is None:
+            self._media = MediaEncoders(
+                self.text_encoder,
+                self.config.speech_model,
+                self.config.image_model,
+                self.config.every_s,
+                self.device,
+            )
+        return self._media
 
     @property
     def cache(self) -> Cache | None:
@@ -219,8 +243,7 @@ class Featurizer:
             dims[LEXICAL] = self.lexical_dim
         if self.stacks is not None:
             dims.update(self.stacks.dims)
-        if self.config.image_model:
-            dims[VISUAL] = self.text_dim
+        dims.update({name: self.text_dim for name in self.config.media_modalities})
         return dims
 
     @property
@@ -244,24 +267,14 @@ class Featurizer:
         return normalize(text)
 
     def decode(self, item: Item) -> Decoded:
-        """Reads an item's text (inline and text files) and images.
+        """Reads an item's text (inline, text files and documents) and, where the featurizer
+        has the encoders for them, its images, audio and videos.
 
         Raises:
             InputError: a file that cannot be read, or an item with nothing this featurizer
                 reads.
         """
-        parts = [item.text] if item.text else []
-        parts += [read_text_file(p) for p in item.files_of("text")]
-        images = []
-        if self.config.image_model:
-            from mmfuse.io.image import load_image
-
-            images = [load_image(p, min_side=IMAGE_MIN_SIDE) for p in item.files_of("image")]
-        text = _join_parts(parts)
-        if not text.strip() and not images:
-            readable = "text" + (" or images" if self.config.image_model else "")
-            raise InputError(f"item '{item.id}' has no {readable}")
-        return Decoded(text, images)
+        return decode_media(item, self.config.kinds)
 
     def decode_readable(self, items: Sequence[Item]) -> tuple[list[int], list[Decoded]]:
         """The positions of the items that decode, and their ``Decoded``; each one that
@@ -327,15 +340,25 @@ class Featurizer:
             inputs.update({name: _single(stacked[name]) for name in self.stacks.dims})
         return inputs
 
+    def encode_media(self, decoded: Sequence[Decoded]) -> list[EncodedMedia]:
+        """What the speech and image encoders make of each item's audio, images and videos."""
+        if not any(d.has_media for d in decoded):
+            return [EncodedMedia() for _ in decoded]
+        return self.media.encode(decoded)
+
     def featurize(
-        self, decoded: Sequence[Decoded], stacked: Mapping[str, np.ndarray] | None = None
+        self,
+        decoded: Sequence[Decoded],
+        stacked: Mapping[str, np.ndarray] | None = None,
+        media: Sequence[EncodedMedia] | None = None,
     ) -> dict[str, ModalityTokens]:
-        """Tokens of decoded items; an item without text has its text modalities masked.
+        """Tokens of decoded items; a modality an item lacks is masked for it.
 
         Args:
             decoded: N items from ``decode``.
             stacked: token name -> float32 [N, dim] replacing the stacks' predictions
                 (training).
+            media: the items' ``encode_media`` output, when the caller has it already.
         """
         has_text = np.array([bool(d.text.strip()) for d in decoded], dtype=bool)
         texts = [d.text for d in decoded if d.text.strip()]
@@ -349,23 +372,16 @@ class Featurizer:
                 full.tokens[has_text] = tokens.tokens
                 full.mask[has_text] = True
                 inputs[name] = full
-        if self.config.image_model:
-            inputs[VISUAL] = self._visual([d.images for d in decoded])
+        if self.config.media_modalities:
+            media = self.encode_media(decoded) if media is None else media
+            for name in self.config.media_modalities:
+                vectors, times = MEDIA_TOKENS[name]
+                sequences = [getattr(m, vectors) for m in media]
+                stamps = [getattr(m, times) if times else None for m in media]
+                if self.config.unit_variance_media:
+                    sequences = [None if v is None else unit_variance(v) for v in sequences]
+                inputs[name] = ModalityTokens.stack(sequences, stamps, self.text_dim)
         return inputs
-
-    def _visual(self, images: Sequence[list[np.ndarray]]) -> ModalityTokens:
-        """One text-space token per image, for items of several images each."""
-        flat = [image for item in images for image in item]
-        vectors = np.zeros((len(flat), self.text_dim), dtype=np.float32)
-        for start in range(0, len(flat), IMAGE_CHUNK):
-            chunk = flat[start : start + IMAGE_CHUNK]
-            text_space = self.image_encoder.encode(chunk).text_space
-            vectors[start : start + len(chunk)] = unit_variance(text_space)
-        sequences, offset = [], 0
-        for item in images:
-            sequences.append(vectors[offset : offset + len(item)] if item else None)
-            offset += len(item)
-        return ModalityTokens.stack(sequences, [None] * len(images), self.text_dim)
 
     def fit_stacks(
         self,

@@ -36,6 +36,7 @@ from mmfuse.fusion.model import (
     save_model,
 )
 from mmfuse.fusion.train import EpochRecord, TrainHistory, TrainOptions, train
+from mmfuse.registry import select_device
 from mmfuse.types import ModalityTokens
 
 log = logging.getLogger(__name__)
@@ -59,18 +60,23 @@ class Checkpoint:
         return folder
 
     @classmethod
-    def load(cls, name_or_path: str | Path, **featurizer_kwargs) -> Checkpoint:
+    def load(
+        cls, name_or_path: str | Path, device: str | None = None, **featurizer_kwargs
+    ) -> Checkpoint:
         """A shipped checkpoint by name (e.g. "mmfuse-base") or a checkpoint folder.
 
         Args:
             name_or_path: the name or folder.
-            **featurizer_kwargs: ``text_encoder``, ``cache``, ``device`` for the featurizer.
+            device: where the fusion model and the featurizer's encoders run (None: CUDA
+                when present).
+            **featurizer_kwargs: ``text_encoder`` and ``cache`` for the featurizer.
 
         Raises:
             ModelUnavailable: neither a shipped name nor a folder with a model in it.
         """
         folder = checkpoint_folder(name_or_path)
-        return cls(load_model(folder), Featurizer.load(folder, **featurizer_kwargs))
+        model = load_model(folder).to(select_device(device))
+        return cls(model, Featurizer.load(folder, device=device, **featurizer_kwargs))
 
 
 def task_configs(

@@ -1,9 +1,9 @@
-"""Batched inference of a fusion model over many items, and its explanation columns.
+"""Batched inference of a fusion model over many items.
 
 API:
     ``infer(model, inputs)`` returns per-task scores, pooled vectors and modality shares as
-    numpy arrays; ``predict`` only the scores; ``evaluate`` scores them against labels;
-    ``explanation_columns`` turns shares into CSV columns ``<task>_from_<modality>``.
+    numpy arrays (the shares are a task's attention per modality, the explanation a task
+    writes as ``<task>_from_<source>`` columns); ``predict`` only the scores.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mmfuse.fusion.metrics import task_metrics
 from mmfuse.fusion.model import FusionModel
 from mmfuse.types import ModalityTokens
 
@@ -103,23 +102,3 @@ def predict(
 ) -> dict[str, np.ndarray]:
     """Task -> probabilities [n_items, n_classes] (regression: values [n_items])."""
     return infer(model, inputs, batch_size).scores
-
-
-def evaluate(
-    model: FusionModel,
-    inputs: Mapping[str, ModalityTokens],
-    labels: Mapping[str, np.ndarray],
-    batch_size: int = INFER_BATCH,
-) -> dict[str, dict]:
-    """Task -> metrics of the model's predictions against ``labels`` (missing ones skipped)."""
-    scores = predict(model, inputs, batch_size)
-    return {task: task_metrics(model.task(task), y, scores[task]) for task, y in labels.items()}
-
-
-def explanation_columns(model: FusionModel, shares: Mapping[str, np.ndarray]) -> dict:
-    """CSV columns ``<task>_from_<modality>`` from per-task shares [n_items, n_modalities]."""
-    return {
-        f"{task}_from_{modality}": np.asarray(values)[:, j]
-        for task, values in shares.items()
-        for j, modality in enumerate(model.modalities)
-    }

@@ -1,4 +1,4 @@
-"""Many-shot training of a fusion model on cached encoder outputs, batched inference, metrics.
+"""Many-shot training of a fusion model on cached encoder outputs.
 
 API:
     ``train(model, train_inputs, train_labels, val_inputs, val_labels, options) -> TrainHistory``
@@ -10,8 +10,8 @@ API:
     - multilabel: float [n_items, n_classes] of 0/1, NaN (or -1) where unlabelled;
     - regression: float [n_items], NaN where unlabelled.
 
-    ``infer`` / ``predict`` run the model in batches; ``evaluate`` scores it with the metrics
-    of ``mmfuse.fusion.metrics`` (scikit-learn).
+    Batched inference is ``mmfuse.fusion.inference``; the metrics, ``mmfuse.fusion.metrics``;
+    fitting a checkpoint from items (stacks, hold-out, few-shot), ``mmfuse.fusion.fit``.
 """
 
 from __future__ import annotations

@@ -89,15 +89,17 @@ def detect_language(text: str) -> tuple[str, float]:
     return factory.langlist[best].split("-")[0], float(posterior[best])
 
 
-def unsupported_language(
-    text: str, min_probability: float = DEFAULT_FLAG_PROBABILITY
-) -> str | None:
-    """The language code when ``text`` is confidently not in ``SUPPORTED_LANGUAGES``, else None.
+def is_supported(
+    language: str, probability: float, min_probability: float = DEFAULT_FLAG_PROBABILITY
+) -> bool:
+    """False only when a text is confidently (``min_probability``) not in
+    ``SUPPORTED_LANGUAGES``.
 
     Undetermined texts (too short, emojis only) are not flagged: there is no evidence that the
     English models misread them.
     """
-    language, probability = detect_language(text)
-    if language == UNDETERMINED or language in SUPPORTED_LANGUAGES:
-        return None
-    return language if probability >= min_probability else None
+    return (
+        language in SUPPORTED_LANGUAGES
+        or language == UNDETERMINED
+        or (probability < min_probability)
+    )

@@ -151,11 +151,6 @@ def emoji_name(char: str) -> str:
     return SKIN_TONE_RE.sub("", name).replace("_", " ")
 
 
-def emoji_names(text: str) -> list[str]:
-    """The names of the emojis in ``text``, in order, repeats included."""
-    return [emoji_name(e["emoji"]) for e in find_emojis(text)]
-
-
 def _gloss_emojis(text: str) -> str:
     """Each run of one repeated emoji kept once and followed by its name in parentheses."""
     pieces, last, previous = [], 0, None

@@ -16,22 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmfuse import __version__, registry
-from mmfuse.encoders.conse import concept_scores
+from mmfuse.encoders.text import TextEncoder, resolve_precision
+from mmfuse.fusion.media import Decoded, EncodedMedia, MediaEncoders, decode_media
+from mmfuse.registry import select_device
 from mmfuse.tasks.base import Task
-from mmfuse.tasks.media import DecodedMedia, EncodedMedia, MediaEncoders, decode_media
+from mmfuse.tasks.cells import rounded, visual_concepts
+from mmfuse.tasks.media import MediaOptions
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.types import Item, media_kind
-
-# Visual concepts listed per item.
-TOP_CONCEPTS = 5
-# Decimals kept in float cells, so batch composition never changes the table's bytes.
-DECIMALS = 4
-
-
-def format_concepts(pairs: Sequence[tuple[str, float]]) -> str:
-    """'tabby 0.41; cat 0.95' style cell."""
-    return "; ".join(f"{name} {score:.2f}" for name, score in pairs)
 
 
 def mean_vector(vectors: np.ndarray | None) -> np.ndarray | None:
@@ -44,13 +37,16 @@ def mean_vector(vectors: np.ndarray | None) -> np.ndarray | None:
 
 
 @dataclass(frozen=True)
-class EncodeOptions:
+class EncodeOptions(MediaOptions):
     """Which encoders read the items (empty: the registry's default for the role)."""
 
     text_model: str = option("", "text encoder (default: the registry's)")
-    speech_model: str = option("", "speech encoder, e.g. faster-whisper:tiny.en")
-    image_model: str = option("", "image encoder, e.g. timm:tf_efficientnet_lite0")
-    every_s: float = option(2.0, "seconds between sampled video frames", flag="--every")
+    text_precision: str = option(
+        "float32",
+        "sentence encoder precision: float32 keeps an item's embedding independent of its "
+        "batch; bfloat16 or auto (bfloat16 where the hardware has it) is faster",
+        choices=("float32", "bfloat16", "int8", "auto"),
+    )
 
 
 @register_task("encode")
@@ -89,20 +85,25 @@ class EncodeTask(Task):
             "speech_model": self.speech_model,
             "image_model": self.image_model,
             "every_s": self.every_s,
+            "text_precision": resolve_precision(
+                self.options.text_precision, select_device(self.device)
+            ),
         }
 
     def setup(self) -> None:
-        from mmfuse.encoders.base import create_encoder
-
-        text = create_encoder(self.text_model, self.device)
+        text = TextEncoder(
+            registry.resolve(self.text_model),
+            select_device(self.device),
+            precision=self.options.text_precision,
+        )
         self.media = MediaEncoders(
             text, self.speech_model, self.image_model, self.every_s, self.device
         )
 
-    def decode(self, item: Item) -> DecodedMedia:
+    def decode(self, item: Item) -> Decoded:
         return decode_media(item)
 
-    def process(self, batch: Sequence[tuple[Item, DecodedMedia]]) -> list[dict]:
+    def process(self, batch: Sequence[tuple[Item, Decoded]]) -> list[dict]:
         if self.media is None:
             self.setup()
         decoded = [d for _, d in batch]
@@ -114,35 +115,27 @@ class EncodeTask(Task):
             for (item, d), e, vector in zip(batch, encoded, text_vectors, strict=True)
         ]
 
-    def _row(self, item: Item, decoded: DecodedMedia, media: EncodedMedia, text_vector) -> dict:
+    def _row(self, item: Item, decoded: Decoded, media: EncodedMedia, text_vector) -> dict:
         from mmfuse.nlp.language import detect_language
 
         if decoded.audio and not decoded.text and not decoded.images and not media.transcript:
             return {"error": "no speech detected in " + ", ".join(n for n, _ in decoded.audio)}
         kinds = sorted({media_kind(p) for p in item.paths} | ({"text"} if item.text else set()))
         language = media.language or (detect_language(decoded.text)[0] if decoded.text else "")
-        concepts = ""
-        if media.visual_probs is not None:
-            mean_probs = media.visual_probs.mean(axis=0, keepdims=True)
-            concepts = format_concepts(concept_scores(mean_probs, TOP_CONCEPTS)[0])
         return {
             "kinds": "+".join(k for k in kinds if k),
             "files": len(item.paths),
             "duration_s": round(media.duration, 2) if media.duration else None,
             "language": language,
             "transcript": media.transcript,
-            "visual_concepts": concepts,
+            "visual_concepts": visual_concepts(media),
             "text_chars": len(decoded.text),
             "text_words": len(decoded.text.split()),
             "n_segments": sum(len(t.segments) for _, t in media.transcripts),
             "n_frames": 0 if media.frames is None else len(media.frames),
             "notes": "; ".join(media.notes),
-            "text_embedding": _rounded(text_vector if decoded.text else None),
-            "speech_embedding": _rounded(mean_vector(media.speech)),
-            "visual_embedding": _rounded(mean_vector(media.visual)),
-            "voice_embedding": _rounded(mean_vector(media.voice)),
+            "text_embedding": rounded(text_vector if decoded.text else None),
+            "speech_embedding": rounded(mean_vector(media.speech)),
+            "visual_embedding": rounded(mean_vector(media.visual)),
+            "voice_embedding": rounded(mean_vector(media.voice)),
         }
-
-
-def _rounded(vector: np.ndarray | None) -> np.ndarray | None:
-    return None if vector is None else np.round(vector, DECIMALS).astype(np.float32)

@@ -26,14 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from mmfuse import __version__, registry
-from mmfuse.encoders.conse import concept_scores, normalise
+from mmfuse.encoders.conse import normalise
 from mmfuse.errors import UsageError
 from mmfuse.fusion.examples import examples_task
 from mmfuse.fusion.featurize import TEXT
+from mmfuse.fusion.media import Decoded, EncodedMedia, decode_media
 from mmfuse.fusion.model import CONFIG_FILE, checkpoint_folder, read_config
 from mmfuse.tasks.base import Task
-from mmfuse.tasks.encode import DECIMALS, TOP_CONCEPTS, format_concepts
-from mmfuse.tasks.media import DecodedMedia, EncodedMedia, MediaEncoders, decode_media
+from mmfuse.tasks.cells import rounded, visual_concepts
+from mmfuse.tasks.media import MediaOptions
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.social_scoring import (
@@ -81,7 +82,7 @@ CORE_TASKS = ("sentiment", "emotion", "irony")
 
 
 @dataclass(frozen=True)
-class SocialOptions:
+class SocialOptions(MediaOptions):
     """What the social-media analysis computes (everything here keys the cache)."""
 
     model: str = option(
@@ -93,9 +94,6 @@ class SocialOptions:
     examples: Path | None = option(
         None, "few-shot examples, DIR/<class>/<files>: class vectors without training"
     )
-    speech_model: str = option("", "speech encoder (default: the registry's)")
-    image_model: str = option("", "image encoder (default: the registry's)")
-    every_s: float = option(2.0, "seconds between sampled video frames", flag="--every")
     text_precision: str = option(
         "",
         "sentence encoder precision (default: the model's, float32); bfloat16 is about twice "
@@ -104,6 +102,7 @@ class SocialOptions:
     )
 
     def __post_init__(self):
+        super().__post_init__()
         if self.examples is not None and not self.examples.is_dir():
             raise UsageError(f"examples folder not found: {self.examples}")
         if not self.topics:
@@ -114,7 +113,7 @@ class SocialOptions:
 class SocialPost:
     """A post read from disk, with its caption's language (found in the decode threads)."""
 
-    media: DecodedMedia
+    media: Decoded
     language: str
     language_probability: float
 
@@ -221,20 +220,17 @@ class SocialMediaTask(Task):
         # no feature cache: the results cache already keeps every analysed post
         checkpoint = Checkpoint.load(self.folder, cache=False, device=self.device)
         add_media_aliases(checkpoint.model, TEXT)
+        featurizer = checkpoint.featurizer
+        # before any encoder is created: the posts' media, read by the task's encoders
+        featurizer.config = replace(
+            featurizer.config,
+            text_precision=self.options.text_precision or featurizer.config.text_precision,
+            speech_model=self.speech_model,
+            image_model=self.image_model,
+            every_s=self.options.every_s,
+        )
         if self.options.examples:
             adapt_to_examples(checkpoint, self.options.examples)
-        featurizer = checkpoint.featurizer
-        if self.options.text_precision:  # before the encoder is created
-            featurizer.config = replace(
-                featurizer.config, text_precision=self.options.text_precision
-            )
-        self.media = MediaEncoders(
-            featurizer.text_encoder,
-            self.speech_model,
-            self.image_model,
-            self.options.every_s,
-            self.device,
-        )
         topics = [t.format(topic) for topic in self.options.topics for t in TOPIC_TEMPLATES]
         vectors = featurizer.embed_texts(topics).reshape(len(self.options.topics), 2, -1)
         self.topic_vectors = normalise(vectors.mean(axis=1))
@@ -251,11 +247,7 @@ class SocialMediaTask(Task):
         if self.checkpoint is None:
             self.setup()
         decoded = [post.media for _, post in batch]
-        media = (
-            self.media.encode(decoded)
-            if any(d.has_media for d in decoded)
-            else [EncodedMedia() for _ in decoded]
-        )
+        media = self.checkpoint.featurizer.encode_media(decoded)
         posts = score_posts(self.checkpoint, decoded, media)
         return [
             self._row(item, p, m, scores)
@@ -263,16 +255,12 @@ class SocialMediaTask(Task):
         ]
 
     def _row(self, item: Item, post: SocialPost, media: EncodedMedia, scores) -> dict:
-        from mmfuse.nlp.language import DEFAULT_FLAG_PROBABILITY, SUPPORTED_LANGUAGES, UNDETERMINED
+        from mmfuse.nlp.language import UNDETERMINED, is_supported
 
         language, probability = post.language, post.language_probability
         if language == UNDETERMINED and media.language:  # Whisper's reading of the speech
             language, probability = media.language, 1.0
-        supported = (
-            language in SUPPORTED_LANGUAGES
-            or language == UNDETERMINED
-            or probability < DEFAULT_FLAG_PROBABILITY
-        )
+        supported = is_supported(language, probability)
         notes = list(media.notes)
         if not supported:
             notes.append(f"language '{language}': the text models are English-only")
@@ -282,10 +270,10 @@ class SocialMediaTask(Task):
             "language": language,
             "language_supported": supported,
             "topics": "; ".join(self._topics(scores.vector)) if scores.vector is not None else "",
-            "visual_concepts": _concepts(media),
-            "incongruity": _round(scores.incongruity),
+            "visual_concepts": visual_concepts(media),
+            "incongruity": rounded(scores.incongruity),
             "incongruity_source": scores.incongruity_source,
-            **{column: _round(value) for column, value in scores.columns.items()},
+            **{column: rounded(value) for column, value in scores.columns.items()},
             **{c: item.meta.get(c, "") for c in self.meta_columns},
             "notes": "; ".join(notes),
         }
@@ -298,16 +286,3 @@ class SocialMediaTask(Task):
 
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         return write_outputs(rows, self.columns, out_dir)
-
-
-def _concepts(media: EncodedMedia) -> str:
-    if media.visual_probs is None:
-        return ""
-    mean = media.visual_probs.mean(axis=0, keepdims=True)
-    return format_concepts(concept_scores(mean, TOP_CONCEPTS)[0])
-
-
-def _round(value):
-    if isinstance(value, float | np.floating):
-        return round(float(value), DECIMALS)
-    return value

@@ -1,7 +1,7 @@
 """The fusion model's reading of posts: fused predictions, per-source sentiment, incongruity.
 
-``score_posts`` builds, for a batch of posts, the caption's tokens (``text``, ``lexical``,
-``bow``) and the media tokens (``speech`` per transcript segment, ``image`` per image,
+``score_posts`` takes, for a batch of posts, the featurizer's tokens: the caption's (``text``,
+``lexical``, ``bow``) and the media's (``speech`` per transcript segment, ``image`` per image,
 ``video`` per sampled frame, all in the text space), runs the model once on everything for
 the post's predictions and attention shares, then once per other source alone for that
 source's sentiment. Text-only batches take the first pass only.
@@ -9,14 +9,13 @@ source's sentiment. Text-only batches take the first pass only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mmfuse.encoders.conse import normalise
 from mmfuse.fusion.inference import infer
-from mmfuse.types import ModalityTokens
 
 # The sentiment score in [-1, 1]: the model's valence regression when it has one (mmfuse-base
 # learns it from VADER's human ratings), else p(positive) - p(negative).
@@ -59,27 +58,6 @@ def add_media_aliases(model, target: str = "text") -> None:
             model.add_alias(alias, target)
 
 
-def _scatter(tokens: Mapping[str, ModalityTokens], rows: np.ndarray, n: int) -> dict:
-    """Tokens computed for ``rows`` of a batch of ``n``, as full-batch tokens (others masked)."""
-    full = {}
-    for name, part in tokens.items():
-        shape = (n, *part.tokens.shape[1:])
-        whole = ModalityTokens(
-            np.zeros(shape, np.float32), np.zeros(shape[:2], bool), np.zeros(shape[:2], np.float32)
-        )
-        whole.tokens[rows], whole.mask[rows], whole.times[rows] = part.tokens, part.mask, part.times
-        full[name] = whole
-    return full
-
-
-def _media_tokens(media: Sequence, attribute: str, times: str | None, dim: int):
-    vectors = [getattr(m, attribute) for m in media]
-    stamps = [getattr(m, times) if times else None for m in media]
-    if all(v is None for v in vectors):
-        return None
-    return ModalityTokens.stack(vectors, stamps, dim)
-
-
 def sentiment_scores(model, predictions) -> np.ndarray:
     """float [n] sentiment score per item of ``infer`` output (see ``SCORE_TASK``)."""
     if SCORE_TASK in model.tasks:
@@ -89,31 +67,23 @@ def sentiment_scores(model, predictions) -> np.ndarray:
 
 
 def score_posts(checkpoint, decoded: Sequence, media: Sequence) -> list[PostScores]:
-    """The model's reading of each post of a batch (``DecodedMedia`` and ``EncodedMedia``).
+    """The model's reading of each post of a batch (``Decoded`` and ``EncodedMedia``).
 
-    The model must read the media sources (``add_media_aliases``).
+    The checkpoint's featurizer makes every token (its config names the speech and image
+    models), and the model must read the media sources (``add_media_aliases``).
     """
     model, featurizer = checkpoint.model, checkpoint.featurizer
-    n = len(decoded)
-    dim = featurizer.text_dim
+    tokens = featurizer.featurize(decoded, media=media)
+    media_names = set(MEDIA_SOURCES.values())
+    caption = {k: v for k, v in tokens.items() if k not in media_names}
+    sources = {k: v for k, v in tokens.items() if k in media_names and v.mask.any()}
     captioned = np.flatnonzero([bool(d.text.strip()) for d in decoded])
-    caption = {}
-    if len(captioned):
-        caption = _scatter(
-            featurizer.featurize_texts([decoded[i].text for i in captioned]), captioned, n
-        )
-    sources = {
-        MEDIA_SOURCES["audio"]: _media_tokens(media, "speech", "speech_times", dim),
-        MEDIA_SOURCES["image"]: _media_tokens(media, "images", None, dim),
-        MEDIA_SOURCES["video"]: _media_tokens(media, "frames", "frame_times", dim),
-    }
-    sources = {k: v for k, v in sources.items() if v is not None}
     fused = infer(model, {**caption, **sources})
-    posts = [PostScores() for _ in range(n)]
+    posts = [PostScores() for _ in range(len(decoded))]
     _fill_predictions(model, fused, posts)
     _fill_vectors(caption, sources, posts)
     if sources and len(captioned):
-        _fill_incongruity(model, featurizer, decoded, media, caption, sources, captioned, posts)
+        _fill_incongruity(model, featurizer, media, caption, sources, captioned, posts)
     return posts
 
 
@@ -157,7 +127,7 @@ def _fill_vectors(caption: dict, sources: dict, posts: list[PostScores]) -> None
             post.vector = normalise(np.mean(means, axis=0)).astype(np.float32)
 
 
-def _fill_incongruity(model, featurizer, decoded, media, caption, sources, captioned, posts):
+def _fill_incongruity(model, featurizer, media, caption, sources, captioned, posts):
     """Sentiment of the caption and of every other source alone; the strongest opposition."""
     alone = {"text": sentiment_scores(model, infer(model, caption))}
     spoken = np.flatnonzero([bool(m.transcript) for m in media])
