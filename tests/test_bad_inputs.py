@@ -40,6 +40,7 @@ EXPECTED = {
     "silent": "no speech",
     "gone": "file not found",
     "pipe": "not a regular file",
+    "loop": "cannot read (Too many levels of symbolic links)",
 }
 
 
@@ -60,6 +61,7 @@ def _make_corpus(root: Path) -> dict[str, str]:
     write_wav(root / "silent.wav", amplitude=0.0)
     os.symlink(root / "nowhere.png", root / "gone.png")
     os.mkfifo(root / "pipe.wav")  # opening it would block forever
+    os.symlink("loop.txt", root / "loop.txt")  # points at itself
     (root / "notes.json").write_text("{}")  # not media: no row
     expected = dict(EXPECTED)
     if not IS_ROOT:  # root reads anything, so this case needs an ordinary user
@@ -126,3 +128,35 @@ def test_an_output_folder_that_cannot_exist_is_a_usage_error(tmp_path, capsys):
     assert main([str(tmp_path / "in"), "-o", str(blocker / "out")]) == 2
     assert "cannot write to" in capsys.readouterr().err
     assert blocker.read_text() == "I am a file"
+
+
+def _manifest_rows(
+    tmp_path: Path, manifest: str, *flags: str, out: str = "out"
+) -> tuple[int, dict[str, dict]]:
+    folder = tmp_path / "export"
+    write_image(folder / "media" / "dog.jpg")
+    (folder / "posts.csv").write_text(manifest, encoding="utf-8")
+    code = main([str(folder / "posts.csv"), "-o", str(tmp_path / out), *flags])
+    with open(tmp_path / out / "results.csv", encoding="utf-8", newline="") as file:
+        return code, {row["id"]: row for row in csv.DictReader(file)}
+
+
+def test_a_missing_file_in_a_path_column_is_that_rows_error(tmp_path):
+    manifest = "id,text,image\na,hello,media/dog.jpg\nb,bye,media/dog\n"
+    code, rows = _manifest_rows(tmp_path, manifest)
+    assert code == 1
+    assert rows["a"]["error"] == "" and rows["a"]["width"] == "40"  # the image was analysed
+    assert "file not found" in rows["b"]["error"] and "dog" in rows["b"]["error"]
+
+
+def test_manifest_paths_stay_inside_the_manifests_folder(tmp_path):
+    secret = write_text(tmp_path / "secret.txt", "the password is hunter2")
+    manifest = f"id,file\nup,../secret.txt\nabsolute,{secret}\nok,media/dog.jpg\n"
+    code, rows = _manifest_rows(tmp_path, manifest)
+    assert code == 1 and rows["ok"]["error"] == ""
+    for item in ("up", "absolute"):
+        assert "outside the manifest's folder" in rows[item]["error"]
+    assert "hunter2" not in (tmp_path / "out/results.csv").read_text(encoding="utf-8")
+
+    code, rows = _manifest_rows(tmp_path, manifest, "--allow-outside-paths", out="opt-in")
+    assert code == 0 and rows["up"]["snippet"] == "the password is hunter2"

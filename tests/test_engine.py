@@ -246,3 +246,57 @@ def test_a_device_this_machine_lacks_is_one_line_and_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and repr(device) in err
         assert not (tmp_path / device).exists()  # refused before any work
+
+
+def test_another_manifest_with_the_same_ids_does_not_replace_a_run(tmp_path, capsys):
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text("id,text\nt1,hello there\nt2,good morning\n", encoding="utf-8")
+    second.write_text("id,text\nt1,other words\nt2,other things\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main([str(first), "-o", str(out)]) == 0
+    assert main([str(second), "-o", str(out)]) == 2
+    assert f"another input ({first})" in capsys.readouterr().err
+    assert main([str(first), "-o", str(out)]) == 0  # the same run again: resumes, no refusal
+
+    first.write_text("id,text\nt1,hello there\nt2,changed\n", encoding="utf-8")
+    assert main([str(first), "-o", str(out)]) == 2
+    assert f"another version of {first}" in capsys.readouterr().err
+    assert "hello there" in (out / "results.csv").read_text(encoding="utf-8")
+
+
+def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path, capsys):
+    import fcntl
+
+    folder = make_folder(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    held = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a run in another process does
+        assert main([str(folder), "-o", str(out)]) == 2
+        assert "another mmfuse run is writing to" in capsys.readouterr().err
+    finally:
+        os.close(held)
+    assert main([str(folder), "-o", str(out)]) == 0
+
+
+def test_ctrl_c_prints_one_line_and_a_rerun_resumes(tmp_path):
+    folder = make_folder(tmp_path / "in", 30)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+    flags = ["--no-cache", "--batch-size", "2", "--workers", "2", "--delay", "0.1"]
+    command = [sys.executable, "-m", "helpers.toy_task", str(folder), "-o", str(out), *flags]
+    run = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while _journal_rows(out) < 6 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert "interrupted:" in line and "of 30 items are done" in line and "resume" in line
+    again = subprocess.run(command, env=env, capture_output=True)
+    assert again.returncode == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["items"]["resumed"] >= 6

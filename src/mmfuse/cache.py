@@ -238,7 +238,7 @@ def content_key(item: Item, task_settings: dict, memo: Cache | None = None) -> s
         memo: a cache whose remembered file hashes to use and extend.
     """
     files = [[os.path.abspath(p), file_digest(p, memo)] for p in item.paths]
-    return make_key(item.id, item.text, item.meta, files, task_settings)
+    return make_key(item.id, item.text, item.meta, item.error, files, task_settings)
 
 
 def _sha256(path: Path) -> str:

@@ -12,7 +12,7 @@ import os
 import sys
 
 from mmfuse import __version__, config
-from mmfuse.errors import EXIT_OK, EXIT_USAGE, ModelUnavailable, UsageError
+from mmfuse.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ModelUnavailable, UsageError
 
 # subcommand -> one-line help; its module mmfuse.commands.<name> has add_arguments(parser) and
 # run(args) -> exit code, and is imported only when that subcommand runs (startup stays fast).
@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ModelUnavailable) as error:
         print(f"mmfuse {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: one line, never a traceback
+        print(f"mmfuse {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (`mmfuse models | head`): not our error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

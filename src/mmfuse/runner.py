@@ -17,6 +17,8 @@ while a different run into the same folder needs ``--overwrite``.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -33,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from mmfuse import __version__
-from mmfuse.cache import Cache, content_key, default_results_dir, make_key
+from mmfuse.cache import Cache, content_key, default_results_dir, file_digest, make_key
 from mmfuse.engines.local import error_message, error_row, run_local
 from mmfuse.engines.options import RunOptions
-from mmfuse.errors import UsageError
+from mmfuse.errors import Interrupted, UsageError
 from mmfuse.io.writers import atomic_write, write_csv, write_json, write_parquet
 from mmfuse.progress import progress_bar, progress_enabled
 from mmfuse.registry import SPECS
@@ -67,11 +69,25 @@ class RunResult:
     outputs: tuple[Path, ...] = field(default_factory=tuple)
 
 
-def run_identity(task_name: str, settings: dict, items: Sequence[Item]) -> dict[str, str]:
-    """What makes two runs "the same run": task, settings and the inputs' common folder."""
+def run_identity(
+    task_name: str, settings: dict, items: Sequence[Item], source: Path | None = None
+) -> dict[str, str]:
+    """What makes two runs "the same run": task, settings and the input.
+
+    The input is ``source`` (the folder, file or manifest named on the command line; a
+    manifest also by its content's hash, since its rows are the items), else the items'
+    common folder, else a hash of their ids.
+    """
+    identity = {"task": task_name, "settings": make_key(settings)}
+    if source is not None:
+        identity["inputs"] = os.path.abspath(source)
+        if Path(source).is_file():
+            identity["inputs_sha256"] = file_digest(source)
+        return identity
     paths = [os.path.abspath(p) for item in items for p in item.paths]
-    inputs = os.path.commonpath(paths) if paths else make_key(sorted(i.id for i in items))
-    return {"task": task_name, "settings": make_key(settings), "inputs": inputs}
+    ids = make_key(sorted(i.id for i in items))
+    identity["inputs"] = os.path.commonpath(paths) if paths else ids
+    return identity
 
 
 def _previous_run(out_dir: Path) -> tuple[dict | None, list[str]]:
@@ -92,6 +108,8 @@ def _difference(previous: dict | None, identity: dict) -> str:
         return f"results of another task ({previous.get('task')})"
     if previous.get("inputs") != identity["inputs"]:
         return f"results of another input ({previous.get('inputs')})"
+    if previous.get("inputs_sha256") != identity.get("inputs_sha256"):
+        return f"results of another version of {identity['inputs']} (its content changed)"
     if previous.get("settings") != identity["settings"]:
         return "results of a run with another settings (models, options)"
     return ""
@@ -231,8 +249,33 @@ def _write_tables(rows: _JournalRows, columns: Sequence[str], out_dir: Path) -> 
     return failures
 
 
+@contextlib.contextmanager
+def _locked(out_dir: Path):
+    """Holds an exclusive lock on ``out_dir`` (created) while a run writes there."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        folder = os.open(out_dir, os.O_RDONLY)
+    except OSError as error:
+        raise UsageError(f"cannot write to {out_dir}: {error.strerror or error}") from None
+    try:
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"another mmfuse run is writing to {out_dir}; wait for it or choose another --out"
+            ) from None
+        yield
+    finally:
+        os.close(folder)  # releases the lock
+
+
 def run_task(
-    task: Task, items: Sequence[Item], out_dir: Path, options: RunOptions, argv: list[str]
+    task: Task,
+    items: Sequence[Item],
+    out_dir: Path,
+    options: RunOptions,
+    argv: list[str],
+    source: Path | None = None,
 ) -> RunResult:
     """Runs ``task`` over ``items`` into ``out_dir``; resumable, cached, never clobbering.
 
@@ -242,13 +285,15 @@ def run_task(
         out_dir: the output folder (created).
         options: how to run.
         argv: the command line, recorded in the manifest.
+        source: the input named on the command line (part of the run's identity).
 
     Returns:
         Counts and output paths; ``exit_code(result)`` gives the process exit code.
 
     Raises:
-        UsageError: repeated item ids, ``out_dir`` not writable or holding a different run's
-            results, or an unusable cache folder.
+        UsageError: repeated item ids, ``out_dir`` not writable, holding a different run's
+            results or being written by another run right now, or an unusable cache folder.
+        Interrupted: Ctrl-C; the rows computed so far stay in the journal for a re-run.
     """
     started, clock = datetime.now(UTC), time.perf_counter()
     seen: set[str] = set()
@@ -257,8 +302,14 @@ def run_task(
             raise UsageError(f"item id {item.id!r} appears twice")
         seen.add(item.id)
     settings = task.settings()
-    identity = run_identity(task.name, settings, items)
+    identity = run_identity(task.name, settings, items, source)
     out_dir = Path(out_dir)
+    with _locked(out_dir):
+        return _run_locked(task, items, out_dir, options, argv, settings, identity, started, clock)
+
+
+def _run_locked(task, items, out_dir, options, argv, settings, identity, started, clock):
+    """``run_task`` once it holds the output folder's lock."""
     journal = _open_journal(out_dir, identity, options.overwrite)
     cache = _open_cache(options)
     show = progress_enabled(options.progress, options.quiet)
@@ -269,10 +320,17 @@ def run_task(
     log.info(
         "%d items: %d cached, %d resumed, %d to compute", len(items), from_cache, resumed, len(todo)
     )
-    with progress_bar(len(items), show, task.name, done=len(items) - len(todo)) as bar:
-        if todo:
-            key_of = {item.id: key for item, key in zip(items, keys, strict=True)}
-            _compute(task, todo, options, journal, cache, key_of, bar)
+    try:
+        with progress_bar(len(items), show, task.name, done=len(items) - len(todo)) as bar:
+            if todo:
+                key_of = {item.id: key for item, key in zip(items, keys, strict=True)}
+                _compute(task, todo, options, journal, cache, key_of, bar)
+    except KeyboardInterrupt:
+        done = sum(1 for key in keys if key in journal)
+        raise Interrupted(
+            f"interrupted: {done} of {len(items)} items are done; run the same command again "
+            "to resume"
+        ) from None
     computed = time.perf_counter()
 
     rows = _JournalRows(journal, keys)

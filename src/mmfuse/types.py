@@ -44,12 +44,15 @@ class Item:
         paths: the media files that belong to the item, sorted.
         text: inline text given by a manifest (captions, tweets); None when the text is in files.
         meta: other manifest columns (author, brand, timestamp, ...) passed through to the output.
+        error: a problem found before any file was read (a manifest path outside its folder):
+            the item's one-line error; "" when none.
     """
 
     id: str
     paths: tuple[Path, ...] = ()
     text: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    error: str = ""
 
     def files_of(self, kind: str) -> list[Path]:
         """The item's files of one media kind, in path order."""

@@ -52,12 +52,23 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--path-column", action="append", help="manifest column of file paths (repeatable)"
     )
+    group.add_argument(
+        "--allow-outside-paths",
+        action="store_true",
+        help="let manifest paths leave the manifest's folder (../, absolute paths, links)",
+    )
 
 
 def items_from_args(args: argparse.Namespace) -> list[Item]:
     """The items named by the flags of ``add_input_arguments``."""
     if args.input.is_file() and args.input.suffix.lower() in MANIFEST_SUFFIXES:
-        return read_manifest(args.input, args.id_column, args.text_column, args.path_column)
+        return read_manifest(
+            args.input,
+            args.id_column,
+            args.text_column,
+            args.path_column,
+            allow_outside=args.allow_outside_paths,
+        )
     return discover(args.input, group_by=args.group_by, recursive=not args.no_recursive)
 
 

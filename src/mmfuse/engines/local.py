@@ -84,6 +84,8 @@ def check_files(item: Item) -> str | None:
     opened, so a FIFO cannot hang the run), an unsupported type, content that contradicts
     the extension. Opens nothing but regular files, read-only, for their first bytes.
     """
+    if item.error:
+        return item.error
     if not item.paths and item.text is None:
         return "no input files"
     for path in item.paths:

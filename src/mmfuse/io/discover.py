@@ -42,6 +42,17 @@ GROUPINGS = ("auto", "stem", "folder")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
 # Manifest columns read as inline text when none are named.
 DEFAULT_TEXT_COLUMNS = ("text", "caption")
+# Manifest columns read as file paths by their name (lowercase), whatever their cells hold:
+# a missing or misnamed file in one of them is that row's error, never a silent metadata cell.
+PATH_COLUMN_NAMES = frozenset(
+    {
+        "path", "paths", "file", "files", "filename", "media", "attachment", "attachments",
+        "image", "images", "photo", "photos", "picture", "thumbnail",
+        "audio", "voice", "recording", "video", "videos", "clip", "clips",
+        "document", "documents", "cv", "resume",
+    }
+)  # fmt: skip
+PATH_COLUMN_SUFFIXES = ("_path", "_paths", "_file", "_files", "_image", "_audio", "_video")
 # Leading bytes of media formats (offset, signature, kind): "av" is a container that holds
 # audio or video. Only signatures of 4+ bytes, or 3 for JPEG/ID3, so plain text never matches.
 SIGNATURES = (
@@ -102,7 +113,11 @@ def _walk(root: Path, recursive: bool) -> list[Path]:
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
-            if entry.is_dir(follow_symlinks=True):
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:  # a link loop (``ln -s a a``): the engine gives it its error row
+                is_dir = False
+            if is_dir:
                 if recursive:
                     pending.append(path)
             else:
@@ -218,8 +233,21 @@ def _cell_paths(value) -> list[str]:
 
 
 def _is_path_column(records: list[tuple[int, dict]], column: str) -> bool:
+    """A column of file paths by its name (``image``, ``audio_path``), or because every cell
+    has a media extension."""
+    name = column.strip().lower()
+    if name in PATH_COLUMN_NAMES or name.endswith(PATH_COLUMN_SUFFIXES):
+        return True
     cells = [p for _, record in records for p in _cell_paths(record.get(column))]
     return bool(cells) and all(media_kind(p) is not None for p in cells)
+
+
+def _inside(folder: Path, relative: str) -> Path | None:
+    """``folder / relative`` when it stays inside ``folder`` (links resolved), else None."""
+    path = Path(os.path.normpath(folder / relative))
+    real_folder = os.path.realpath(folder)
+    real = os.path.realpath(path)
+    return path if os.path.commonpath([real_folder, real]) == real_folder else None
 
 
 def read_manifest(
@@ -227,6 +255,7 @@ def read_manifest(
     id_column: str = "id",
     text_columns: list[str] | None = None,
     path_columns: list[str] | None = None,
+    allow_outside: bool = False,
 ) -> list[Item]:
     """Items from a CSV or JSONL manifest, one per line, in the manifest's order.
 
@@ -236,7 +265,11 @@ def read_manifest(
         text_columns: columns joined (blank line between) into ``Item.text``; default
             whichever of "text" and "caption" exist.
         path_columns: columns holding file paths (a JSONL list for several), relative to the
-            manifest's folder; default every column whose cells all have a media extension.
+            manifest's folder; default the columns named like ``PATH_COLUMN_NAMES`` and every
+            column whose cells all have a media extension.
+        allow_outside: follow paths that leave the manifest's folder (``../``, absolute
+            paths, links); by default such an item gets an error instead and nothing there is
+            read.
 
     Raises:
         UsageError: unreadable manifest, missing column, empty or duplicate id.
@@ -269,7 +302,13 @@ def read_manifest(
             )
         first_line[item_id] = number
         texts = [_cell(record.get(c)) for c in text_columns if _cell(record.get(c))]
-        files = [path.parent / p for c in path_columns for p in _cell_paths(record.get(c))]
+        files, outside = [], []
+        for relative in (p for c in path_columns for p in _cell_paths(record.get(c))):
+            found = path.parent / relative if allow_outside else _inside(path.parent, relative)
+            if found is None:
+                outside.append(relative)
+            else:
+                files.append(found)
         meta = {
             c: _cell(record.get(c))
             for c in columns
@@ -281,6 +320,9 @@ def read_manifest(
                 paths=tuple(sorted(files)),
                 text="\n\n".join(texts) if texts else None,
                 meta=meta,
+                error=f"{outside[0]}: outside the manifest's folder (--allow-outside-paths)"
+                if outside
+                else "",
             )
         )
     return items
