@@ -85,3 +85,15 @@ def test_bad_media_give_error_rows_and_the_run_goes_on(tmp_path):
     assert "not UTF-8" in rows["latin1"]["error"]
     assert rows["mute"]["error"] == "" and "no audio track" in rows["mute"]["notes"]
     assert int(rows["mute"]["n_frames"]) >= 1
+
+
+def test_manifest_columns_pass_through_to_csv_and_parquet(tmp_path):
+    export = SAMPLE.parent / "social_media_export" / "posts.csv"
+    out = tmp_path / "out"
+    assert main(["encode", str(export), "-o", str(out)]) == 0
+    rows = read_rows(out)
+    assert rows["t2"]["brand"] == "acme" and rows["t2"]["campaign"] == "spring"
+    header = (out / "results.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert header[-2:] == ["notes", "error"] and "timestamp" in header
+    table = pq.read_table(out / "results.parquet")
+    assert table.column("brand").to_pylist()[1] == "acme"

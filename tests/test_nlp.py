@@ -132,7 +132,17 @@ def test_detect_language_names_the_language(text, code):
     assert detected == code and probability > 0.9
 
 
-@pytest.mark.parametrize("text", ["", "ok lol", "😂😂😂🔥", "@user #MAGA https://t.co/abc 2020"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "ok lol",
+        "😂😂😂🔥",
+        "@user #MAGA https://t.co/abc 2020",
+        "cmyk elephants",  # two words read as Hungarian
+        "<script>alert(1)</script> love it",  # markup read as Romanian
+    ],
+)
 def test_too_little_text_is_undetermined(text):
     assert language.detect_language(text) == ("und", 0.0)
 

@@ -192,3 +192,16 @@ def test_an_unknown_config_key_is_a_usage_error(tmp_path, capsys):
     args = ["run", "social-media", str(folder), "-o", str(tmp_path / "o"), "--config", str(config)]
     assert main(args) == 2
     assert "unknown option(s) topix" in capsys.readouterr().err
+
+
+def test_a_huge_single_line_post_is_cut_with_a_note(tmp_path):
+    from mmfuse.tasks.social_media import MAX_POST_CHARS
+
+    (tmp_path / "in").mkdir()
+    sentence = "The delivery was late again and the box was crushed. "
+    (tmp_path / "in" / "huge.txt").write_text(sentence * 20_000, encoding="utf-8")  # ~1 MB
+    out = tmp_path / "out"
+    assert main(["run", "social-media", str(tmp_path / "in"), "-o", str(out)]) == 0
+    row = read_rows(out / "results.csv")["huge"]
+    assert f"cut to its first {MAX_POST_CHARS:,}" in row["notes"]
+    assert row["sentiment"] == "negative"

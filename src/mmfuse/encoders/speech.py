@@ -172,8 +172,13 @@ class SpeechEncoder(Encoder):
                 )
                 for s in segments
             ]
+        # Whisper's last timestamp token may lie past the end of a short clip: clip to it.
         segments = [
-            replace(s, start=round(s.start, TIME_DECIMALS), end=round(s.end, TIME_DECIMALS))
+            replace(
+                s,
+                start=round(min(s.start, duration), TIME_DECIMALS),
+                end=round(min(s.end, duration), TIME_DECIMALS),
+            )
             for s in segments
         ]
         return Transcript(language, float(language_prob), duration, segments)

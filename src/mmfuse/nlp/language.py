@@ -30,9 +30,13 @@ SUPPORTED_LANGUAGES = frozenset({"en"})  # languages the default text models wer
 # Fewer letters than this (after cleaning) is too little evidence: langdetect guesses wildly
 # on "ok lol" or "Hola" alone.
 MIN_LETTERS = 10
+# ... or fewer words than this: two words ("cmyk elephants") read as Hungarian.
+MIN_WORDS = 3
 # Below this probability a text in an unsupported language is not flagged (mixed or unclear).
 DEFAULT_FLAG_PROBABILITY = 0.8
 _NOT_LANGUAGE_RE = re.compile(r"[\d_]+")
+# Markup and code carry no language: HTML tags, and words followed by "(" (function calls).
+_MARKUP_RE = re.compile(r"<[^<>]*>|\w+\(")
 
 
 @lru_cache(maxsize=1)
@@ -59,7 +63,7 @@ def _ngram_rows(cleaned: str) -> list[int]:
 
 def _language_text(text: str) -> str:
     """The words of ``text`` that tell its language."""
-    text = URL_RE.sub(" ", text)
+    text = _MARKUP_RE.sub(" ", URL_RE.sub(" ", text))
     text = HASHTAG_RE.sub(" ", MENTION_RE.sub(" ", text))
     for found in reversed(find_emojis(text)):
         text = text[: found["match_start"]] + " " + text[found["match_end"] :]
@@ -72,10 +76,12 @@ def detect_language(text: str) -> tuple[str, float]:
     Returns:
         An ISO 639-1 code ("en", "fr"; langdetect's "zh-cn" / "zh-tw" become "zh") and its
         probability in [0, 1]; ``("und", 0.0)`` for texts with fewer than ``MIN_LETTERS``
-        letters once URLs, user names, hashtags, emojis and digits are removed.
+        letters or ``MIN_WORDS`` words once URLs, user names, hashtags, emojis, markup and
+        digits are removed.
     """
     cleaned = _language_text(text)
-    if sum(c.isalpha() for c in cleaned) < MIN_LETTERS:
+    words = [w for w in cleaned.split() if any(c.isalpha() for c in w)]
+    if sum(c.isalpha() for c in cleaned) < MIN_LETTERS or len(words) < MIN_WORDS:
         return UNDETERMINED, 0.0
     picks = _ngram_rows(cleaned)
     if not picks:  # no usable n-grams (e.g. only symbols)

@@ -1,11 +1,15 @@
-"""Cell values every task writes alike: rounded numbers and lists of visual concepts."""
+"""Cell values every task writes alike: rounded numbers, visual concepts, passed-through
+manifest columns."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
 from mmfuse.encoders.conse import concept_scores
 from mmfuse.fusion.media import EncodedMedia
+from mmfuse.types import Item
 
 # Decimals kept in float cells, so batch composition never changes the table's bytes.
 DECIMALS = 4
@@ -28,3 +32,13 @@ def visual_concepts(media: EncodedMedia, top_k: int = TOP_CONCEPTS) -> str:
         return ""
     mean = media.visual_probs.mean(axis=0, keepdims=True)
     return "; ".join(f"{name} {score:.2f}" for name, score in concept_scores(mean, top_k)[0])
+
+
+def meta_columns(items: Sequence[Item]) -> tuple[str, ...]:
+    """The manifest columns passed through to the output (author, brand, ...), in order."""
+    return tuple(dict.fromkeys(key for item in items for key in item.meta))
+
+
+def passed_through(item: Item, columns: Sequence[str]) -> dict[str, str]:
+    """The item's cells of the passed-through ``columns`` ("" where it has none)."""
+    return {column: item.meta.get(column, "") for column in columns}

@@ -20,7 +20,7 @@ from mmfuse.encoders.text import TextEncoder, resolve_precision
 from mmfuse.fusion.media import Decoded, EncodedMedia, MediaEncoders, decode_media
 from mmfuse.registry import select_device
 from mmfuse.tasks.base import Task
-from mmfuse.tasks.cells import rounded, visual_concepts
+from mmfuse.tasks.cells import meta_columns, passed_through, rounded, visual_concepts
 from mmfuse.tasks.media import MediaOptions
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
@@ -54,7 +54,8 @@ class EncodeTask(Task):
     """Runs every default encoder over an item's files; no fusion model, no heads."""
 
     Options = EncodeOptions
-    columns = (
+    # manifest columns (author, brand, ...) pass through between these and "notes", "error"
+    described = (
         "id",
         "kinds",
         "files",
@@ -66,8 +67,6 @@ class EncodeTask(Task):
         "text_words",
         "n_segments",
         "n_frames",
-        "notes",
-        "error",
     )
 
     def __init__(self, options=None, items=(), device: str | None = None):
@@ -76,7 +75,12 @@ class EncodeTask(Task):
         self.speech_model = self.options.speech_model or registry.default_model("speech")
         self.image_model = self.options.image_model or registry.default_model("image")
         self.every_s = self.options.every_s
+        self.meta_columns = meta_columns(items)
         self.media: MediaEncoders | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*self.described, *self.meta_columns, "notes", "error")
 
     def settings(self) -> dict:
         return {
@@ -133,6 +137,7 @@ class EncodeTask(Task):
             "text_words": len(decoded.text.split()),
             "n_segments": sum(len(t.segments) for _, t in media.transcripts),
             "n_frames": 0 if media.frames is None else len(media.frames),
+            **passed_through(item, self.meta_columns),
             "notes": "; ".join(media.notes),
             "text_embedding": rounded(text_vector if decoded.text else None),
             "speech_embedding": rounded(mean_vector(media.speech)),

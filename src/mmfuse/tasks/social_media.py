@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from mmfuse.fusion.featurize import TEXT
 from mmfuse.fusion.media import Decoded, EncodedMedia, decode_media
 from mmfuse.fusion.model import CONFIG_FILE, checkpoint_folder, read_config
 from mmfuse.tasks.base import Task
-from mmfuse.tasks.cells import rounded, visual_concepts
+from mmfuse.tasks.cells import meta_columns, passed_through, rounded, visual_concepts
 from mmfuse.tasks.media import MediaOptions
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
@@ -77,6 +77,9 @@ MAX_TOPICS = 3
 # Posts per model batch by default: the text encoder groups a batch's captions by length, so
 # more posts per batch waste less on padding (64: ~110 posts/s, 128: ~155, 256: ~165).
 TEXT_BATCH = 128
+# A post's text is read up to this many characters (a long post or thread is a few thousand;
+# a 5 MB single-line file would take minutes and gigabytes to embed); the row says so.
+MAX_POST_CHARS = 20_000
 # Tasks with columns of their own; any other task of the model gets <task> and <task>_prob.
 CORE_TASKS = ("sentiment", "emotion", "irony")
 
@@ -116,6 +119,7 @@ class SocialPost:
     media: Decoded
     language: str
     language_probability: float
+    notes: list[str] = field(default_factory=list)
 
 
 def _digest(folder: Path) -> str:
@@ -151,7 +155,7 @@ class SocialMediaTask(Task):
                 raise UsageError(str(error)) from None
             if new:
                 self.kinds[name] = "multiclass"
-        self.meta_columns = tuple(dict.fromkeys(key for item in items for key in item.meta))
+        self.meta_columns = meta_columns(items)
         self.checkpoint = None
 
     # -- what the run records and writes ----------------------------------------------------
@@ -239,9 +243,14 @@ class SocialMediaTask(Task):
     def decode(self, item: Item) -> SocialPost:
         from mmfuse.nlp.language import UNDETERMINED, detect_language
 
-        media = decode_media(item)
+        media, notes = decode_media(item), []
+        if len(media.text) > MAX_POST_CHARS:
+            notes.append(
+                f"text cut to its first {MAX_POST_CHARS:,} of {len(media.text):,} characters"
+            )
+            media.text = media.text[:MAX_POST_CHARS]
         language = detect_language(media.text) if media.text else (UNDETERMINED, 0.0)
-        return SocialPost(media, *language)
+        return SocialPost(media, *language, notes)
 
     def process(self, batch: Sequence[tuple[Item, SocialPost]]) -> list[dict]:
         if self.checkpoint is None:
@@ -261,7 +270,7 @@ class SocialMediaTask(Task):
         if language == UNDETERMINED and media.language:  # Whisper's reading of the speech
             language, probability = media.language, 1.0
         supported = is_supported(language, probability)
-        notes = list(media.notes)
+        notes = [*post.notes, *media.notes]
         if not supported:
             notes.append(f"language '{language}': the text models are English-only")
         return {
@@ -274,7 +283,7 @@ class SocialMediaTask(Task):
             "incongruity": rounded(scores.incongruity),
             "incongruity_source": scores.incongruity_source,
             **{column: rounded(value) for column, value in scores.columns.items()},
-            **{c: item.meta.get(c, "") for c in self.meta_columns},
+            **passed_through(item, self.meta_columns),
             "notes": "; ".join(notes),
         }
 
