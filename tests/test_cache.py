@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import pickle
+import stat
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -131,3 +133,23 @@ def test_cache_command_shows_and_clears(tmp_path, monkeypatch, capsys):
     assert "cleared" in capsys.readouterr().out
     assert len(Cache(tmp_path / "results")) == 0
     assert main(["cache", "drop"]) == 2
+
+
+def test_the_cache_is_private_to_its_owner(tmp_path):
+    cache = Cache(tmp_path / "results")
+    cache.put("a", {"text": "my private post"})
+    assert stat.S_IMODE((tmp_path / "results").stat().st_mode) == 0o700
+    for path in (tmp_path / "results").glob("cache.sqlite*"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+def test_clear_older_than_keeps_recent_rows(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MMFUSE_CACHE", str(tmp_path))
+    cache = Cache(tmp_path / "results")
+    cache.put("old", {"x": 1})
+    stored = time.time()
+    monkeypatch.setattr(time, "time", lambda: stored + 3 * 86_400)  # three days later
+    cache.put("new", {"x": 2})
+    assert main(["cache", "clear", "--older-than", "2"]) == 0
+    assert "cleared" in (out := capsys.readouterr().out) and "1 of 2 rows" in out
+    assert cache.get("old") is None and cache.get("new") == {"x": 2}

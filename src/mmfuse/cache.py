@@ -111,8 +111,10 @@ class Cache:
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # rows hold the posts' text
         self.path = self.folder / DB_NAME
+        # only the owner reads it; SQLite gives its -wal and -shm files the same mode
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         self._local = threading.local()
         self._connect()  # create the schema now, so a bad folder fails here, not mid-run
 
@@ -167,13 +169,19 @@ class Cache:
             "bytes": size,
         }
 
-    def clear(self) -> None:
-        """Removes every row and remembered hash, and gives the disk space back."""
+    def clear(self, older_than_s: float | None = None) -> int:
+        """Removes rows (every one, or those stored more than ``older_than_s`` seconds ago) and,
+        when all go, the remembered hashes; gives the disk space back; returns rows removed."""
         conn = self._connect()
-        conn.execute("DELETE FROM rows")
-        conn.execute("DELETE FROM file_hashes")
+        if older_than_s is None:
+            removed = conn.execute("DELETE FROM rows").rowcount
+            conn.execute("DELETE FROM file_hashes")
+        else:
+            cutoff = time.time() - older_than_s
+            removed = conn.execute("DELETE FROM rows WHERE created < ?", (cutoff,)).rowcount
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.execute("VACUUM")
+        return removed
 
     def close(self) -> None:
         """Closes this thread's connection (others close when their threads end)."""

@@ -17,7 +17,7 @@ DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 def cache_dir() -> Path:
     """The root cache folder, created on first use."""
     path = Path(os.environ.get("MMFUSE_CACHE", DEFAULT_CACHE_DIR)).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # results hold the inputs' text
     return path
 
 

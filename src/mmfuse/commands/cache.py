@@ -13,11 +13,19 @@ from pathlib import Path
 from mmfuse import config
 from mmfuse.cache import DB_NAME, Cache
 
+SECONDS_A_DAY = 86_400
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("info", "clear"), help="show sizes, or empty them")
     parser.add_argument(
         "--cache-dir", type=Path, help="one cache folder (default: every cache under the root)"
+    )
+    parser.add_argument(
+        "--older-than",
+        type=float,
+        metavar="DAYS",
+        help="clear only rows stored more than DAYS days ago",
     )
 
 
@@ -42,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
         cache = Cache(folder)
         before = cache.info()
         if args.action == "clear":
-            cache.clear()
-            print(f"cleared {folder}: {before['rows']} rows, {_size(before['bytes'])}")
+            older = None if args.older_than is None else args.older_than * SECONDS_A_DAY
+            removed = cache.clear(older)
+            print(f"cleared {folder}: {removed} of {before['rows']} rows")
         else:
             print(
                 f"{folder}: {before['rows']} rows, {before['file_hashes']} file hashes, "
