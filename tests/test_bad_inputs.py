@@ -160,3 +160,18 @@ def test_manifest_paths_stay_inside_the_manifests_folder(tmp_path):
 
     code, rows = _manifest_rows(tmp_path, manifest, "--allow-outside-paths", out="opt-in")
     assert code == 0 and rows["up"]["snippet"] == "the password is hunter2"
+
+
+@pytest.mark.slow
+def test_media_libraries_warnings_stay_off_stderr(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "in").mkdir()
+    truncate(write_video(tmp_path / "in" / "cut.mp4"))
+    write_text(tmp_path / "in" / "cut.txt", "a caption")
+    command = [sys.executable, "-m", "mmfuse.cli", "encode", str(tmp_path / "in"), "-o"]
+    done = subprocess.run([*command, str(tmp_path / "out")], capture_output=True, text=True)
+    assert done.returncode == 1
+    # FFmpeg's "[mov,mp4,... @ 0x...] moov atom not found", OpenCV's "[ WARN:0@...]"
+    assert not [line for line in done.stderr.splitlines() if line.startswith("[")]

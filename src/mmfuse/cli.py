@@ -32,6 +32,11 @@ def _command_module(name: str):
     return importlib.import_module(f"mmfuse.commands.{name}")
 
 
+def plain_text(doc: str) -> str:
+    """A docstring as ``--help`` shows it: without reStructuredText's literal quotes."""
+    return doc.replace("``", "")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported for its flags."""
     parser = argparse.ArgumentParser(prog="mmfuse", description=__doc__.splitlines()[0])
@@ -45,7 +50,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, summary in COMMANDS.items():
         if name == command:
             module = _command_module(name)
-            module.add_arguments(sub.add_parser(name, help=summary, description=module.__doc__))
+            description = plain_text(module.__doc__ or summary)
+            module.add_arguments(sub.add_parser(name, help=summary, description=description))
         else:
             sub.add_parser(name, help=summary)
     return parser

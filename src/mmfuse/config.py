@@ -64,6 +64,16 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     import logging
 
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:  # OpenCV's and FFmpeg's own warnings ("[ WARN:0@...]", "moov atom not
+        # found") repeat what the error cell says; -v shows them
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+        try:
+            import av.logging
+
+            av.logging.set_level(av.logging.PANIC)
+        except ImportError:  # av is a dependency; keep logging setup import-safe
+            pass
     logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
     own = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.getLogger("mmfuse").setLevel(own)

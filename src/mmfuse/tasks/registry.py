@@ -54,4 +54,4 @@ def get_task(name: str) -> type[Task]:
 def task_summary(name: str) -> str:
     """The first line of the task module's docstring (the ``mmfuse run --help`` line)."""
     module = importlib.import_module(get_task(name).__module__)
-    return (module.__doc__ or name).strip().splitlines()[0]
+    return (module.__doc__ or name).strip().splitlines()[0].replace("``", "")
