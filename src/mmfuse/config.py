@@ -44,7 +44,9 @@ def online_allowed() -> bool:
 
 
 def enforce_offline() -> None:
-    """Tells the Hugging Face libraries never to reach the hub unless online use was asked for."""
+    """Tells the Hugging Face libraries never to reach the hub unless online use was asked for,
+    and ONNX Runtime (the Silero VAD's runtime) never to send its usage events to Microsoft."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     if not online_allowed():
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
