@@ -320,3 +320,30 @@ def test_a_model_trained_on_posts_with_images_reads_the_images(tmp_path, one_tor
     test = ("--labels", test_labels, "--data", tmp_path / "test")
     assert run_cli("evaluate", "--model", model, *test, "--out", out) == 0
     assert json.loads((out / "metrics.json").read_text())["look"]["accuracy"] >= 0.9
+
+
+def test_training_reports_its_hold_out_score_beside_zero_shot(tiny_model, corpus, tmp_path, capsys):
+    model = tmp_path / "model"
+    assert train_tiny(tiny_model, model, *labelled(corpus), "--epochs", 5) == 0
+    out = capsys.readouterr().out
+    assert "sentiment: hold-out macro_f1" in out and "(zero-shot: " in out
+    training = json.loads((model / "training.json").read_text())
+    assert 0 <= training["zero_shot_holdout_metrics"]["sentiment"]["macro_f1"] <= 1
+
+
+def test_a_model_below_zero_shot_and_too_few_shots_are_warned_about(
+    tiny_model, corpus, tmp_path, caplog
+):
+    from mmfuse.commands import train as train_command
+    from mmfuse.fusion.fit import FitOptions
+
+    featurizer = Featurizer(FeaturizerConfig(text_model=tiny_model), cache=False)
+    decoded = [Decoded(post(np.random.default_rng(i), i % 2 == 1)) for i in range(20)]
+    y = {"sentiment": np.array([i % 2 for i in range(20)])}
+    classes = {"sentiment": ["neg", "pos"]}
+    options = FitOptions(base="fusion-tiny", holdout=0.5)
+    worst = {"sentiment": {"macro_f1": 0.0}}  # a trained model that got nothing right
+    train_command._report_holdout(featurizer, decoded, y, classes, {}, options, worst)
+    assert "scores below zero-shot" in caplog.text
+    train_command._warn_few_examples(y, classes, k=50)
+    assert "--shots 50: sentiment has fewer examples: neg (10), pos (10)" in caplog.text

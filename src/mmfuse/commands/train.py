@@ -36,9 +36,12 @@ from mmfuse.fusion.fit import (
     FitOptions,
     fit_few_shot,
     fit_many_shot,
+    holdout_mask,
     zero_shot,
 )
+from mmfuse.fusion.inference import predict
 from mmfuse.fusion.labels import Labels, LabelsError, read_labels
+from mmfuse.fusion.metrics import task_metrics
 from mmfuse.io.discover import discover, read_manifest
 from mmfuse.io.writers import write_json
 from mmfuse.types import Item
@@ -213,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
         if k == 0:
             checkpoint = zero_shot(featurizer, classes, descriptions, args.base)
         else:
+            _warn_few_examples(y, classes, k)
             checkpoint = fit_few_shot(
                 featurizer, decoded, y, classes, k, descriptions, args.seed, args.base
             )
@@ -246,11 +250,57 @@ def run(args: argparse.Namespace) -> int:
             epochs=len(history.epochs),
             holdout_metrics=_plain(best.val_metrics),
         )
+        record["zero_shot_holdout_metrics"] = _report_holdout(
+            featurizer, decoded, y, classes, descriptions, options, best.val_metrics
+        )
     checkpoint.save(args.out)
     record["seconds"] = round(time.perf_counter() - started, 1)
     write_json(record, args.out / TRAINING_FILE)
     print(f"{record['regime']} model of {len(classes)} task(s) on {len(items)} items: {args.out}")
     return 0
+
+
+def _warn_few_examples(y: Mapping[str, np.ndarray], classes: Mapping[str, list], k: int) -> None:
+    """Says which classes have fewer than ``k`` labelled examples (each uses what it has)."""
+    for task, names in classes.items():
+        counts = np.bincount(y[task][y[task] >= 0], minlength=len(names)) if names else []
+        short = [f"{name} ({n})" for name, n in zip(names, counts, strict=True) if n < k]
+        if short:
+            log.warning("--shots %d: %s has fewer examples: %s", k, task, ", ".join(short))
+
+
+def _headline(task_metrics: Mapping) -> tuple[str, float] | None:
+    """The metric a task is judged by: macro-F1 for classes, Pearson r for values."""
+    for name in ("macro_f1", "pearson"):
+        if name in task_metrics:
+            return name, float(task_metrics[name])
+    return None
+
+
+def _report_holdout(featurizer, decoded, y, classes, descriptions, options, trained) -> dict:
+    """Prints each task's hold-out score next to a zero-shot model's on the same items, warns
+    where training did worse, and returns the zero-shot metrics."""
+    held = np.flatnonzero(holdout_mask(y, options.holdout, options.seed))
+    if not len(held):
+        return {}
+    plain = Featurizer(replace(featurizer.config, text=True), device=featurizer.device)
+    zero = zero_shot(plain, classes, descriptions, options.base)
+    scores = predict(zero.model, plain.featurize([decoded[i] for i in held]))
+    baseline = {
+        task: task_metrics(zero.model.task(task), y[task][held], scores[task]) for task in classes
+    }
+    for task in classes:
+        mine, theirs = _headline(trained.get(task, {})), _headline(baseline[task])
+        if mine is None or theirs is None:
+            continue
+        print(f"{task}: hold-out {mine[0]} {mine[1]:.3f} (zero-shot: {theirs[1]:.3f})")
+        if mine[1] < theirs[1]:
+            log.warning(
+                "%s: the trained model scores below zero-shot on the hold-out items; "
+                "more labelled items (or --shots K) may serve better",
+                task,
+            )
+    return _plain(baseline)
 
 
 def _plain(metrics: Mapping[str, Mapping]) -> dict:
