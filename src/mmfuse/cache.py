@@ -258,10 +258,11 @@ def _sha256(path: Path) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, remembered in the cache by (path, size, mtime) so it is read once."""
+    """SHA-256 of a file, remembered in the cache by (path, size, mtime, ctime) so it is read
+    once; a file rewritten with its size and mtime restored still has a new ctime."""
     info = path.stat()
     memo_path = config.cache_dir() / "sha256.json"
-    key = f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}"
+    key = f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}|{info.st_ctime_ns}"
     try:
         memo = json.loads(memo_path.read_text())
     except (OSError, ValueError):

@@ -10,7 +10,10 @@ with one line saying what to install or which path to give.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
+import logging
 import os
 import re
 import shutil
@@ -22,6 +25,8 @@ from pathlib import Path
 from mmfuse import config
 from mmfuse.cache import file_sha256
 from mmfuse.errors import ModelUnavailable, UsageError
+
+log = logging.getLogger(__name__)
 
 # Devices mmfuse runs on: the CPU or a CUDA GPU (by index).
 DEVICE_NAME = re.compile(r"cpu|cuda(:\d+)?")
@@ -261,16 +266,57 @@ def weight_hashes(spec: ModelSpec) -> dict[str, str]:
     return {name: file_sha256(folder / name) for name in spec.files}
 
 
+def _mismatches(spec: ModelSpec, folder: Path) -> list[str]:
+    """The spec's weight files whose SHA-256 is not the recorded one."""
+    return [name for name, actual in weight_hashes(spec).items() if actual != spec.files[name]]
+
+
 def verify(spec: ModelSpec) -> Path:
-    """The spec's folder, after checking every weight file against its recorded SHA-256."""
+    """The spec's folder, after checking every weight file against its recorded SHA-256.
+
+    A damaged copy that mmfuse derived into its cache (the joined Whisper base, a converted
+    checkpoint) is removed and derived again, once.
+
+    Raises:
+        ModelUnavailable: a file still differs from its recorded hash.
+    """
     folder = spec.folder()
-    for name, actual in weight_hashes(spec).items():
-        if actual != spec.files[name]:
-            raise ModelUnavailable(
-                f"model '{spec.id}': {folder / name} has SHA-256 {actual[:12]}..., expected "
-                f"{spec.files[name][:12]}...; reinstall '{spec.package}'"
-            )
+    bad = _mismatches(spec, folder)
+    derived = config.models_cache_dir() in folder.resolve().parents
+    if bad and derived:
+        log.warning("model '%s': %s damaged in %s; deriving it again", spec.id, bad[0], folder)
+        shutil.rmtree(folder)
+        folder = spec.folder()
+        bad = _mismatches(spec, folder)
+    if bad:
+        again = " even when derived again" if derived else ""
+        raise ModelUnavailable(
+            f"model '{spec.id}': {folder / bad[0]} does not match its recorded SHA-256{again}; "
+            f"reinstall '{spec.package}'"
+        )
     return folder
+
+
+def local_digest(path: str | Path) -> str:
+    """SHA-256 over a local model's files (a file, or a folder's files with their relative
+    names): what a model given by path is keyed and recorded by."""
+    path = Path(path).expanduser()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        digest.update(file_sha256(file).encode())
+    return digest.hexdigest()
+
+
+def model_digest(model_id: str) -> str:
+    """What a model's outputs depend on besides its id: the registered hashes, or the content
+    of a model given by path ("" for a hub name, which only the hub can vouch for)."""
+    if model_id in SPECS:
+        recorded = json.dumps(SPECS[model_id].files, sort_keys=True)
+        return hashlib.sha256(recorded.encode()).hexdigest()
+    local = model_id.partition(":")[2].split("@", 1)[-1]
+    return local_digest(local) if local and Path(local).expanduser().exists() else ""
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from mmfuse.engines.options import RunOptions
 from mmfuse.errors import Interrupted, UsageError
 from mmfuse.io.writers import atomic_write, write_csv, write_json, write_parquet
 from mmfuse.progress import progress_bar, progress_enabled
-from mmfuse.registry import SPECS
+from mmfuse.registry import BACKENDS, SPECS, model_digest
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.options import to_record
 from mmfuse.types import Item
@@ -174,8 +174,8 @@ class _JournalRows(Sequence):
         return row
 
 
-def _models_in(settings: Any) -> list[dict]:
-    """Registered model ids named anywhere in the settings, with their weight hashes."""
+def _model_ids(settings: Any) -> list[str]:
+    """Model ids named anywhere in the settings: registered ones and ``backend:path`` ones."""
     found: set[str] = set()
     pending = [settings]
     while pending:
@@ -184,9 +184,17 @@ def _models_in(settings: Any) -> list[dict]:
             pending.extend(value.values())
         elif isinstance(value, list | tuple):
             pending.extend(value)
-        elif isinstance(value, str) and value in SPECS:
+        elif isinstance(value, str) and (value in SPECS or value.partition(":")[0] in BACKENDS):
             found.add(value)
-    return [{"id": i, "sha256": SPECS[i].files, "package": SPECS[i].package} for i in sorted(found)]
+    return sorted(found)
+
+
+def _models(settings: dict) -> list[dict]:
+    """The manifest's record of the run's models: id, weights digest, package."""
+    return [
+        {"id": i, "sha256": model_digest(i), "package": SPECS[i].package if i in SPECS else ""}
+        for i in _model_ids(settings)
+    ]
 
 
 def _compute(task, todo, options, journal, cache, key_of, bar) -> None:
@@ -302,6 +310,9 @@ def run_task(
             raise UsageError(f"item id {item.id!r} appears twice")
         seen.add(item.id)
     settings = task.settings()
+    # a model given by path is keyed by its files' content, not by the path string
+    if weights := {i: model_digest(i) for i in _model_ids(settings)}:
+        settings = {**settings, "weights": weights}
     identity = run_identity(task.name, settings, items, source)
     out_dir = Path(out_dir)
     with _locked(out_dir):
@@ -345,7 +356,7 @@ def _run_locked(task, items, out_dir, options, argv, settings, identity, started
         "run": identity,
         "task": task.name,
         "settings": settings,
-        "models": _models_in(settings),
+        "models": _models(settings),
         # the resolved options: `--config` accepts both records as they are, to repeat the run
         "options": to_record(task.options),
         "run_options": {
