@@ -65,6 +65,22 @@ def test_second_run_is_served_from_the_cache(encoded, tmp_path):
     assert (again / "results.csv").read_bytes() == (encoded / "results.csv").read_bytes()
 
 
+def write_audio_only_mp4(path: Path) -> Path:
+    """An MPEG-4 file with one AAC tone track and no video stream (a voice note)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        samples = (0.3 * np.sin(np.arange(8000) * 2 * np.pi * 440 / 16000)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
 def test_bad_media_give_error_rows_and_the_run_goes_on(tmp_path):
     root = tmp_path / "in"
     root.mkdir()
@@ -74,13 +90,21 @@ def test_bad_media_give_error_rows_and_the_run_goes_on(tmp_path):
     truncate(write_image(root / "cut.jpg", size=(64, 64)))
     (root / "latin1.txt").write_bytes("café crème".encode("latin-1"))
     write_text(root / "mute.txt", "a clip without sound")
+    (root / "pair.jpg").write_bytes(b"")  # a broken photo beside its caption
+    write_text(root / "pair.txt", "a caption whose photo is broken")
+    write_audio_only_mp4(root / "voice.mp4")
     out = tmp_path / "out"
 
     assert main(["encode", str(root), "-o", str(out)]) == 1
 
     rows = read_rows(out)
     assert rows["good"]["error"] == ""
-    assert "no speech detected" in rows["silent"]["error"]
+    # audio without speech is a note, as in every task (it is what was said: nothing)
+    assert rows["silent"]["error"] == "" and "no speech detected" in rows["silent"]["notes"]
+    assert rows["pair"]["error"] == "" and "pair.jpg: empty file" in rows["pair"]["notes"]
+    assert rows["pair"]["text_words"] == "6"  # the caption was still read
+    assert rows["voice"]["error"] == "" and rows["voice"]["kinds"] == "video"
+    assert float(rows["voice"]["duration_s"]) > 0  # an audio-only .mp4 is read as audio
     assert "truncated" in rows["cut"]["error"]
     assert "not UTF-8" in rows["latin1"]["error"]
     assert rows["mute"]["error"] == "" and "no audio track" in rows["mute"]["notes"]

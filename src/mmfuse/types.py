@@ -46,6 +46,8 @@ class Item:
         meta: other manifest columns (author, brand, timestamp, ...) passed through to the output.
         error: a problem found before any file was read (a manifest path outside its folder):
             the item's one-line error; "" when none.
+        notes: problems of files left out of an item that still has others to read (an empty
+            photo beside a caption): they go to the row's ``notes``.
     """
 
     id: str
@@ -53,6 +55,7 @@ class Item:
     text: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    notes: tuple[str, ...] = ()
 
     def files_of(self, kind: str) -> list[Path]:
         """The item's files of one media kind, in path order."""

@@ -18,6 +18,7 @@ import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mmfuse.errors import InputError
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The start of a missing file's error: a file the input names must exist, so the item fails.
+MISSING = "file not found"
 # An error cell is one line of at most this many characters.
 ERROR_MAX_CHARS = 300
 # Sniffed content kinds each extension kind accepts ("av": a container of audio or video).
@@ -59,7 +62,7 @@ def _check_file(path: os.PathLike) -> str | None:
     try:
         info = os.stat(full)
     except FileNotFoundError:
-        return f"file not found: {full}" + (" (broken link)" if os.path.islink(full) else "")
+        return f"{MISSING}: {full}" + (" (broken link)" if os.path.islink(full) else "")
     except OSError as error:
         return f"{name}: cannot read ({error.strerror})"
     if not stat.S_ISREG(info.st_mode):
@@ -77,34 +80,41 @@ def _check_file(path: os.PathLike) -> str | None:
     return None
 
 
-def check_files(item: Item) -> str | None:
-    """The error of the first file of ``item`` that no reader should open, or None.
+def check_files(item: Item) -> tuple[Item, str | None]:
+    """The item without the files no reader should open, or its error when nothing is left.
 
     Catches what needs no decoder: a missing, unreadable, empty or non-regular file (never
     opened, so a FIFO cannot hang the run), an unsupported type, content that contradicts
-    the extension. Opens nothing but regular files, read-only, for their first bytes.
+    the extension. Opens nothing but regular files, read-only, for their first bytes. A bad
+    file beside others (an empty photo next to its caption) is left out with a note; the
+    item fails when a file it names is missing or when nothing readable remains.
     """
     if item.error:
-        return item.error
+        return item, item.error
     if not item.paths and item.text is None:
-        return "no input files"
-    for path in item.paths:
-        problem = _check_file(path)
-        if problem:
-            return problem
-    return None
+        return item, "no input files"
+    problems = [(path, _check_file(path)) for path in item.paths]
+    bad = [problem for _, problem in problems if problem]
+    if not bad:
+        return item, None
+    good = tuple(path for path, problem in problems if not problem)
+    missing = [problem for problem in bad if problem.startswith(MISSING)]
+    if missing or (not good and item.text is None):
+        return item, (missing or bad)[0]
+    return replace(item, paths=good, notes=(*item.notes, *bad)), None
 
 
-def decode_item(task: Task, item: Item) -> tuple[Any, str | None]:
-    """``(decoded, None)``, or ``(None, error message)`` when the item cannot be decoded."""
-    problem = check_files(item)
+def decode_item(task: Task, item: Item) -> tuple[Item, Any, str | None]:
+    """``(item, decoded, None)``, or ``(item, None, error message)`` when it cannot be decoded;
+    the item returned is the one to process (bad files beside good ones left out)."""
+    item, problem = check_files(item)
     if problem:
-        return None, problem
+        return item, None, problem
     try:
-        return task.decode(item), None
+        return item, task.decode(item), None
     except Exception as error:  # a bad file must not stop the run: it becomes its error cell
         log.debug("decode failed for %s", item.id, exc_info=True)
-        return None, error_message(error)
+        return item, None, error_message(error)
 
 
 def _rows_of(task: Task, batch: Sequence[tuple[Item, Any]]) -> list[dict]:
@@ -114,6 +124,8 @@ def _rows_of(task: Task, batch: Sequence[tuple[Item, Any]]) -> list[dict]:
     for (item, _), row in zip(batch, rows, strict=True):
         row["id"] = item.id
         row["error"] = row.get("error") or ""
+        if item.notes and "notes" in task.columns:
+            row["notes"] = "; ".join(n for n in (*item.notes, row.get("notes")) if n)
     return rows
 
 
@@ -160,8 +172,8 @@ def run_local(task: Task, items: Iterable[Item], options: RunOptions) -> Iterato
             if pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: pending[f][0]):
-                    _, item = pending.pop(future)
-                    decoded, problem = future.result()
+                    pending.pop(future)
+                    item, decoded, problem = future.result()
                     if problem:
                         yield error_row(item, problem)
                     else:

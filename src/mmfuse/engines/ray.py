@@ -15,6 +15,7 @@ instance is started for the run and stopped after it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -39,27 +40,28 @@ DECODE_CPUS = 0.5
 
 def item_to_json(item: Item) -> str:
     """An Item as JSON text (Ray blocks are Arrow tables: plain columns travel best)."""
-    return json.dumps(
-        {"id": item.id, "paths": [str(p) for p in item.paths], "text": item.text, "meta": item.meta}
-    )
+    record = dataclasses.asdict(item)
+    record["paths"] = [str(p) for p in item.paths]
+    return json.dumps(record)
 
 
 def item_from_json(text: str) -> Item:
     """The Item ``item_to_json`` wrote."""
     record = json.loads(text)
-    return Item(
-        record["id"], tuple(Path(p) for p in record["paths"]), record["text"], record["meta"]
-    )
+    record["paths"] = tuple(Path(p) for p in record["paths"])
+    record["notes"] = tuple(record["notes"])
+    return Item(**record)
 
 
 def _decode_batch(batch: dict[str, Any], task: Task) -> dict[str, list]:
     """Ray task: decodes each item; the payload is pickled (it only travels inside the run)."""
-    payloads, problems = [], []
+    items, payloads, problems = [], [], []
     for text in batch["item"]:
-        decoded, problem = decode_item(task, item_from_json(text))
+        item, decoded, problem = decode_item(task, item_from_json(text))
+        items.append(item_to_json(item))  # without the files left out, with their notes
         payloads.append(b"" if problem else pickle.dumps(decoded, protocol=5))
         problems.append(problem or "")
-    return {"item": list(batch["item"]), "decoded": payloads, "error": problems}
+    return {"item": items, "decoded": payloads, "error": problems}
 
 
 def _encoded(item_id: str, row: dict) -> tuple[str, bytes]:

@@ -79,7 +79,16 @@ def decode_media(
         decoded.audio = [(p.name, load_audio(p)) for p in item.files_of("audio")]
     if "video" in kinds:
         for path in item.files_of("video"):
-            probe_video(path)  # a file that is no video fails here, in the worker pool
+            try:
+                probe_video(path)  # a file that is no video fails here, in the worker pool
+            except InputError as no_video:
+                if "audio" not in kinds:
+                    raise
+                try:  # an audio-only container (a voice note saved as .mp4) is audio
+                    decoded.audio.append((path.name, load_audio(path)))
+                except InputError:
+                    raise no_video from None
+                continue
             decoded.videos.append(path)
     if not decoded.text and not decoded.has_media:
         raise InputError(f"item '{item.id}' has no {' or '.join(kinds)} to read")

@@ -122,8 +122,6 @@ class EncodeTask(Task):
     def _row(self, item: Item, decoded: Decoded, media: EncodedMedia, text_vector) -> dict:
         from mmfuse.nlp.language import detect_language
 
-        if decoded.audio and not decoded.text and not decoded.images and not media.transcript:
-            return {"error": "no speech detected in " + ", ".join(n for n, _ in decoded.audio)}
         kinds = sorted({media_kind(p) for p in item.paths} | ({"text"} if item.text else set()))
         language = media.language or (detect_language(decoded.text)[0] if decoded.text else "")
         return {
