@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from helpers.scoring import evaluate
 
 from mmfuse.encoders.conse import normalise
 from mmfuse.errors import ModelUnavailable
@@ -17,8 +18,7 @@ from mmfuse.fusion.fewshot import (
     class_vectors_from_text,
     leave_one_out_blend,
 )
-from mmfuse.fusion.inference import infer, predict
-from mmfuse.fusion.metrics import task_metrics
+from mmfuse.fusion.inference import infer
 from mmfuse.fusion.model import (
     CHECKPOINTS_DIR,
     FusionConfig,
@@ -78,12 +78,6 @@ def tokens(rng, lengths: list[int], dim: int, width: int | None = None) -> Modal
 def run(model: FusionModel, inputs: dict):
     with torch.no_grad():
         return model(inputs)
-
-
-def macro_f1(model, inputs, labels) -> float:
-    """The emotion head's macro-F1 on labelled inputs."""
-    scores = predict(model, inputs)["emotion"]
-    return task_metrics(model.task("emotion"), labels, scores)["macro_f1"]
 
 
 def test_masked_modality_equals_removed_modality():
@@ -407,11 +401,11 @@ def test_zero_and_few_shot_on_real_tweets(tweet_emotions):
         tasks=[TaskConfig("emotion", classes=list(EMOTIONS))],
     )
     text_vectors = apply_zero_shot(model, "emotion", EMOTIONS, encode)
-    zero_shot = macro_f1(model, val_x, val_y)
+    zero_shot = evaluate(model, val_x, {"emotion": val_y})["emotion"]["macro_f1"]
     few = class_vectors_from_examples(
         model, "emotion", shots_x, shots_y, k=SHOTS, text_prototypes=text_vectors
     )
     model.set_class_vectors("emotion", few)
-    few_shot = macro_f1(model, val_x, val_y)
+    few_shot = evaluate(model, val_x, {"emotion": val_y})["emotion"]["macro_f1"]
     assert zero_shot > 0.4  # chance is about 0.25; measured 0.506
     assert few_shot > zero_shot + 0.02  # measured: 0.506 -> 0.544

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.scoring import evaluate
 
-from mmfuse.fusion.inference import evaluate, predict
+from mmfuse.fusion.inference import predict
 from mmfuse.fusion.metrics import classification_metrics, multilabel_metrics, regression_metrics
 from mmfuse.fusion.model import FusionConfig, FusionModel, TaskConfig
 from mmfuse.fusion.train import TrainOptions, drop_modalities, train
