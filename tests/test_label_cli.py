@@ -16,6 +16,7 @@ from mmfuse.cli import main
 from mmfuse.commands import label as label_command
 from mmfuse.encoders.image import TimmImageEncoder
 from mmfuse.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from mmfuse.tasks import label as label_task
 
 LABELS = ["cat", "dog", "a red car"]
 PROB_COLUMNS = [f"p_{label}" for label in LABELS]
@@ -27,7 +28,7 @@ def tiny_encoder(monkeypatch):
     torch.manual_seed(0)
     model = timm.create_model("test_efficientnet", pretrained=False)
     encoder = TimmImageEncoder(model, "timm:test_efficientnet", "cpu", FakeText())
-    monkeypatch.setattr(label_command, "create_encoder", lambda model_id, device=None: encoder)
+    monkeypatch.setattr(label_task, "create_encoder", lambda model_id, device=None: encoder)
     return encoder
 
 

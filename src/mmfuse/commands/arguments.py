@@ -97,9 +97,13 @@ def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     return {f.name: getattr(args, f.name) for f, _ in fields_of(cls) if hasattr(args, f.name)}
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds the output folder, ``--config`` and the run flags every batch command shares."""
-    parser.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+def add_run_arguments(parser: argparse.ArgumentParser, output: bool = True) -> None:
+    """Adds the output folder, ``--config`` and the run flags every batch command shares.
+
+    ``output=False`` leaves ``-o`` to a command whose output is not the run folder.
+    """
+    if output:
+        parser.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     parser.add_argument(
         "--config", type=Path, help="a TOML file of options (flags given here override it)"
     )
@@ -136,10 +140,11 @@ def resolve_options(
         ``(RunOptions, task options or None)``; applies -q/-v to logging and ``cache_dir`` to
         the process's cache root.
     """
-    keys = read_config(args.config) if args.config else {}
+    config_file = getattr(args, "config", None)
+    keys = read_config(config_file) if config_file else {}
     classes = (RunOptions,) if task_options is None else (RunOptions, task_options)
     if unknown := unknown_keys(keys, *classes):
-        raise UsageError(f"{args.config}: unknown option(s) {', '.join(unknown)}")
+        raise UsageError(f"{config_file}: unknown option(s) {', '.join(unknown)}")
     flags = given(args, RunOptions)
     flags["quiet"] = args.run_quiet or getattr(args, "quiet", False) or keys.get("quiet", False)
     flags["verbose"] = args.run_verbose or getattr(args, "verbose", False)

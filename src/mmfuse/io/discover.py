@@ -329,19 +329,23 @@ def read_manifest(
 
 
 def expand_files(paths: Sequence[Path], kinds: Sequence[str]) -> list[Path]:
-    """The files named, with each folder replaced by its files of ``kinds`` (recursively).
+    """The files named, with each folder replaced by its entries of ``kinds`` (recursively).
+
+    Only names are looked at: a broken or looping link, a FIFO or an unreadable file among
+    them is kept, for the engine to give it its own error row (one bad entry never stops the
+    others). Hidden entries of a folder are skipped, as ``discover`` does.
 
     Raises:
-        UsageError: a path that does not exist, or a folder without files of ``kinds``.
+        UsageError: a path that is not there at all, or a folder without entries of ``kinds``.
     """
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and media_kind(p) in kinds)
+            found = sorted(p for p in _walk(Path(path), True) if media_kind(p) in kinds)
             if not found:
                 raise UsageError(f"no {' or '.join(kinds)} files in folder {path}")
             files.extend(found)
-        elif path.exists():
+        elif os.path.lexists(path):
             files.append(path)
         else:
             raise UsageError(f"no such file or folder: {path}")

@@ -17,6 +17,8 @@ from mmfuse.tasks.base import Task
 TASK_MODULES = {
     "social-media": "mmfuse.tasks.social_media",
     "encode": "mmfuse.tasks.encode",
+    "label": "mmfuse.tasks.label",
+    "transcribe": "mmfuse.tasks.transcribe",
 }
 
 _TASKS: dict[str, type[Task]] = {}
