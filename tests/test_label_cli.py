@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -15,8 +22,9 @@ from test_image import FakeText
 from mmfuse.cli import main
 from mmfuse.commands import label as label_command
 from mmfuse.encoders.image import TimmImageEncoder
-from mmfuse.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from mmfuse.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UsageError
 from mmfuse.tasks import label as label_task
+from mmfuse.tasks.label import LabelOptions
 
 LABELS = ["cat", "dog", "a red car"]
 PROB_COLUMNS = [f"p_{label}" for label in LABELS]
@@ -160,3 +168,149 @@ def test_camera_trap_folder_every_file_gets_a_row(shared_data, capsys):
     assert errors == {"african_elephants_truncated_file.jpg"}
     elephants = [r for r in rows if "elephant" in r["file"] and not r["error"]]
     assert [r["top_label"] for r in elephants] == ["elephant"] * len(elephants)
+
+
+# ---------------------------------------------------------------- through the batch engine
+
+
+def test_a_second_run_comes_from_the_cache_and_its_manifest_says_so(tmp_path, tiny_encoder):
+    folder = tmp_path / "in"
+    for i in range(3):
+        write_image(folder / f"img{i}.png", seed=i)
+    write_video(folder / "clip.mp4", frames=6, audio=False)
+    args = [str(folder), "--labels", ",".join(LABELS), "--every", "0.25", "--no-progress"]
+    runs = tmp_path / "runs"
+    assert main(["-q", "label", *args, "-o", str(tmp_path / "a.csv"), "--run-dir", str(runs)]) == 0
+    first = json.loads((runs / "manifest.json").read_text())
+    assert first["items"] == {**first["items"], "computed": 4, "from_cache": 0}
+    assert first["task"] == "label" and first["options"]["labels"] == LABELS
+
+    runs2 = tmp_path / "runs2"
+    assert main(["label", *args, "-o", str(tmp_path / "b.csv"), "--run-dir", str(runs2), "-q"]) == 0
+    second = json.loads((runs2 / "manifest.json").read_text())
+    assert second["items"] == {**second["items"], "from_cache": 4, "computed": 0}
+    assert (tmp_path / "b.csv").read_bytes() == (tmp_path / "a.csv").read_bytes()
+    assert len(read_rows(tmp_path / "b.csv")) == 3 + 3 + 1  # images, frames, the video
+
+
+def test_without_run_dir_the_run_files_live_under_the_cache_root(tmp_path, tiny_encoder):
+    image = write_image(tmp_path / "in" / "a.png")
+    out = tmp_path / "out" / "labels.csv"
+    args = ["label", str(image), "--labels", "cat,dog", "-o", str(out), "--no-progress"]
+    assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["labels.csv"]
+    manifests = list((tmp_path / "cache" / "runs").glob("label-*/manifest.json"))
+    assert len(manifests) == 1
+    # the same command again: same run folder, the output replaced since this run wrote it
+    assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert json.loads(manifests[0].read_text())["items"]["from_cache"] == 1
+    # a file this run did not write is not replaced without --overwrite
+    out.write_text("mine\n")
+    assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == EXIT_USAGE
+    assert out.read_text() == "mine\n"
+    assert main([*args, "--cache-dir", str(tmp_path / "cache"), "--overwrite"]) == 0
+    assert read_rows(out)[0]["file"] == str(image)
+
+
+def test_run_label_writes_one_row_per_item_with_its_frames_inside(tmp_path, tiny_encoder):
+    folder = tmp_path / "in"
+    write_image(folder / "still.png")
+    write_video(folder / "clip.mp4", frames=6, audio=False)
+    out = tmp_path / "out"
+    argv = ["run", "label", str(folder), "-o", str(out), "--labels", ",".join(LABELS)]
+    assert main([*argv, "--every", "0.25", "--no-progress"]) == EXIT_OK
+    items = {row["id"]: row for row in read_rows(out / "results.csv")}
+    assert set(items) == {"still", "clip"}
+    detail = json.loads(items["clip"]["detail"])
+    assert [e["time"] for e in detail] == [0.0, 0.25, 0.5, None]
+    files = read_rows(out / "labels.csv")
+    assert [(r["file"], r["time"]) for r in files] == [
+        ("clip.mp4", "0.0"),
+        ("clip.mp4", "0.25"),
+        ("clip.mp4", "0.5"),
+        ("clip.mp4", ""),
+        ("still.png", ""),
+    ]
+    assert files[3]["top_label"] == items["clip"]["top_label"]
+
+
+def _journal_rows(run_dir) -> int:
+    try:
+        uri = f"file:{run_dir / 'results.partial' / 'cache.sqlite'}?mode=ro"
+        with sqlite3.connect(uri, uri=True, timeout=1) as conn:
+            return conn.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_a_killed_label_run_resumes_to_the_same_table(tmp_path):
+    """The real default model in a subprocess, killed with SIGKILL midway, then run again."""
+    n = 120
+    for i in range(n):
+        write_image(tmp_path / "in" / f"img{i:03d}.png", seed=i, size=(32, 24))
+    flags = ["--labels", "cat,dog,car", "--no-cache", "--batch-size", "1", "--workers", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def command(name: str) -> list[str]:
+        out, runs = tmp_path / f"{name}.csv", tmp_path / f"{name}.run"
+        cli = [sys.executable, "-m", "mmfuse.cli", "-q", "label", str(tmp_path / "in")]
+        return [*cli, *flags, "-o", str(out), "--run-dir", str(runs), "--no-progress"]
+
+    victim = subprocess.Popen(command("killed"), env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _journal_rows(tmp_path / "killed.run") < 5 and time.monotonic() < deadline:
+        if victim.poll() is not None:
+            break
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    done_before = _journal_rows(tmp_path / "killed.run")
+    assert 5 <= done_before < n and not (tmp_path / "killed.csv").exists()
+
+    assert subprocess.run(command("killed"), env=env, capture_output=True).returncode == 0
+    assert subprocess.run(command("whole"), env=env, capture_output=True).returncode == 0
+    manifest = json.loads((tmp_path / "killed.run" / "manifest.json").read_text())
+    assert manifest["items"]["resumed"] >= done_before
+    assert manifest["items"]["computed"] == n - manifest["items"]["resumed"]
+    assert (tmp_path / "killed.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert len(read_rows(tmp_path / "whole.csv")) == n
+
+
+# ---------------------------------------------------------------- hardening (issue 14)
+
+
+def test_a_dangling_link_among_the_files_is_one_error_row(tmp_path, tiny_encoder, capsys):
+    good = write_image(tmp_path / "good.png")
+    dangling = tmp_path / "gone.jpg"
+    dangling.symlink_to(tmp_path / "deleted.jpg")
+    folder = tmp_path / "folder"
+    write_image(folder / "inside.png", seed=1)
+    (folder / "loop.png").symlink_to(folder / "loop.png")  # a link to itself
+    code, rows = run_label(
+        str(good), str(dangling), str(folder), "--labels", "cat,dog", capsys=capsys
+    )
+    assert code == EXIT_PARTIAL
+    by_file = {row["file"]: row for row in rows}
+    inside, loop = str(folder / "inside.png"), str(folder / "loop.png")
+    assert list(by_file) == [str(good), str(dangling), inside, loop]
+    assert by_file[str(good)]["error"] == by_file[inside]["error"] == ""
+    assert "broken link" in by_file[str(dangling)]["error"]
+    assert "cannot read" in by_file[loop]["error"]
+
+
+@pytest.mark.parametrize("command", ["label", "encode"])
+def test_every_zero_is_refused_once_at_the_boundary(tmp_path, capsys, command):
+    (tmp_path / "in").mkdir()
+    write_video(tmp_path / "in" / "clip.mp4", frames=6, audio=False)
+    argv = [str(tmp_path / "in"), "--every", "0", "--no-progress"]
+    if command == "label":
+        argv += ["--labels", "cat,dog"]
+    else:
+        argv = ["encode", *argv, "-o", str(tmp_path / "out")]
+    assert main(["label", *argv] if command == "label" else argv) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert "--every must be more than 0 seconds" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(UsageError, match="--every"):
+        LabelOptions(labels=("cat", "dog"), every_s=0.0)

@@ -7,8 +7,10 @@ A new task is covered without editing this file, unless it needs options that ha
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+import wave
 from pathlib import Path
 
 import pytest
@@ -17,10 +19,42 @@ from mmfuse import cli
 from mmfuse.tasks.options import read_config, resolve, to_record
 from mmfuse.tasks.registry import get_task, task_names, task_summary
 
-# Options a task cannot run without, per task, as config-file values.
-REQUIRED_OPTIONS: dict[str, dict] = {}
+
+def _png() -> bytes:
+    """A 32x24 random PNG."""
+    import numpy as np
+    from PIL import Image
+
+    stream = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(stream, format="PNG")
+    return stream.getvalue()
+
+
+def _wav(seconds: float = 0.5) -> bytes:
+    """A 16 kHz mono 440 Hz tone (no speech: the transcript is empty, quickly)."""
+    import numpy as np
+
+    stream = io.BytesIO()
+    t = np.arange(int(seconds * 16000)) / 16000
+    with wave.open(stream, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes((0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
+    return stream.getvalue()
+
+
+# Options a task cannot run without (or smaller models, to stay fast), as config-file values.
+REQUIRED_OPTIONS: dict[str, dict] = {
+    "label": {"labels": ["cat", "dog"]},
+    "transcribe": {"model": "faster-whisper:tiny.en"},
+}
 # The file that makes a good item, per task (default: a short text).
-GOOD_INPUT: dict[str, tuple[str, bytes]] = {}
+GOOD_INPUT: dict[str, tuple[str, bytes]] = {
+    "label": ("good.png", _png()),
+    "transcribe": ("good.wav", _wav()),
+}
 DEFAULT_GOOD = ("good.txt", b"Loving the new cafe near the station, great coffee and cake.")
 
 

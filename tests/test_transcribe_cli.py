@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import os
 import re
 import wave
 
@@ -194,3 +196,73 @@ def test_default_model_transcribes_jfk(shared_data, capsys):
     assert main(["transcribe", str(shared_data / "speech" / "jfk" / "jfk.flac")]) == 0
     said = " ".join(words(capsys.readouterr().out))
     assert "ask not what your country can do for you" in said
+
+
+# ---------------------------------------------------------------- through the batch engine
+
+
+def test_output_into_the_input_folder_never_replaces_the_users_files(tiny_model, tmp_path, capsys):
+    """Issue 14 #1: captions beside the videos (post.txt) are refused, not overwritten."""
+    write_noise_wav(tmp_path / "post.wav", 1.0)
+    write_noise_wav(tmp_path / "talk.wav", 1.0, seed=1)
+    (tmp_path / "post.txt").write_text("my caption\n")
+    argv = ["transcribe", str(tmp_path), "-o", str(tmp_path), "--model", tiny_model, "--no-vad"]
+    assert main([*argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "post.txt already exists; pass --overwrite" in err
+    assert (tmp_path / "post.txt").read_text() == "my caption\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["post.txt", "post.wav", "talk.wav"]
+
+    assert main([*argv, "--overwrite", "--no-progress"]) == 0
+    assert (tmp_path / "post.txt").read_text() != "my caption\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "post.txt",
+        "post.wav",
+        "talk.txt",
+        "talk.wav",
+    ]
+    # the same run again may replace what it wrote itself, not what the user edited since
+    assert main([*argv, "--no-progress"]) == 0
+    (tmp_path / "talk.txt").write_text("edited\n")
+    assert main([*argv, "--no-progress"]) == 2
+    assert (tmp_path / "talk.txt").read_text() == "edited\n"
+
+
+def test_an_input_is_never_written_over_even_with_overwrite(tiny_model, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    audio = write_noise_wav(tmp_path / "in" / "clip.wav", 1.0)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "clip.txt").symlink_to(audio)  # writing clip.txt would go into the input
+    argv = ["transcribe", str(audio), "-o", str(out), "--model", tiny_model, "--overwrite"]
+    assert main(argv) == 2
+    assert "is one of the inputs" in capsys.readouterr().err
+    assert audio.read_bytes()[:4] == b"RIFF"
+
+
+def test_a_fifo_is_one_error_line_and_the_others_go_on(tiny_model, media, tmp_path, capsys):
+    """Issue 14 #10: a FIFO is reported as such, never opened (no hang), never 'no such file'."""
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    out = tmp_path / "out"
+    argv = ["transcribe", str(fifo), str(media / "first.wav"), "--model", tiny_model]
+    assert main([*argv, "--no-vad", "-o", str(out), "--no-progress"]) == 1
+    errors = error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and "pipe.wav: not a regular file" in errors[0]
+    assert sorted(p.name for p in out.iterdir()) == ["first.txt"]
+
+
+def test_run_transcribe_writes_transcripts_from_the_final_rows(tiny_model, media, tmp_path):
+    out = tmp_path / "out"
+    argv = ["run", "transcribe", str(media), "-o", str(out), "--model", tiny_model, "--no-vad"]
+    assert main([*argv, "--format", "all", "--no-progress"]) == 1
+    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+        rows = {row["id"]: row for row in csv.DictReader(stream)}
+    assert set(rows) == {"first", "second", "mute", "fake"}
+    assert "no audio track" in rows["mute"]["error"]
+    written = sorted(p.relative_to(out).as_posix() for p in (out / "transcripts").iterdir())
+    formats = sorted(("txt", "srt", "vtt", "json"))
+    assert written == [f"transcripts/{s}.{f}" for s in ("first", "second") for f in formats]
+    transcript = Transcript.from_dict(json.loads(rows["first"]["segments"]))
+    from_file = json.loads((out / "transcripts" / "first.json").read_text())
+    assert Transcript.from_dict(from_file) == transcript and transcript.segments

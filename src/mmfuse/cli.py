@@ -28,6 +28,14 @@ COMMANDS = {
 }
 
 
+# Flags every command takes before or after its name: flag -> (dest, help).
+COMMON_FLAGS = {
+    ("-v", "--verbose"): ("verbose", "debug logging"),
+    ("-q", "--quiet"): ("quiet", "warnings and errors only"),
+    ("--online",): ("online", "allow hub downloads of models named by id"),
+}
+
+
 def _command_module(name: str):
     return importlib.import_module(f"mmfuse.commands.{name}")
 
@@ -35,6 +43,23 @@ def _command_module(name: str):
 def plain_text(doc: str) -> str:
     """A docstring as ``--help`` shows it: without reStructuredText's literal quotes."""
     return doc.replace("``", "")
+
+
+def _add_common_flags(parser: argparse.ArgumentParser) -> None:
+    """Gives ``parser`` and its sub-commands the common flags they do not define themselves.
+
+    Their default is "not given", so the value from before the command name stays unless the
+    flag comes after it.
+    """
+    for flags, (dest, help_text) in COMMON_FLAGS.items():
+        if not any(flag in parser._option_string_actions for flag in flags):
+            parser.add_argument(
+                *flags, dest=dest, action="store_true", default=argparse.SUPPRESS, help=help_text
+            )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                _add_common_flags(sub)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -51,7 +76,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if name == command:
             module = _command_module(name)
             description = plain_text(module.__doc__ or summary)
-            module.add_arguments(sub.add_parser(name, help=summary, description=description))
+            command_parser = sub.add_parser(name, help=summary, description=description)
+            module.add_arguments(command_parser)
+            _add_common_flags(command_parser)
         else:
             sub.add_parser(name, help=summary)
     return parser

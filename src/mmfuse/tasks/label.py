@@ -96,7 +96,7 @@ class LabelOptions:
         if self.top_k < 1:
             raise UsageError(f"--top-k must be at least 1, got {self.top_k}")
         if not (math.isfinite(self.every_s) and self.every_s > 0):
-            raise UsageError(f"--every must be a positive number of seconds, got {self.every_s}")
+            raise UsageError(f"--every must be more than 0 seconds, not {self.every_s}")
         if self.model.partition(":")[0] not in IMAGE_BACKENDS:
             raise UsageError(
                 f"'{self.model}' is not an image model; use a {' or '.join(IMAGE_BACKENDS)} model"
