@@ -303,7 +303,7 @@ def test_a_dangling_link_among_the_files_is_one_error_row(tmp_path, tiny_encoder
 def test_every_zero_is_refused_once_at_the_boundary(tmp_path, capsys, command):
     (tmp_path / "in").mkdir()
     write_video(tmp_path / "in" / "clip.mp4", frames=6, audio=False)
-    argv = [str(tmp_path / "in"), "--every", "0", "--no-progress"]
+    argv = [str(tmp_path / "in"), "--every", "0"]
     if command == "label":
         argv += ["--labels", "cat,dog"]
     else:

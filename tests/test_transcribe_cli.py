@@ -207,7 +207,7 @@ def test_output_into_the_input_folder_never_replaces_the_users_files(tiny_model,
     write_noise_wav(tmp_path / "talk.wav", 1.0, seed=1)
     (tmp_path / "post.txt").write_text("my caption\n")
     argv = ["transcribe", str(tmp_path), "-o", str(tmp_path), "--model", tiny_model, "--no-vad"]
-    assert main([*argv, "--no-progress"]) == 2
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert "post.txt already exists; pass --overwrite" in err
     assert (tmp_path / "post.txt").read_text() == "my caption\n"
@@ -224,7 +224,7 @@ def test_output_into_the_input_folder_never_replaces_the_users_files(tiny_model,
     # the same run again may replace what it wrote itself, not what the user edited since
     assert main([*argv, "--no-progress"]) == 0
     (tmp_path / "talk.txt").write_text("edited\n")
-    assert main([*argv, "--no-progress"]) == 2
+    assert main(argv) == 2
     assert (tmp_path / "talk.txt").read_text() == "edited\n"
 
 
@@ -246,7 +246,7 @@ def test_a_fifo_is_one_error_line_and_the_others_go_on(tiny_model, media, tmp_pa
     os.mkfifo(fifo)
     out = tmp_path / "out"
     argv = ["transcribe", str(fifo), str(media / "first.wav"), "--model", tiny_model]
-    assert main([*argv, "--no-vad", "-o", str(out), "--no-progress"]) == 1
+    assert main([*argv, "--no-vad", "-o", str(out)]) == 1
     errors = error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and "pipe.wav: not a regular file" in errors[0]
     assert sorted(p.name for p in out.iterdir()) == ["first.txt"]
