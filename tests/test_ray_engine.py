@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers.media import make_folder, write_text, write_wav
+from helpers.media import make_folder, write_image, write_text, write_video, write_wav
 from helpers.toy_task import ToyTask
 
+from mmfuse.cli import main
 from mmfuse.engines.options import RunOptions
 from mmfuse.io.discover import discover
 from mmfuse.runner import run_task
@@ -61,3 +62,19 @@ def test_ray_engine_table_equals_the_local_engine_table(tmp_path, local_ray):
         pq.read_table(tmp_path / "local/results.parquet")
     )
     assert ray.is_initialized()  # the engine leaves a Ray it did not start running
+
+
+def test_label_on_ray_writes_the_local_table(tmp_path, local_ray):
+    """``mmfuse label --engine ray``: the real default model in Ray actors, same CSV."""
+    folder = tmp_path / "in"
+    for i in range(3):
+        write_image(folder / f"img{i}.png", seed=i)
+    write_video(folder / "clip.mp4", frames=6, audio=False)
+    write_text(folder / "bad.jpg", "not an image")
+    argv = ["-q", "label", str(folder), "--labels", "cat,dog,car", "--every", "0.25"]
+    argv += ["--no-cache", "--no-progress", "--workers", "1"]
+    assert main([*argv, "-o", str(tmp_path / "local.csv")]) == 1
+    assert main([*argv, "-o", str(tmp_path / "ray.csv"), "--engine", "ray"]) == 1
+    table = (tmp_path / "local.csv").read_bytes()
+    assert (tmp_path / "ray.csv").read_bytes() == table
+    assert table.count(b"\n") == 1 + 3 + 4 + 1  # header, images, frames + video, bad file
