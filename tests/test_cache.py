@@ -153,3 +153,12 @@ def test_clear_older_than_keeps_recent_rows(tmp_path, monkeypatch, capsys):
     assert main(["cache", "clear", "--older-than", "2"]) == 0
     assert "cleared" in (out := capsys.readouterr().out) and "1 of 2 rows" in out
     assert cache.get("old") is None and cache.get("new") == {"x": 2}
+
+
+def test_cache_clear_removes_the_file_commands_run_folders(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MMFUSE_CACHE", str(tmp_path))
+    run = tmp_path / "runs" / "transcribe-abc"
+    (run / "transcripts").mkdir(parents=True)
+    (run / "transcripts" / "voice.txt").write_text("what was said")
+    assert main(["cache", "clear"]) == 0
+    assert "1 run folders" in capsys.readouterr().out and not run.exists()

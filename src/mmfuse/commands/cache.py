@@ -8,10 +8,13 @@ keep (encoder embeddings). Derived model weights (``models/``) are not touched b
 from __future__ import annotations
 
 import argparse
+import shutil
+import time
 from pathlib import Path
 
 from mmfuse import config
 from mmfuse.cache import DB_NAME, Cache
+from mmfuse.commands.files import RUNS
 
 SECONDS_A_DAY = 86_400
 
@@ -40,17 +43,26 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes / 1e6:.1f} MB"
 
 
+def _run_folders(root: Path, older_than_s: float | None) -> list[Path]:
+    """The run folders ``label`` and ``transcribe`` keep under ``root/runs`` (older ones only)."""
+    cutoff = None if older_than_s is None else time.time() - older_than_s
+    folders = (
+        sorted(p for p in (root / RUNS).glob("*") if p.is_dir()) if (root / RUNS).is_dir() else []
+    )
+    return [p for p in folders if cutoff is None or p.stat().st_mtime < cutoff]
+
+
 def run(args: argparse.Namespace) -> int:
     root = args.cache_dir or config.cache_dir()
-    folders = cache_folders(root)
-    if not folders:
+    older = None if args.older_than is None else args.older_than * SECONDS_A_DAY
+    folders, runs = cache_folders(root), _run_folders(root, older)
+    if not folders and not runs:
         print(f"no caches under {root}")
         return 0
     for folder in folders:
         cache = Cache(folder)
         before = cache.info()
         if args.action == "clear":
-            older = None if args.older_than is None else args.older_than * SECONDS_A_DAY
             removed = cache.clear(older)
             print(f"cleared {folder}: {removed} of {before['rows']} rows")
         else:
@@ -59,4 +71,11 @@ def run(args: argparse.Namespace) -> int:
                 f"{_size(before['bytes'])}"
             )
         cache.close()
+    if runs and args.action == "clear":
+        for folder in runs:
+            shutil.rmtree(folder, ignore_errors=True)
+        print(f"cleared {root / RUNS}: {len(runs)} run folders of label and transcribe")
+    elif runs:
+        size = sum(f.stat().st_size for run in runs for f in run.rglob("*") if f.is_file())
+        print(f"{root / RUNS}: {len(runs)} run folders, {_size(size)}")
     return 0

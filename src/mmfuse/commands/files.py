@@ -32,6 +32,8 @@ from mmfuse.types import Item
 # The run folder's record of the files published from it: absolute path -> SHA-256.
 PUBLISHED = "published.json"
 # Characters of the key in a default run folder's name.
+# The run folders of the file commands, under the cache root (``mmfuse cache`` clears them).
+RUNS = "runs"
 KEY_CHARS = 16
 
 
@@ -58,7 +60,7 @@ def run_folder(run_dir: Path | None, task: Task, items: Sequence[Item], output) 
         return run_dir
     target = "-" if output is None else os.path.abspath(output)
     key = make_key(task.name, task.settings(), [item.id for item in items], target)
-    return config.cache_dir() / "runs" / f"{task.name}-{key[:KEY_CHARS]}"
+    return config.cache_dir() / RUNS / f"{task.name}-{key[:KEY_CHARS]}"
 
 
 def _digest(path: Path) -> str | None:

@@ -120,7 +120,7 @@ class LabelTask(Task):
         super().__init__(options, items, device)
         self.labels = list(self.options.labels)
         self.prob_columns = [f"p_{label}" for label in self.labels]
-        self.columns = ("id", *ITEM_COLUMNS, *self.prob_columns, "detail", "error")
+        self.columns = ("id", *ITEM_COLUMNS, *self.prob_columns, "detail", "notes", "error")
         self.file_columns = (*FIXED_COLUMNS, *self.prob_columns, "error")
         # How ``labels.csv`` names a file (absolute path -> text): the command sets the paths
         # as the user typed them; otherwise relative to the inputs' common folder.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from mmfuse.errors import UsageError
@@ -24,5 +25,5 @@ class MediaOptions:
     every_s: float = option(2.0, "seconds between sampled video frames", flag="--every")
 
     def __post_init__(self):
-        if self.every_s <= 0:
+        if not math.isfinite(self.every_s) or self.every_s <= 0:
             raise UsageError(f"--every must be more than 0 seconds, not {self.every_s}")

@@ -87,6 +87,7 @@ class TranscribeTask(Task):
         "n_segments",
         "text",
         "segments",
+        "notes",
         "error",
     )
 
