@@ -300,3 +300,14 @@ def test_ctrl_c_prints_one_line_and_a_rerun_resumes(tmp_path):
     assert again.returncode == 0
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["items"]["resumed"] >= 6
+
+
+def test_a_mistyped_input_is_refused_before_any_model_library_loads(tmp_path):
+    check = (
+        "import sys; from mmfuse.cli import main; "
+        f"code = main(['run', 'social-media', {str(tmp_path / 'typo')!r}, '-o', 'x']); "
+        "print(code, 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.stdout.split() == ["2", "False"]
+    assert "input not found" in done.stderr and "typo" in done.stderr

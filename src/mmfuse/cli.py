@@ -84,9 +84,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_input(rest: list[str]) -> str | None:
+    """``input not found: PATH`` for ``run TASK PATH …`` when PATH does not exist: checked
+    before the task's modules (and torch) load, so a typo costs no time or memory."""
+    positional = len(rest) >= 2 and not rest[0].startswith("-") and not rest[1].startswith("-")
+    return f"input not found: {rest[1]}" if positional and not os.path.exists(rest[1]) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
+    if command == "run" and (problem := _missing_input(argv[argv.index("run") + 1 :])):
+        print(f"mmfuse run: error: {problem}", file=sys.stderr)  # before any model library
+        return EXIT_USAGE
     parser = build_parser(command if command in COMMANDS else None)
     try:
         args = parser.parse_args(argv)
