@@ -48,6 +48,8 @@ from mmfuse.types import Item
 
 log = logging.getLogger(__name__)
 
+# Length of a ``make_key`` hex digest (the identity of a run without a named input).
+KEY_LENGTH = 64
 RESULTS_CSV = "results.csv"
 RESULTS_PARQUET = "results.parquet"
 MANIFEST = "manifest.json"
@@ -70,17 +72,24 @@ class RunResult:
 
 
 def run_identity(
-    task_name: str, settings: dict, items: Sequence[Item], source: Path | None = None
+    task_name: str,
+    settings: dict,
+    items: Sequence[Item],
+    source: Path | None = None,
+    out_dir: Path | None = None,
 ) -> dict[str, str]:
     """What makes two runs "the same run": task, settings and the input.
 
-    The input is ``source`` (the folder, file or manifest named on the command line; a
-    manifest also by its content's hash, since its rows are the items), else the items'
-    common folder, else a hash of their ids.
+    The input is ``source`` (the folder, file or manifest named on the command line, written
+    relative to ``out_dir``, so the manifest names no absolute path; a manifest also by its
+    content's hash, since its rows are the items), else the items' common folder, else a hash
+    of their ids.
     """
     identity = {"task": task_name, "settings": make_key(settings)}
     if source is not None:
-        identity["inputs"] = os.path.abspath(source)
+        identity["inputs"] = os.path.relpath(
+            os.path.abspath(source), os.path.abspath(out_dir or ".")
+        )
         if Path(source).is_file():
             identity["inputs_sha256"] = file_digest(source)
         return identity
@@ -101,15 +110,23 @@ def _previous_run(out_dir: Path) -> tuple[dict | None, list[str]]:
     return None, []
 
 
-def _difference(previous: dict | None, identity: dict) -> str:
+def _named(inputs: str | None, out_dir: Path) -> str:
+    """An identity's input as the user named it: a path relative to ``out_dir`` made whole."""
+    if not inputs or os.path.isabs(inputs) or len(inputs) == KEY_LENGTH:  # a hash of the ids
+        return str(inputs)
+    return os.path.normpath(os.path.join(os.path.abspath(out_dir), inputs))
+
+
+def _difference(previous: dict | None, identity: dict, out_dir: Path) -> str:
     if previous is None:
         return "results of an unknown run"
     if previous.get("task") != identity["task"]:
         return f"results of another task ({previous.get('task')})"
     if previous.get("inputs") != identity["inputs"]:
-        return f"results of another input ({previous.get('inputs')})"
+        return f"results of another input ({_named(previous.get('inputs'), out_dir)})"
     if previous.get("inputs_sha256") != identity.get("inputs_sha256"):
-        return f"results of another version of {identity['inputs']} (its content changed)"
+        named = _named(identity["inputs"], out_dir)
+        return f"results of another version of {named} (its content changed)"
     if previous.get("settings") != identity["settings"]:
         return "results of a run with another settings (models, options)"
     return ""
@@ -120,7 +137,7 @@ def _open_journal(out_dir: Path, identity: dict, overwrite: bool) -> Cache:
     previous, previous_outputs = _previous_run(out_dir)
     ours = [RESULTS_CSV, RESULTS_PARQUET, MANIFEST, JOURNAL, *previous_outputs]
     existing = [out_dir / n for n in dict.fromkeys(ours) if (out_dir / n).exists()]
-    different = _difference(previous, identity)
+    different = _difference(previous, identity, out_dir)
     if existing and different and not overwrite:
         raise UsageError(
             f"{out_dir} already holds {different}; pass --overwrite or choose another --out"
@@ -313,8 +330,8 @@ def run_task(
     # a model given by path is keyed by its files' content, not by the path string
     if weights := {i: model_digest(i) for i in _model_ids(settings)}:
         settings = {**settings, "weights": weights}
-    identity = run_identity(task.name, settings, items, source)
     out_dir = Path(out_dir)
+    identity = run_identity(task.name, settings, items, source, out_dir)
     with _locked(out_dir):
         return _run_locked(task, items, out_dir, options, argv, settings, identity, started, clock)
 
