@@ -17,6 +17,7 @@ from mmfuse.tasks.base import Task
 TASK_MODULES = {
     "social-media": "mmfuse.tasks.social_media",
     "encode": "mmfuse.tasks.encode",
+    "screening": "mmfuse.tasks.screening",
 }
 
 _TASKS: dict[str, type[Task]] = {}
