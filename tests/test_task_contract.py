@@ -18,7 +18,9 @@ from mmfuse.tasks.options import read_config, resolve, to_record
 from mmfuse.tasks.registry import get_task, task_names, task_summary
 
 # Options a task cannot run without, per task, as config-file values.
-REQUIRED_OPTIONS: dict[str, dict] = {}
+REQUIRED_OPTIONS: dict[str, dict] = {
+    "screening": {"job_text": "Requirements:\n- 3+ years of Python\n- Docker is a plus"},
+}
 # The file that makes a good item, per task (default: a short text).
 GOOD_INPUT: dict[str, tuple[str, bytes]] = {}
 DEFAULT_GOOD = ("good.txt", b"Loving the new cafe near the station, great coffee and cake.")

@@ -19,6 +19,7 @@ the small NER takes "Java" or "Kubernetes" for a place or a person now and then.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -29,13 +30,15 @@ from mmfuse.nlp.sections import header_end
 from mmfuse.registry import resolve
 
 SPACY_MODEL_ID = "spacy:en_core_web_sm"
+PRESIDIO_LOGGER = "presidio-analyzer"
 # spaCy entity types kept (presidio's names): ORGANIZATION and DATE_TIME would take employers
 # and employment dates, which screening needs and which do not identify a candidate.
 NER_ENTITIES = ("PERSON", "LOCATION", "NRP")
+SPACY_LABELS = ("PERSON", "GPE", "LOC", "FAC", "NORP")  # spaCy's labels for those
 # Below this presidio score a finding is dropped (spaCy findings score 0.85, patterns as set).
 MIN_SCORE = 0.4
 # Phone numbers: regions whose formats phonenumbers tries on numbers without a country code.
-PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU", "IE", "NL", "ES", "IT", "BR")
+PHONE_REGIONS = ("US", "GB", "IN", "DE", "FR")  # each region is a full scan: few, common ones
 GENDER_WORDS = (
     "he", "she", "him", "her", "his", "hers", "himself", "herself", "male", "female",
     "man", "woman", "men", "women", "mr", "mrs", "ms", "miss", "sir", "madam", "gentleman",
@@ -53,9 +56,11 @@ _STREET_TYPES = (
 )
 # (entity, regex, score) pattern recognisers; matching is case-insensitive unless (?-i).
 PATTERNS = (
-    ("DATE_OF_BIRTH", rf"\b(?:date\s+of\s+birth|birth\s*date|d\.?o\.?b\.?|born(?:\s+on)?)\s*[:\-]?\s*{_DATE}", 0.9),
+    ("DATE_OF_BIRTH", rf"\b(?:date\s+of\s+birth|birth\s*date|d\.?o\.?b\.?|born(?:\s+on)?)"
+                      rf"\s*[:\-]?\s*{_DATE}", 0.9),
     ("AGE", r"\bage[d]?\s*[:\-]?\s*\d{1,2}\b|\b\d{1,2}\s*(?:years?|yrs?)[\s-]+old\b", 0.8),
-    ("ADDRESS", rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][\w.'-]*\s+){{1,4}}(?-i:{_STREET_TYPES})\b\.?", 0.7),
+    ("ADDRESS", rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][\w.'-]*\s+){{1,4}}"
+                rf"(?-i:{_STREET_TYPES})\b\.?", 0.7),
     ("MARITAL_STATUS", r"\bmarital\s+status\s*[:\-]?\s*\w+", 0.9),
     ("NRP", r"\b(?:nationality|citizenship)\s*[:\-]?\s*[A-Z][a-z]+", 0.9),
     ("URL", r"(?:https?://)?(?:www\.)?(?:linkedin\.com/in|github\.com|gitlab\.com|twitter\.com"
@@ -108,15 +113,24 @@ def _offline_email_recognizer():
 
 @lru_cache(maxsize=1)
 def analyzer():
-    """The presidio AnalyzerEngine over the registry's spaCy model, built once."""
+    """The presidio AnalyzerEngine over the registry's spaCy model, built once.
+
+    presidio's own logger is held at ERROR: its debug lines quote the text around each
+    finding, which would put the personal data into the logs that ``-v`` shows.
+    """
+    logging.getLogger(PRESIDIO_LOGGER).setLevel(logging.ERROR)
     from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
-    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
     from mmfuse.nlp.preprocess import nlp
 
     model = resolve(SPACY_MODEL_ID).source
-    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": model}])
+    ignored = [label for label in nlp().get_pipe("ner").labels if label not in SPACY_LABELS]
+    engine = SpacyNlpEngine(
+        models=[{"lang_code": "en", "model_name": model}],
+        ner_model_configuration=NerModelConfiguration(labels_to_ignore=ignored),
+    )
     engine.nlp = {"en": nlp()}  # the shared pipeline (no parser): presidio never loads its own
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.add_recognizer(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
@@ -167,6 +181,7 @@ class Redactor:
     def __init__(self, allow: Iterable[str] = (), cv_header: bool = True):
         self.allow = sorted({a.strip() for a in allow if a.strip()} | {a.lower() for a in allow})
         self._allow_lower = {a.lower() for a in self.allow}
+        self._allow_words = {w for a in self._allow_lower for w in re.findall(r"[^\W\d_]+", a)}
         self.cv_header = cv_header
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
@@ -212,7 +227,7 @@ class Redactor:
         if "\n" in piece or not 2 <= len(words) <= 4 or not _NAME_LINE.match(piece):
             return False
         return not any(
-            w.lower() in self._allow_lower or w.lower() in lowercase_words or not w[0].isupper()
+            w.lower() in self._allow_words or w.lower() in lowercase_words or not w[0].isupper()
             for w in words
         )
 
@@ -257,7 +272,10 @@ def text_terms(text: str) -> Redaction:
 def _name_mentions(text: str, names: set[str], allowed: set[str]) -> list[tuple[int, int]]:
     """Spans of the words of ``names`` (3+ letters, not allowed terms) anywhere in ``text``."""
     words = {
-        w for name in names for w in re.findall(r"[^\W\d_]{3,}", name) if w.lower() not in allowed
+        w
+        for name in names
+        for w in re.findall(r"[^\W\d_]{3,}", name)
+        if w.lower() not in allowed and w.lower() not in GENDER_WORDS
     }
     if not words:
         return []

@@ -70,7 +70,7 @@ class Sections:
 
 def heading_kind(line: str) -> str | None:
     """The section kind a line announces when it is a heading, else None."""
-    stripped = line.strip().strip("•-–—*#:").strip()
+    stripped = line.strip().strip("•-\u2013\u2014*#:").strip()
     if (
         not stripped
         or len(stripped.split()) > MAX_HEADING_WORDS

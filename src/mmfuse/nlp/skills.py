@@ -122,9 +122,8 @@ def find_skills(text: str) -> list[str]:
             mention = match.group(0).strip()
             if len(mention.rstrip("0123456789.+ ")) <= 2 and mention.islower():
                 continue  # "r", "go", "ui" in running text
-            if mention.lower() in ORDINARY_WORDS:
-                if not mention[0].isupper():
-                    continue  # the ordinary words
+            if mention.lower() in ORDINARY_WORDS and not mention[0].isupper():
+                continue  # the ordinary words
             found.append(name)
             break
     return found

@@ -38,14 +38,17 @@ MAX_SENTENCES = 120  # CV sentences read (a CV longer than ~8 pages is cut)
 MIN_SENTENCE_CHARS = 3
 # Words of job ads that say how much, not what: dropped from a requirement's content lemmas.
 GENERIC_LEMMAS = frozenset(
-    """experience year knowledge proficiency proficient familiarity familiar strong excellent
-    good solid skill ability able demonstrate demonstrated proven understanding work working
-    hand hands-on use using including include etc similar related field role plus preferred
-    required must least minimum nice have bonus ideally level high highly great deep
-    profound insight modern popular common fundamental relevant candidate successful"""
-    .split()
+    (
+        "experience", "year", "knowledge", "proficiency", "proficient", "familiarity", "familiar",
+        "strong", "excellent", "good", "solid", "skill", "ability", "able", "demonstrate",
+        "demonstrated", "proven", "understanding", "work", "working", "hand", "hands-on", "use",
+        "using", "including", "include", "etc", "similar", "related", "field", "role", "plus",
+        "preferred", "required", "must", "least", "minimum", "nice", "have", "bonus", "ideally",
+        "level", "high", "highly", "great", "deep", "profound", "insight", "modern", "popular",
+        "common", "fundamental", "relevant", "candidate", "successful",
+    )
 )  # fmt: skip
-_SPLIT = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9•])|\n\s*[•*·▪◦●\-–—]\s*|\n(?=\s*[A-Z0-9])")
+_SPLIT = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9•])|\n\s*[•*·▪◦●\-\u2013\u2014]\s*|\n(?=\s*[A-Z0-9])")
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,9 @@ def match_requirement(
     found = tuple(s for s in requirement.skills if s in cv.skills)
     score, evidence = text_score, text_evidence
     if requirement.skills:
-        share = (1.0 if found else 0.0) if requirement.any_of else len(found) / len(requirement.skills)
+        share = (
+            (1.0 if found else 0.0) if requirement.any_of else len(found) / len(requirement.skills)
+        )
         if share >= score:
             score, evidence = share, _skill_evidence(cv, found) or text_evidence
     if requirement.kind == "experience" and requirement.years:

@@ -26,8 +26,10 @@ MONTHS = {
 }  # fmt: skip
 _MONTH = r"(?:(?P<{0}m>[A-Za-z]{{3,9}})\.?\s+|(?P<{0}n>\d{{1,2}})[/.-])?"
 _RANGE = re.compile(
-    _MONTH.format("a") + r"(?P<ay>(?:19|20)\d{2})\s*(?:-|–|—|to|until)\s*(?:"
-    + _MONTH.format("b") + r"(?P<by>(?:19|20)\d{2})|(?P<now>present|current|now|today|date))",
+    _MONTH.format("a")
+    + r"(?P<ay>(?:19|20)\d{2})\s*(?:-|\u2013|\u2014|to|until)\s*(?:"
+    + _MONTH.format("b")
+    + r"(?P<by>(?:19|20)\d{2})|(?P<now>present|current|now|today|date))",
     re.I,
 )
 STATED_YEARS = re.compile(

@@ -41,9 +41,10 @@ YEARS = re.compile(r"(\d{1,2})\s*\+?\s*(?:-\s*\d{1,2}\s*)?(?:\+\s*)?(?:years?|yr
 DEGREES = (
     (4, r"ph\.?\s?d|doctorate|doctoral|d\.?phil"),
     (3, r"master'?s?|m\.?sc|\bm\.?s\b|\bmba\b|m\.?eng|m\.?tech|\bma\b"),
-    (2, r"bachelor'?s?|b\.?sc|\bb\.?s\b|\bba\b|b\.?eng|b\.?tech|b\.?a\.|undergraduate|degree"),
+    (2, r"bachelor'?s?|b\.?sc|\bb\.?s\b|\bba\b|b\.?eng|b\.?tech|b\.?a\.|undergraduate"),
     (1, r"associate'?s? degree|diploma"),
 )
+GENERIC_DEGREE = 2  # "a degree in computer science": a bachelor's
 DEGREE_NAMES = {1: "associate", 2: "bachelor", 3: "master", 4: "doctorate"}
 LANGUAGES = (
     "english", "spanish", "french", "german", "italian", "portuguese", "dutch", "mandarin",
@@ -57,7 +58,7 @@ _LANGUAGE = re.compile(
     + r")\b.*\b(?:fluen\w*|native|speaker|proficien\w*)",
     re.I,
 )
-_BULLET = re.compile(r"^\s*(?:[•*·▪◦●\-–—]|\d+[.)])\s*")
+_BULLET = re.compile(r"^\s*(?:[•*·▪◦●\-\u2013\u2014]|\d+[.)])\s*")
 MIN_LINE_WORDS = 2
 
 
@@ -89,7 +90,7 @@ def degree_level(text: str, lowest: bool = False) -> int | None:
     """The highest (a CV) or lowest (a job's "BS/MS degree") degree level a text names."""
     levels = [level for level, pattern in DEGREES if re.search(pattern, text, re.I)]
     if not levels:
-        return None
+        return GENERIC_DEGREE if re.search(r"\bdegree\b", text, re.I) else None
     return min(levels) if lowest else max(levels)
 
 

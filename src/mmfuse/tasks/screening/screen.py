@@ -136,7 +136,9 @@ class Screener:
 
 def job_words(requirements: Sequence[Requirement]) -> list[str]:
     """The capitalised words of the requirements (skill names the lexicon may lack)."""
-    return sorted({w.strip(",.;:()") for r in requirements for w in r.text.split() if w[:1].isupper()})
+    return sorted(
+        {w.strip(",.;:()") for r in requirements for w in r.text.split() if w[:1].isupper()}
+    )
 
 
 def cv_columns(result: CvResult, relevance: float | None) -> dict:

@@ -65,15 +65,15 @@ class ScreeningOptions:
 
     job: Path | None = option(None, "the job description: a TXT, PDF or DOCX file")
     job_text: str | None = option(None, "the job description as text (instead of --job)")
-    keep_pii: bool = option(
-        False, "do not redact personal data (blind screening is the default)"
-    )
+    keep_pii: bool = option(False, "do not redact personal data (blind screening is the default)")
     must_have_all: bool = option(
         False, "mark (never drop) candidates who miss any must-have requirement"
     )
     text_model: str = option("", "sentence encoder (default: the registry's)")
     speech_model: str = option("", "speech recogniser for interviews (default: the registry's)")
-    as_of: str = option("", "the date 'present' means in CV date ranges, YYYY-MM-DD (default: today)")
+    as_of: str = option(
+        "", "the date 'present' means in CV date ranges, YYYY-MM-DD (default: today)"
+    )
 
     def __post_init__(self):
         if self.job is None and not self.job_text:
@@ -149,7 +149,13 @@ class ScreeningTask(Task):
         from mmfuse.tasks.screening import matching, scoring
 
         rules = json.dumps(
-            [skills.SKILLS, scoring.WEIGHTS, pii.PATTERNS, matching.COSINE_FLOOR, matching.MET_SCORE],
+            [
+                skills.SKILLS,
+                scoring.WEIGHTS,
+                pii.PATTERNS,
+                matching.COSINE_FLOOR,
+                matching.MET_SCORE,
+            ],
             sort_keys=True,
             default=str,
         )
