@@ -84,7 +84,9 @@ class Screener:
         self.as_of = as_of or date.today()
         requirements = tuple(extract_requirements(job_text))
         # the job's own words are never personal data of a candidate
-        self.redactor = Redactor(allow=[*all_terms(), *job_words(requirements)])
+        allow = [*all_terms(), *job_words(requirements)]
+        self.redactor = Redactor(allow=allow)
+        self.speech_redactor = Redactor(allow=allow, cv_header=False)
         texts = [r.text for r in requirements]
         lemmas = tuple(frozenset(content_lemmas(t)) for t in analyze(texts)) if texts else ()
         vectors = self.encoder.encode([*texts, job_text], batch_size=TEXT_BATCH)
@@ -93,6 +95,12 @@ class Screener:
     def redact(self, text: str) -> Redaction:
         """The text with its personal data replaced (as is with ``keep_pii``), and its terms."""
         return text_terms(text) if self.keep_pii else self.redactor.redact(text)
+
+    def redact_speech(self, text: str) -> str:
+        """A transcript segment's text with personal data replaced (no CV header rule)."""
+        if self.keep_pii:
+            return text
+        return self.speech_redactor.redact(text).text
 
     def screen(self, texts: Sequence[str]) -> list[CvResult]:
         """Redacts, then matches and scores each CV text of a batch."""

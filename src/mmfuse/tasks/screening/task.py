@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import numpy as np
-
 from mmfuse import __version__, registry
 from mmfuse.errors import InputError, UsageError
 from mmfuse.io.documents import count_images, read_document
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.options import option, to_record
 from mmfuse.tasks.registry import register_task
+from mmfuse.tasks.screening.answers import Recording, read_recording
 from mmfuse.types import Item, media_kind
 
 # Names of the interview-questions file in a candidate's folder (one question a line).
@@ -98,12 +97,13 @@ class ScreeningOptions:
 
 @dataclass
 class Candidate:
-    """One candidate read from disk: the CV text and the interview files (not yet decoded)."""
+    """One candidate read from disk: the CV text and the decoded interview recording."""
 
     cv_text: str
     images: int = 0  # photos embedded in the CV: never read, only counted as redacted
     questions: list[str] = field(default_factory=list)
-    interview: Path | None = None
+    recording: Recording | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def _meta_path(item: Item, columns: Sequence[str]) -> Path | None:
@@ -120,6 +120,7 @@ class ScreeningTask(Task):
 
     Options = ScreeningOptions
     default_batch_size = DEFAULT_BATCH
+    group_by = "folder"  # one sub-folder per candidate, whatever files it holds
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
         super().__init__(options, items, device)
@@ -178,10 +179,19 @@ class ScreeningTask(Task):
         if self.screener is not None:
             return
         from mmfuse.encoders.base import create_encoder
+        from mmfuse.tasks.screening.answers import Interviewer
         from mmfuse.tasks.screening.screen import Screener
 
-        encoder = create_encoder(self.text_model, registry.select_device(self.device))
+        device = registry.select_device(self.device)
+        encoder = create_encoder(self.text_model, device)
         self.screener = Screener(encoder, self.job_text, self.options.keep_pii, self.as_of)
+        self.interviewer = Interviewer(
+            self.speech_model,
+            encoder,
+            self.screener.redact_speech,
+            self.screener.job.vectors,
+            device,
+        )
 
     def decode(self, item: Item) -> Candidate:
         questions, cv_text, images = [], None, 0
@@ -205,7 +215,13 @@ class ScreeningTask(Task):
         if interview is None:
             recordings = [p for p in item.paths if media_kind(p) in ("audio", "video")]
             interview = recordings[0] if recordings else None
-        return Candidate(cv_text, images, questions, interview)
+        candidate = Candidate(cv_text, images, questions)
+        if interview is not None:
+            try:
+                candidate.recording = read_recording(interview)
+            except InputError as error:  # the CV is still screened
+                candidate.notes.append(f"interview not read: {error}")
+        return candidate
 
     def process(self, batch: Sequence[tuple[Item, Candidate]]) -> list[dict]:
         from mmfuse.tasks.screening.screen import cv_columns
@@ -219,8 +235,12 @@ class ScreeningTask(Task):
             counts = dict(result.redaction.counts)
             if candidate.images and not self.options.keep_pii:
                 counts["PHOTO"] = candidate.images
-            row = cv_columns(result, relevance=None)
-            notes = []
+            notes = list(candidate.notes)
+            interview = {}
+            if candidate.recording is not None:
+                interview, more = self.interviewer.columns(candidate.recording, candidate.questions)
+                notes.extend(more)
+            row = {**cv_columns(result, interview.get("answer_relevance")), **interview}
             must = [m for m in result.matches if m.requirement.must]
             knocked = self.options.must_have_all and any(not m.met for m in must)
             if knocked:
@@ -248,7 +268,3 @@ class ScreeningTask(Task):
         from mmfuse.tasks.screening.requirements import extract_requirements
 
         return extract_requirements(self.job_text)
-
-
-def _round(value) -> float | None:
-    return None if value is None else round(float(np.float64(value)), 4)
