@@ -85,8 +85,8 @@ def test_skill_aliases_and_versions_are_one_skill():
 
 def test_years_of_experience_merge_dated_positions():
     sections = split_sections(CV)
-    # June 2019 - Nov 2026 and 2015 - Dec 2019 overlap: Jan 2015 to Nov 2026
-    assert years_of_experience(CV, sections, date(2026, 11, 30)) == pytest.approx(11.8, abs=0.1)
+    # 2015 - 2019 (4 whole years) and June 2019 - Nov 2026 (7.4 years)
+    assert years_of_experience(CV, sections, date(2026, 11, 30)) == pytest.approx(11.4, abs=0.1)
     dated_only = CV.replace("6 years of experience", "experience")
     assert years_of_experience(dated_only, split_sections(dated_only), date(2020, 1, 1)) == 5.0
 

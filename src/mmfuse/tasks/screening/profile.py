@@ -4,7 +4,7 @@ Years of experience are the larger of what the CV states ("over 10 years of expe
 what its dated positions cover: every "2017 - Present", "June 2018 - May 2020", "07/2015 -
 03/2019" range in the experience section (the whole CV less its education section when it
 has no experience heading), overlapping ranges merged, "present"/"current" being the
-reference date.
+reference date. A range without months counts whole years ("2015 - 2020" is 5 years).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def dated_ranges(text: str, today: date) -> list[tuple[float, float]]:
         if match.group("now"):
             end = today.year + (today.month - 1) / 12
         else:
-            end = int(match.group("by")) + (_month(match, "b", 12) - 1) / 12
+            end = int(match.group("by")) + (_month(match, "b", 1) - 1) / 12
         if start <= end <= today.year + 1:
             ranges.append((start, end))
     return ranges
