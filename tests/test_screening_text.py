@@ -88,7 +88,8 @@ def test_years_of_experience_merge_dated_positions():
     # 2015 - 2019 (4 whole years) and June 2019 - Nov 2026 (7.4 years)
     assert years_of_experience(CV, sections, date(2026, 11, 30)) == pytest.approx(11.4, abs=0.1)
     dated_only = CV.replace("6 years of experience", "experience")
-    assert years_of_experience(dated_only, split_sections(dated_only), date(2020, 1, 1)) == 5.0
+    # 2015 - 2019 and June 2019 - Jan 2020
+    assert years_of_experience(dated_only, split_sections(dated_only), date(2020, 1, 1)) == 4.6
 
 
 def _cv(sentences: list[str], lemmas: list[set[str]], vectors=None, **extra) -> CvEvidence:
