@@ -72,6 +72,20 @@ def test_requirements_are_must_or_nice_by_wording_and_heading():
     assert "Backend Engineer" not in found
 
 
+def test_a_paragraph_under_any_requirement_heading_gives_one_requirement_a_sentence():
+    job = (
+        "What you need:\nYou have at least 5 years of experience with Go or Python. You know "
+        "PostgreSQL well. Experience with Kafka is a plus.\nBonus points:\n- AWS certification\n"
+    )
+    found = [(r.kind, r.must, r.skills) for r in extract_requirements(job)]
+    assert found == [
+        ("experience", True, ("Python", "Go")),
+        ("skill", True, ("PostgreSQL",)),
+        ("skill", False, ("Kafka",)),
+        ("certification", False, ("AWS",)),
+    ]
+
+
 def test_a_preferred_clause_does_not_raise_the_degree_asked_for():
     (req,) = extract_requirements("Requirements\n- Bachelor's degree (MBA preferred)\n")
     assert req.degree == 2 and req.must

@@ -29,10 +29,11 @@ NICE_CUES = re.compile(
     r"|advantageous|not required|optional|would be great|beneficial)",
     re.I,
 )
-NICE_HEADINGS = re.compile(r"nice|preferred|bonus|desirable|plus|optional", re.I)
+NICE_HEADINGS = re.compile(r"nice|prefer|bonus|desirable|plus|optional|ideal", re.I)
 REQUIREMENT_HEADINGS = re.compile(
-    r"requirement|qualification|skill|must|nice|prefer|what you bring|what we look|"
-    r"you have|you bring|profile|competenc|expertise|experience",
+    r"requirement|qualification|skill|must|nice|prefer|bonus|plus|desir|ideal|need|"
+    r"what you bring|what we look|looking for|you have|you bring|about you|who you are|"
+    r"profile|competenc|expertise|experience",
     re.I,
 )
 ANY_OF_CUES = re.compile(r"\b(?:such as|like|or|e\.g\.|one of|at least one|for example)\b", re.I)
@@ -60,6 +61,7 @@ _LANGUAGE = re.compile(
 )
 _BULLET = re.compile(r"^\s*(?:[•*·▪◦●\-\u2013\u2014]|\d+[.)])\s*")
 MIN_LINE_WORDS = 2
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.;])\s+(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,9 @@ def _join_wrapped(lines: list[str]) -> list[str]:
             joined[-1] = previous[:-1] + line if previous.endswith("-") else f"{previous} {line}"
         else:
             joined.append(line)
-    return [_BULLET.sub("", line).strip() for line in joined]
+    lines = [_BULLET.sub("", line).strip() for line in joined]
+    # a paragraph of requirements: one requirement per sentence
+    return [sentence for line in lines for sentence in _SENTENCE_END.split(line) if sentence]
 
 
 def _classify(text: str, nice_heading: bool) -> Requirement:
