@@ -106,32 +106,34 @@ _VERSION = r"(?:\s?v?\d+(?:\.\d+)*\+?)?"
 
 
 @lru_cache(maxsize=1)
-def _patterns() -> list[tuple[str, re.Pattern]]:
-    compiled = []
+def _lexicon() -> tuple[re.Pattern, dict[str, str], dict[str, int]]:
+    """One regex over every alias (longest first), alias -> skill, skill -> lexicon order."""
+    owner = {}
     for name, aliases in SKILLS.items():
-        terms = sorted({name.lower(), *aliases}, key=len, reverse=True)
-        body = "|".join(re.escape(t) for t in terms)
-        compiled.append((name, re.compile(rf"(?<![\w.+#/-])(?:{body}){_VERSION}(?![\w+#-])", re.I)))
-    return compiled
+        for term in (name.lower(), *aliases):
+            owner.setdefault(term, name)
+    body = "|".join(re.escape(t) for t in sorted(owner, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w.+#/-])(?P<alias>{body}){_VERSION}(?![\w+#-])", re.I)
+    return pattern, owner, {name: i for i, name in enumerate(SKILLS)}
 
 
 def find_skills(text: str) -> list[str]:
     """The canonical names of the lexicon's skills that ``text`` mentions, in lexicon order.
 
     Short, ambiguous aliases ("r", "go", "ts", "ci", "ui", "py", "ml") count only when written
-    in capitals as in the lexicon (a lone "R", "Go", "ML"), never as ordinary words.
+    in capitals as in the lexicon (a lone "R", "Go", "ML"), never as ordinary words; so do
+    skills that are also ordinary words ("React", not "react to").
     """
-    found = []
-    for name, pattern in _patterns():
-        for match in pattern.finditer(text):
-            mention = match.group(0).strip()
-            if len(mention.rstrip("0123456789.+ ")) <= 2 and mention.islower():
-                continue  # "r", "go", "ui" in running text
-            if mention.lower() in ORDINARY_WORDS and not mention[0].isupper():
-                continue  # the ordinary words
-            found.append(name)
-            break
-    return found
+    pattern, owner, order = _lexicon()
+    found = set()
+    for match in pattern.finditer(text):
+        mention = match.group(0).strip()
+        if len(mention.rstrip("0123456789.+ ")) <= 2 and mention.islower():
+            continue  # "r", "go", "ui" in running text
+        if mention.lower() in ORDINARY_WORDS and not mention[0].isupper():
+            continue  # the ordinary words
+        found.add(owner[match.group("alias").lower()])
+    return sorted(found, key=order.get)
 
 
 def all_terms() -> list[str]:

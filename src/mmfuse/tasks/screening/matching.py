@@ -36,6 +36,9 @@ COSINE_FULL = 0.65
 MET_SCORE = 0.6
 MAX_SENTENCES = 120  # CV sentences read (a CV longer than ~8 pages is cut)
 MIN_SENTENCE_CHARS = 3
+# Sentences of fewer words are not embedded (skill lists, dates, headings: names and lemmas
+# match those), which saves a third of the encoder's time on a typical CV.
+MIN_EMBED_WORDS = 4
 # Words of job ads that say how much, not what: dropped from a requirement's content lemmas.
 GENERIC_LEMMAS = frozenset(
     (
@@ -132,8 +135,10 @@ class CvEvidence:
     Attributes:
         sentences: S sentences (``split_sentences``).
         lemmas: the content lemmas of each sentence.
-        vectors: float32 [S, dim] unit sentence embeddings.
+        vectors: float32 [S, dim] unit sentence embeddings (zero for a sentence too short to
+            embed: a list of skills, a date line).
         skills: canonical skills the whole CV names.
+        sentence_skills: the skills each sentence names.
         years: years of experience; degree: highest degree level (None: none found).
     """
 
@@ -143,11 +148,13 @@ class CvEvidence:
     skills: set[str]
     years: float
     degree: int | None
+    sentence_skills: list[set[str]] | None = None
 
 
 def _skill_evidence(cv: CvEvidence, skills: Sequence[str]) -> str:
-    for sentence in cv.sentences:
-        if set(find_skills(sentence)) & set(skills):
+    named = cv.sentence_skills or [set(find_skills(s)) for s in cv.sentences]
+    for sentence, found in zip(cv.sentences, named, strict=True):
+        if found & set(skills):
             return sentence
     return ""
 

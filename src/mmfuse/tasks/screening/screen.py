@@ -21,6 +21,7 @@ from mmfuse.nlp.preprocess import analyze
 from mmfuse.nlp.sections import split_sections
 from mmfuse.nlp.skills import all_terms, find_skills
 from mmfuse.tasks.screening.matching import (
+    MIN_EMBED_WORDS,
     CvEvidence,
     Match,
     content_lemmas,
@@ -108,23 +109,24 @@ class Screener:
         spans = [sentence_spans(r.text) for r in redactions]
         flat = [sentence for group in spans for _, _, sentence in group]
         dim = self.job.vector.shape[0]
-        vectors = (
-            self.encoder.encode(flat, batch_size=TEXT_BATCH)
-            if flat
-            else np.zeros((0, dim), np.float32)
-        )
+        vectors = np.zeros((len(flat), dim), np.float32)
+        wordy = [i for i, s in enumerate(flat) if len(s.split()) >= MIN_EMBED_WORDS]
+        if wordy:
+            vectors[wordy] = self.encoder.encode([flat[i] for i in wordy], batch_size=TEXT_BATCH)
         results, start = [], 0
         for redaction, group in zip(redactions, spans, strict=True):
             end = start + len(group)
             sections = split_sections(redaction.text)
             mine = vectors[start:end]
+            named = [set(find_skills(sentence)) for _, _, sentence in group]
             mean = mine.sum(axis=0)
             document = mean / max(float(np.linalg.norm(mean)), 1e-12)
             cv = CvEvidence(
                 sentences=[sentence for _, _, sentence in group],
                 lemmas=[content_lemmas(t) for t in sentence_terms(group, redaction.terms)],
                 vectors=mine,
-                skills=set(find_skills(redaction.text)),
+                skills=set().union(*named) if named else set(),
+                sentence_skills=named,
                 years=years_of_experience(redaction.text, sections, self.as_of),
                 degree=highest_degree(redaction.text, sections),
             )
