@@ -105,3 +105,15 @@ def test_a_job_is_required(tmp_path, capsys):
     (tmp_path / "cv.txt").write_text(STRONG, encoding="utf-8")
     code = cli.main(["run", "screening", str(tmp_path), "-o", str(tmp_path / "out")])
     assert code == 2 and "--job" in capsys.readouterr().err
+
+
+def test_manifest_with_cv_paths(tmp_path, tiny_model, one_torch_thread):
+    (tmp_path / "cvs").mkdir()
+    (tmp_path / "cvs" / "one.txt").write_text(STRONG, encoding="utf-8")
+    manifest = tmp_path / "cvs.csv"
+    manifest.write_text("id,cv,team\nc1,cvs/one.txt,data\nc2,cvs/missing.txt,data\n")
+    assert _run(tmp_path, tiny_model, manifest) == 1
+    rows = _rows(tmp_path / "out" / "results.csv")
+    assert rows["c1"]["error"] == "" and rows["c1"]["team"] == "data"
+    assert rows["c1"]["must_have_met"] == "2"
+    assert rows["c2"]["error"] and rows["c2"]["rank"] == ""
