@@ -23,10 +23,10 @@ from mmfuse.types import Item, media_kind
 
 # Names of the interview-questions file in a candidate's folder (one question a line).
 QUESTION_FILES = ("questions.txt", "questions.md")
-# Manifest columns that hold a CV (text or path) and an interview recording (path).
-CV_TEXT_COLUMNS = ("cv_text", "text", "resume", "cv")
-CV_PATH_COLUMNS = ("cv_path", "resume_path", "cv_file")
-INTERVIEW_COLUMNS = ("interview", "interview_path", "video", "audio", "recording")
+# Manifest columns that are the CV itself, never passed through. Path columns (cv, resume,
+# cv_path, recording, video, ...) become the item's files in discovery, confined to the
+# manifest's folder.
+CV_TEXT_COLUMNS = ("cv_text", "text")
 DEFAULT_BATCH = 32  # CVs per process call: their sentences are embedded in one batch
 COLUMNS = (
     "id",
@@ -106,14 +106,6 @@ class Candidate:
     notes: list[str] = field(default_factory=list)
 
 
-def _meta_path(item: Item, columns: Sequence[str]) -> Path | None:
-    for column in columns:
-        value = item.meta.get(column)
-        if value:
-            return Path(value)
-    return None
-
-
 @register_task("screening")
 class ScreeningTask(Task):
     """CV-job matching, interview metrics and a fit score per candidate (see the package)."""
@@ -125,7 +117,7 @@ class ScreeningTask(Task):
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
         super().__init__(options, items, device)
         self.job_text = self.options.read_job()
-        skip = {*CV_TEXT_COLUMNS, *CV_PATH_COLUMNS, *INTERVIEW_COLUMNS}
+        skip = set(CV_TEXT_COLUMNS)
         self.meta_columns = tuple(
             dict.fromkeys(k for item in items for k in item.meta if k not in skip)
         )
@@ -201,8 +193,6 @@ class ScreeningTask(Task):
                 questions = [q.strip() for q in read_document(path).splitlines() if q.strip()]
         if item.text is not None:
             cv_text = item.text
-        elif (path := _meta_path(item, CV_PATH_COLUMNS)) is not None:
-            cv_text, images = read_document(path), count_images(path)
         else:
             cvs = [p for p in documents if media_kind(p) in ("document", "text")]
             if not cvs:
@@ -211,10 +201,8 @@ class ScreeningTask(Task):
             cv_text, images = read_document(cvs[0]), count_images(cvs[0])
         if not cv_text.strip():
             raise InputError("the CV is empty")
-        interview = _meta_path(item, INTERVIEW_COLUMNS)
-        if interview is None:
-            recordings = [p for p in item.paths if media_kind(p) in ("audio", "video")]
-            interview = recordings[0] if recordings else None
+        recordings = [p for p in item.paths if media_kind(p) in ("audio", "video")]
+        interview = recordings[0] if recordings else None
         candidate = Candidate(cv_text, images, questions)
         if interview is not None:
             try:
