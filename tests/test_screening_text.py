@@ -54,6 +54,12 @@ def test_sections_follow_the_cv_headings():
     assert "Kubernetes" in sections.text_of("skills")
 
 
+def test_a_heading_with_its_content_on_the_same_line():
+    sections = split_sections("Ann Lee\nSkills: Python, SQL\nExperience:\nAnalyst, 2019 - 2021")
+    assert sections.text_of("skills") == "Python, SQL"
+    assert sections.text_of("experience") == "Analyst, 2019 - 2021"
+
+
 def test_a_document_without_headings_is_all_other():
     sections = split_sections("I wrote code for ten years.\nThen I wrote more code.")
     assert sections.parts == () and sections.found == ()

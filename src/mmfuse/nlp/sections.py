@@ -2,7 +2,8 @@
 
 A heading is a short line (at most ``MAX_HEADING_WORDS`` words, an optional trailing colon)
 whose words name a known section: "Work Experience", "EDUCATION", "Technical Skills:". The
-text between two headings belongs to the first one's section; text before the first heading
+text between two headings belongs to the first one's section ("Skills: Python, SQL" is a
+heading and its first line); text before the first heading
 (a CV's name and contact lines) is the ``header``. Sections are folded into the four kinds a
 screening reads (``experience``, ``education``, ``skills``, ``other``); a document without
 any recognised heading is all ``other``, which is what "where the layout allows" comes to.
@@ -21,6 +22,7 @@ HEADINGS = {
         "experience", "work experience", "professional experience", "employment",
         "employment history", "work history", "career history", "relevant experience",
         "professional background", "career", "positions held", "projects", "personal projects",
+        "work", "professional history", "internships", "internship", "selected projects",
         "key projects", "responsibilities",
     ),
     "education": (
@@ -32,6 +34,8 @@ HEADINGS = {
         "skills", "technical skills", "core competencies", "competencies", "key skills",
         "technologies", "tools", "skills and tools", "languages", "tech stack", "expertise",
         "areas of expertise", "skills summary", "requirements", "qualifications required",
+        "core skills", "technical proficiencies", "technical expertise", "tools and technologies",
+        "programming languages", "software", "it skills", "key qualifications",
         "what you bring", "must have", "nice to have", "preferred qualifications",
     ),
     "other": (
@@ -43,6 +47,8 @@ HEADINGS = {
 }  # fmt: skip
 _KIND_OF = {heading: kind for kind, names in HEADINGS.items() for heading in names}
 _CLEAN = re.compile(r"[^a-z& ]+")
+# "Skills: Python, SQL": a heading and its first line of content on one line.
+_INLINE_HEADING = re.compile(r"^\s*([A-Za-z][A-Za-z &/]{2,40}):\s+(\S.*)$")
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,10 @@ def split_sections(text: str) -> Sections:
     parts: list[tuple[str, str, list[str]]] = []
     for line in text.splitlines():
         kind = heading_kind(line)
-        if kind is not None:
+        inline = _INLINE_HEADING.match(line) if kind is None else None
+        if inline and (inline_kind := heading_kind(inline.group(1))) is not None:
+            parts.append((inline_kind, inline.group(1).strip(), [inline.group(2)]))
+        elif kind is not None:
             parts.append((kind, line.strip(), []))
         elif parts:
             parts[-1][2].append(line)
