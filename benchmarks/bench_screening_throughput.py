@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 from mmfuse import config
-from mmfuse.encoders.base import create_encoder
+from mmfuse.encoders.text import TextEncoder
 from mmfuse.io.documents import read_document
-from mmfuse.registry import default_model
+from mmfuse.registry import default_model, resolve
 from mmfuse.tasks.screening.matching import MIN_EMBED_WORDS, split_sentences
 from mmfuse.tasks.screening.screen import Screener
 from mmfuse.tasks.screening.task import DEFAULT_BATCH
@@ -38,6 +38,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=192, help="CVs to screen (default: 192)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
+    parser.add_argument(
+        "--precision", default="float32", choices=("float32", "bfloat16"), help="text encoder"
+    )
     args = parser.parse_args()
     folder = config.shared_data_dir() / RESUMES
     if not folder.is_dir():
@@ -48,7 +51,7 @@ def main() -> int:
     base += [p.read_text(encoding="utf-8") for p in sorted(SAMPLE_CVS.glob("*/cv.txt"))]
     cvs = [f"{base[i % len(base)]}\nReference number {i}." for i in range(args.n)]
     job = read_document(folder / "JobDescription" / "job_desc_full_stack_engineer.pdf")
-    encoder = create_encoder(default_model("text"), "cpu")
+    encoder = TextEncoder(resolve(default_model("text")), "cpu", args.precision)
     screener = Screener(encoder, job, as_of=date(2026, 11, 30))
     screener.screen(cvs[:DEFAULT_BATCH])  # warm-up
     print(f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs; torch threads "
