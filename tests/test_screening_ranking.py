@@ -21,14 +21,14 @@ EXPECTED_FIRST = {
 
 @pytest.fixture(scope="module")
 def score_matrix(shared_data):
-    from mmfuse.encoders.base import create_encoder
-    from mmfuse.registry import default_model
+    from mmfuse.encoders.text import TextEncoder
+    from mmfuse.registry import default_model, resolve
     from mmfuse.tasks.screening.screen import Screener, cv_columns
 
     folder = shared_data / "documents" / "resume_matcher"
     resumes = sorted((folder / "Resumes").glob("*.pdf"))
     texts = [read_document(p) for p in resumes]
-    encoder = create_encoder(default_model("text"), "cpu")
+    encoder = TextEncoder(resolve(default_model("text")), "cpu", "float32")  # the task's default
     matrix = {}
     for job in sorted((folder / "JobDescription").glob("*.pdf")):
         screener = Screener(encoder, read_document(job), as_of=date(2026, 11, 30))
