@@ -117,3 +117,14 @@ def test_manifest_with_cv_paths(tmp_path, tiny_model, one_torch_thread):
     assert rows["c1"]["error"] == "" and rows["c1"]["team"] == "data"
     assert rows["c1"]["must_have_met"] == "2"
     assert rows["c2"]["error"] and rows["c2"]["rank"] == ""
+
+
+def test_ids_that_look_like_names_are_warned_about_without_naming_them(caplog):
+    from mmfuse.tasks.options import resolve
+    from mmfuse.tasks.screening import ScreeningOptions, ScreeningTask
+    from mmfuse.types import Item
+
+    options = resolve(ScreeningOptions, {"job_text": JOB}, {})
+    ScreeningTask(options, [Item("jane_doe"), Item("cand-017"), Item("cand-a")])
+    (record,) = [r for r in caplog.records if "look like" in r.getMessage()]
+    assert record.getMessage().startswith("1 candidate ids") and "jane" not in record.getMessage()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,12 +23,16 @@ from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.screening.answers import Recording, read_recording
 from mmfuse.types import Item, media_kind
 
+log = logging.getLogger(__name__)
+
 # Names of the interview-questions file in a candidate's folder (one question a line).
 QUESTION_FILES = ("questions.txt", "questions.md")
 # Manifest columns that are the CV itself, never passed through. Path columns (cv, resume,
 # cv_path, recording, video, ...) become the item's files in discovery, confined to the
 # manifest's folder.
 CV_TEXT_COLUMNS = ("cv_text", "text")
+# An id of two or three words of letters ("jane_doe", "Jane-Doe"): maybe a person's name.
+NAME_LIKE_ID = re.compile(r"[A-Za-z]{2,}(?:[ _.-][A-Za-z]{2,}){1,2}")
 DEFAULT_BATCH = 32  # CVs per process call: their sentences are embedded in one batch
 COLUMNS = (
     "id",
@@ -128,6 +134,12 @@ class ScreeningTask(Task):
             dict.fromkeys(k for item in items for k in item.meta if k not in skip)
         )
         self.columns = (*COLUMNS, *self.meta_columns, "notes", "error")
+        if named := sum(bool(NAME_LIKE_ID.fullmatch(item.id)) for item in items):
+            log.warning(
+                "%d candidate ids look like people's names; ids are never redacted (they key "
+                "the outputs and the logs): prefer neutral ids such as cand-017",
+                named,
+            )
         self.screener = None
         self.interviewer = None
 
