@@ -8,7 +8,9 @@ over all of them in batches of the task's default size, and the same CVs are tim
 stage: redaction (presidio's recognisers over the one spaCy pass that also gives the lemmas),
 the sentence embeddings, and the rest (sections, requirements matching, scores).
 
-Wall-clock rates on a shared machine move with its load: the load average is printed. Run
+Wall-clock rates on a shared machine move with its load: the load average is printed, and
+the process's CPU time per CV, which moves less (with one torch thread it is the work one
+core does per CV). Run
 from the repository root: ``python -m benchmarks.bench_screening_throughput [--threads 2]``.
 """
 
@@ -57,11 +59,12 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs; torch threads "
           f"{args.threads}; {encoder.precision}")  # fmt: skip
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(cvs), DEFAULT_BATCH):
         screener.screen(cvs[start : start + DEFAULT_BATCH])
-    total = time.perf_counter() - started
-    print(f"screen: {len(cvs)} CVs in {total:.1f} s = {len(cvs) / total:.1f} CVs/s")
+    total, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"screen: {len(cvs)} CVs in {total:.1f} s = {len(cvs) / total:.1f} CVs/s "
+          f"({cpu / len(cvs) * 1000:.0f} ms of CPU time a CV)")  # fmt: skip
 
     started = time.perf_counter()
     redactions = [screener.redact(cv) for cv in cvs]
