@@ -121,3 +121,18 @@ def test_keep_pii_is_recorded_and_keeps_the_text(tmp_path):
 
     options = resolve(ScreeningOptions, {"job_text": JOB, "keep_pii": True}, {})
     assert ScreeningTask(options).settings()["blind"] is False
+
+
+def test_a_photo_in_a_docx_cv_is_counted_never_read(tmp_path):
+    import docx
+    from helpers.media import write_image
+
+    from mmfuse.io.documents import count_images, read_document
+
+    document = docx.Document()
+    document.add_paragraph("Skills: Python")
+    document.add_picture(str(write_image(tmp_path / "face.png")))
+    document.save(tmp_path / "cv.docx")
+    assert count_images(tmp_path / "cv.docx") == 1
+    assert read_document(tmp_path / "cv.docx").strip() == "Skills: Python"
+    assert count_images(tmp_path / "missing.pdf") == 0
