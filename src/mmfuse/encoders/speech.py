@@ -445,3 +445,39 @@ class OpenAIWhisperEncoder(SpeechEncoder):
             if s["text"].strip()
         ]
         return segments, language, language_prob
+
+    def _decode_words(self, audio, language, prompt):
+        import torch
+        import whisper
+
+        language = language or self._detect_language(audio)[0]
+        with torch.random.fork_rng():
+            torch.manual_seed(SAMPLING_SEED)
+            result = whisper.transcribe(
+                self._model,
+                audio,
+                language=language,
+                beam_size=BEAM_SIZE,
+                best_of=BEAM_SIZE,
+                temperature=TEMPERATURES,
+                fp16=self._model.device.type == "cuda",
+                verbose=None,
+                word_timestamps=True,
+                initial_prompt=prompt,
+            )
+        segments, words = [], []
+        for s in result["segments"]:
+            if not s["text"].strip():
+                continue
+            segments.append(
+                Segment(
+                    s["start"], s["end"], s["text"].strip(), s["avg_logprob"], s["no_speech_prob"]
+                )
+            )
+            words.extend(
+                Word(round(w["start"], TIME_DECIMALS), round(w["end"], TIME_DECIMALS),
+                     w["word"].strip(), w["probability"])
+                for w in s.get("words", [])
+                if w["word"].strip()
+            )  # fmt: skip
+        return segments, words

@@ -77,9 +77,9 @@ def delivery(words: Sequence) -> Delivery:
     fillers = sum(_bare(w.text) in FILLERS for w in words)
     return Delivery(
         words=len(words),
-        speaking_rate_wpm=round(len(words) / speaking * 60.0, 1),
-        pause_ratio=round(paused / span, 4),
-        long_pauses=sum(g >= LONG_PAUSE_S for g in gaps),
+        speaking_rate_wpm=round(float(len(words) / speaking * 60.0), 1),
+        pause_ratio=round(float(paused / span), 4),
+        long_pauses=int(sum(g >= LONG_PAUSE_S for g in gaps)),
         filler_rate=round(fillers / len(words), 4),
     )
 
