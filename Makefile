@@ -22,6 +22,9 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/mmfuse run social-media sample_data/social_media -o $(OUT)/social_media --overwrite
 	@echo "results: $(OUT)/social_media/results.csv, summary.csv, report.html"
+	$(BIN)/mmfuse run screening sample_data/screening/candidates \
+		--job sample_data/screening/job.txt -o $(OUT)/screening --overwrite
+	@echo "results: $(OUT)/screening/results.csv, summary.csv (assists a human decision only)"
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks pipelines scripts

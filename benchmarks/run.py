@@ -13,7 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("social_throughput", "text_throughput", "cache", "video_memory")
+BENCHMARKS = (
+    "social_throughput",
+    "text_throughput",
+    "cache",
+    "video_memory",
+    "screening_throughput",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,6 +49,7 @@ def _wav(seconds: float = 0.5) -> bytes:
 REQUIRED_OPTIONS: dict[str, dict] = {
     "label": {"labels": ["cat", "dog"]},
     "transcribe": {"model": "faster-whisper:tiny.en"},
+    "screening": {"job_text": "Requirements:\n- 3+ years of Python\n- Docker is a plus"},
 }
 # The file that makes a good item, per task (default: a short text).
 GOOD_INPUT: dict[str, tuple[str, bytes]] = {

@@ -25,6 +25,7 @@ COMMANDS = {
     "train": "train a fusion model (many-shot) or build one from examples (few-shot)",
     "evaluate": "score a model against labelled items",
     "cache": "show or clear the results cache",
+    "audit": "fairness audit of a screening: selection rate per group, four-fifths rule",
 }
 
 

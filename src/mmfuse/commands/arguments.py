@@ -59,8 +59,12 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def items_from_args(args: argparse.Namespace) -> list[Item]:
-    """The items named by the flags of ``add_input_arguments``."""
+def items_from_args(args: argparse.Namespace, group_by: str = "auto") -> list[Item]:
+    """The items named by the flags of ``add_input_arguments``.
+
+    ``group_by`` is the task's own grouping for ``--group-by auto`` (a candidate is always a
+    sub-folder, whatever files it holds).
+    """
     if args.input.is_file() and args.input.suffix.lower() in MANIFEST_SUFFIXES:
         return read_manifest(
             args.input,
@@ -69,7 +73,8 @@ def items_from_args(args: argparse.Namespace) -> list[Item]:
             args.path_column,
             allow_outside=args.allow_outside_paths,
         )
-    return discover(args.input, group_by=args.group_by, recursive=not args.no_recursive)
+    grouping = group_by if args.group_by == "auto" else args.group_by
+    return discover(args.input, group_by=grouping, recursive=not args.no_recursive)
 
 
 def add_option_arguments(group, cls: type, skip: tuple[str, ...] = ()) -> None:

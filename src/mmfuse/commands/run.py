@@ -36,6 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     task_class = get_task(args.task)
     run_options, options = resolve_options(args, task_class.Options, task_class.default_batch_size)
-    items = items_from_args(args)
+    items = items_from_args(args, task_class.group_by)
     task = task_class(options, items, run_options.device)
     return exit_code(run_task(task, items, args.out, run_options, sys.argv, source=args.input))

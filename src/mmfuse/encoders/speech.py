@@ -46,6 +46,22 @@ SAMPLING_SEED = 0
 CPU_THREADS = min(4, os.cpu_count() or 1)
 
 
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its time span (Whisper's cross-attention alignment).
+
+    Attributes:
+        start, end: seconds from the start of the audio.
+        text: the word as decoded, stripped (punctuation attached: "well,").
+        probability: the decoder's probability of the word's tokens.
+    """
+
+    start: float
+    end: float
+    text: str
+    probability: float
+
+
 def _waveform(audio: np.ndarray) -> np.ndarray:
     """Checks the audio contract: float32 [n_samples] mono at 16 kHz."""
     audio = np.asarray(audio, dtype=np.float32)
@@ -183,6 +199,30 @@ class SpeechEncoder(Encoder):
         ]
         return Transcript(language, float(language_prob), duration, segments)
 
+    def transcribe_words(
+        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None
+    ) -> tuple[list[Segment], list[Word]]:
+        """Transcribes speech with word times, on the audio's own timeline (no VAD cut).
+
+        Args:
+            audio: float32 [n_samples] mono at 16 kHz.
+            language: language code; None detects it.
+            prompt: text the decoder takes as preceding speech (Whisper's ``initial_prompt``):
+                a prompt with "um" and "uh" keeps such fillers in the transcript, which
+                Whisper otherwise drops.
+
+        Returns:
+            The segments and their words, in time order (none for silence).
+        """
+        self.check_language(language)
+        audio = _waveform(audio)
+        if not len(audio):
+            return [], []
+        return self._decode_words(audio, language, prompt)
+
+    def _decode_words(self, audio, language, prompt) -> tuple[list[Segment], list[Word]]:
+        raise ModelUnavailable(f"{self.model_id}: this backend gives no word timings")
+
     def embed(self, audio: np.ndarray, segments: list[Segment]) -> np.ndarray:
         """One voice embedding per segment: the encoder states over its span, averaged.
 
@@ -303,6 +343,35 @@ class FasterWhisperEncoder(SpeechEncoder):
         ]
         return segments, info.language, info.language_probability
 
+    def _decode_words(self, audio, language, prompt):
+        import ctranslate2
+
+        ctranslate2.set_random_seed(SAMPLING_SEED)
+        pieces, _ = self._model.transcribe(
+            audio,
+            language=language,
+            beam_size=BEAM_SIZE,
+            best_of=BEAM_SIZE,
+            temperature=list(TEMPERATURES),
+            vad_filter=False,
+            word_timestamps=True,
+            initial_prompt=prompt,
+        )
+        segments, words = [], []
+        for s in pieces:
+            if not s.text.strip():
+                continue
+            segments.append(
+                Segment(s.start, s.end, s.text.strip(), s.avg_logprob, s.no_speech_prob)
+            )
+            words.extend(
+                Word(round(w.start, TIME_DECIMALS), round(w.end, TIME_DECIMALS), w.word.strip(),
+                     w.probability)
+                for w in s.words or []
+                if w.word.strip()
+            )  # fmt: skip
+        return segments, words
+
 
 @register_backend("openai-whisper")
 class OpenAIWhisperEncoder(SpeechEncoder):
@@ -376,3 +445,39 @@ class OpenAIWhisperEncoder(SpeechEncoder):
             if s["text"].strip()
         ]
         return segments, language, language_prob
+
+    def _decode_words(self, audio, language, prompt):
+        import torch
+        import whisper
+
+        language = language or self._detect_language(audio)[0]
+        with torch.random.fork_rng():
+            torch.manual_seed(SAMPLING_SEED)
+            result = whisper.transcribe(
+                self._model,
+                audio,
+                language=language,
+                beam_size=BEAM_SIZE,
+                best_of=BEAM_SIZE,
+                temperature=TEMPERATURES,
+                fp16=self._model.device.type == "cuda",
+                verbose=None,
+                word_timestamps=True,
+                initial_prompt=prompt,
+            )
+        segments, words = [], []
+        for s in result["segments"]:
+            if not s["text"].strip():
+                continue
+            segments.append(
+                Segment(
+                    s["start"], s["end"], s["text"].strip(), s["avg_logprob"], s["no_speech_prob"]
+                )
+            )
+            words.extend(
+                Word(round(w["start"], TIME_DECIMALS), round(w["end"], TIME_DECIMALS),
+                     w["word"].strip(), w["probability"])
+                for w in s.get("words", [])
+                if w["word"].strip()
+            )  # fmt: skip
+        return segments, words

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 GROUPINGS = ("auto", "stem", "folder")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
 # Manifest columns read as inline text when none are named.
-DEFAULT_TEXT_COLUMNS = ("text", "caption")
+DEFAULT_TEXT_COLUMNS = ("text", "caption", "cv_text")
 # Manifest columns read as file paths by their name (lowercase), whatever their cells hold:
 # a missing or misnamed file in one of them is that row's error, never a silent metadata cell.
 PATH_COLUMN_NAMES = frozenset(

@@ -86,3 +86,27 @@ def read_document(path: str | Path) -> str:
         log.warning("%s: text cut to %d characters", path.name, MAX_DOCUMENT_CHARS)
         text = text[:MAX_DOCUMENT_CHARS]
     return text
+
+
+def count_images(path: str | Path) -> int:
+    """Pictures embedded in a PDF or DOCX (a CV's photo): counted, never decoded; 0 otherwise."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".pdf":
+            from pypdf import PdfReader
+
+            total = 0
+            for page in PdfReader(path).pages:
+                resources = page.get("/Resources") or {}
+                objects = resources.get("/XObject") or {}
+                total += sum(
+                    1 for ref in objects.values() if ref.get_object().get("/Subtype") == "/Image"
+                )
+            return total
+        if suffix == ".docx":
+            with zipfile.ZipFile(path) as archive:
+                return sum(1 for n in archive.namelist() if n.startswith("word/media/"))
+    except Exception as error:  # an unreadable picture table: the text was read already
+        log.debug("%s: cannot count images (%s)", path.name, error)
+    return 0

@@ -34,12 +34,15 @@ class Task(abc.ABC):
         name: the task's name on the command line (``mmfuse run NAME``), set by the registry.
         Options: the task's frozen options dataclass.
         default_batch_size: items per ``process`` call unless ``--batch-size`` says otherwise.
+        group_by: the grouping ``--group-by auto`` means for this task ("auto", "stem",
+            "folder").
         columns: the output columns in order; ``id`` first and ``error`` last.
     """
 
     name: ClassVar[str]
     Options: ClassVar[type]
     default_batch_size: ClassVar[int] = 8
+    group_by: ClassVar[str] = "auto"  # how ``--group-by auto`` groups a folder's files
     columns: tuple[str, ...]
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):

@@ -19,6 +19,7 @@ TASK_MODULES = {
     "encode": "mmfuse.tasks.encode",
     "label": "mmfuse.tasks.label",
     "transcribe": "mmfuse.tasks.transcribe",
+    "screening": "mmfuse.tasks.screening",
 }
 
 _TASKS: dict[str, type[Task]] = {}

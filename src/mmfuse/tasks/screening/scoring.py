@@ -1,0 +1,94 @@
+"""The zero-shot fit score: a documented weighted sum of parts, each part a column.
+
+    fit_score = 100 * sum(w_p * part_p) / sum(w_p)     over the parts p a candidate has
+
+| part | in [0, 1] | weight |
+|---|---|---|
+| ``must_have_coverage`` | mean score of the must-have requirements | 0.40 |
+| ``nice_to_have_coverage`` | mean score of the nice-to-have requirements | 0.10 |
+| ``experience_fit`` | years of experience / years asked for (capped at 1) | 0.10 |
+| ``cv_job_similarity`` | cosine of the CV's and the job's embeddings, mapped to [0, 1] | 0.25 |
+| ``answer_relevance`` | interview answers' relevance to the questions and requirements | 0.15 |
+
+A part that does not apply (no nice-to-haves listed, no years asked for, no interview) is left
+out and the others' weights are renormalised, so a candidate without an interview is neither
+helped nor hurt by it. ``cv_match_score`` is the same sum over the CV parts only (all but
+``answer_relevance``). Knock-outs (``--must-have-all``) never change the score: they set
+``knocked_out`` and a note, and the ranking puts knocked-out candidates after the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mmfuse.tasks.screening.matching import Match
+
+WEIGHTS = {
+    "must_have_coverage": 0.40,
+    "nice_to_have_coverage": 0.10,
+    "experience_fit": 0.10,
+    "cv_job_similarity": 0.25,
+    "answer_relevance": 0.15,
+}
+CV_PARTS = tuple(p for p in WEIGHTS if p != "answer_relevance")
+# Whole-document cosines of MiniLM: CVs against an unrelated job ad ~0.2, a fitting one ~0.6+.
+DOCUMENT_COSINE_FLOOR = 0.2
+DOCUMENT_COSINE_FULL = 0.7
+
+
+def document_similarity(cosine: float) -> float:
+    """A CV-job cosine mapped linearly to [0, 1] between the floor and the full value."""
+    span = DOCUMENT_COSINE_FULL - DOCUMENT_COSINE_FLOOR
+    return float(np.clip((cosine - DOCUMENT_COSINE_FLOOR) / span, 0.0, 1.0))
+
+
+def coverage(matches: Sequence[Match], must: bool) -> float | None:
+    """Mean score of the must-have (or nice-to-have) matches; None when there are none."""
+    scores = [m.score for m in matches if m.requirement.must == must]
+    return float(np.mean(scores)) if scores else None
+
+
+def experience_fit(matches: Sequence[Match]) -> float | None:
+    """The years-of-experience requirements' mean score; None when no years are asked for."""
+    scores = [m.score for m in matches if m.requirement.kind == "experience"]
+    return float(np.mean(scores)) if scores else None
+
+
+def weighted(parts: dict[str, float | None], names: Sequence[str]) -> float | None:
+    """100 x the weighted mean of the parts in ``names`` that are not None."""
+    present = [(WEIGHTS[n], parts[n]) for n in names if parts.get(n) is not None]
+    if not present:
+        return None
+    total = sum(w for w, _ in present)
+    return 100.0 * sum(w * v for w, v in present) / total
+
+
+def fit_parts(
+    matches: Sequence[Match], similarity: float, relevance: float | None
+) -> dict[str, float | None]:
+    """The parts of the fit score for one candidate."""
+    return {
+        "must_have_coverage": coverage(matches, must=True),
+        "nice_to_have_coverage": coverage(matches, must=False),
+        "experience_fit": experience_fit(matches),
+        "cv_job_similarity": similarity,
+        "answer_relevance": relevance,
+    }
+
+
+def rank(rows: Sequence[dict]) -> list[int | None]:
+    """1-based ranks by fit score, knocked-out and failed candidates after the others.
+
+    Ties keep the input order; a row without a score (an error) gets None.
+    """
+    scored = [
+        (bool(row.get("knocked_out")), -float(row["fit_score"]), index)
+        for index, row in enumerate(rows)
+        if row.get("fit_score") not in (None, "") and not row.get("error")
+    ]
+    ranks: list[int | None] = [None] * len(rows)
+    for position, (_, _, index) in enumerate(sorted(scored), start=1):
+        ranks[index] = position
+    return ranks

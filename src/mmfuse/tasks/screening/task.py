@@ -1,0 +1,280 @@
+"""The screening task: options, decode (CV, interview files) and process (rows), ranks at the end.
+
+See ``mmfuse.tasks.screening`` for what the columns mean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from mmfuse import __version__, registry
+from mmfuse.errors import InputError, ModelUnavailable, UsageError
+from mmfuse.io.documents import count_images, read_document
+from mmfuse.tasks.base import Task
+from mmfuse.tasks.options import option, to_record
+from mmfuse.tasks.registry import register_task
+from mmfuse.tasks.screening.answers import Recording, read_recording
+from mmfuse.types import Item, media_kind
+
+log = logging.getLogger(__name__)
+
+# Names of the interview-questions file in a candidate's folder (one question a line).
+QUESTION_FILES = ("questions.txt", "questions.md")
+# Manifest columns that are the CV itself, never passed through. Path columns (cv, resume,
+# cv_path, recording, video, ...) become the item's files in discovery, confined to the
+# manifest's folder.
+CV_TEXT_COLUMNS = ("cv_text", "text")
+# An id of two or three words of letters ("jane_doe", "Jane-Doe"): maybe a person's name.
+NAME_LIKE_ID = re.compile(r"[A-Za-z]{2,}(?:[ _.-][A-Za-z]{2,}){1,2}")
+DEFAULT_BATCH = 32  # CVs per process call: their sentences are embedded in one batch
+COLUMNS = (
+    "id",
+    "rank",
+    "fit_score",
+    "cv_match_score",
+    "must_have_met",
+    "must_have_total",
+    "matched_requirements",
+    "missing_requirements",
+    "years_experience",
+    "degree",
+    "must_have_coverage",
+    "nice_to_have_coverage",
+    "experience_fit",
+    "cv_job_similarity",
+    "answer_relevance",
+    "knocked_out",
+    "interview_transcript",
+    "speaking_rate_wpm",
+    "pause_ratio",
+    "long_pauses",
+    "filler_rate",
+    "answers",
+    "answer_sentiment",
+    "recording_quality",
+    "pii_redacted",
+    "cv_sections",
+)
+
+
+@dataclass(frozen=True)
+class ScreeningOptions:
+    """What a screening run computes (everything here keys the cache)."""
+
+    job: Path | None = option(None, "the job description: a TXT, PDF or DOCX file")
+    job_text: str | None = option(None, "the job description as text (instead of --job)")
+    keep_pii: bool = option(False, "do not redact personal data (blind screening is the default)")
+    must_have_all: bool = option(
+        False, "mark (never drop) candidates who miss any must-have requirement"
+    )
+    text_model: str = option("", "sentence encoder (default: the registry's)")
+    text_precision: str = option(
+        "float32",
+        "sentence encoder precision: bfloat16 is about twice as fast on CPUs with bfloat16 "
+        "units, but a CV's scores then move by ~0.1 with the other CVs of its batch",
+        choices=("float32", "bfloat16"),
+    )
+    speech_model: str = option("", "speech recogniser for interviews (default: the registry's)")
+    as_of: str = option(
+        "", "the date 'present' means in CV date ranges, YYYY-MM-DD (default: today)"
+    )
+
+    def __post_init__(self):
+        if self.job is None and not self.job_text:
+            raise UsageError("screening needs --job FILE or --job-text TEXT")
+        if self.job is not None and not self.job.is_file():
+            raise UsageError(f"job description not found: {self.job}")
+        if self.as_of:
+            try:
+                date.fromisoformat(self.as_of)
+            except ValueError:
+                raise UsageError(f"--as-of {self.as_of!r} is not a YYYY-MM-DD date") from None
+
+    def read_job(self) -> str:
+        """The job description's text."""
+        if self.job_text:
+            return self.job_text
+        try:
+            return read_document(self.job)
+        except InputError as error:
+            raise UsageError(f"job description: {error}") from None
+
+
+@dataclass
+class Candidate:
+    """One candidate read from disk: the CV text and the decoded interview recording."""
+
+    cv_text: str
+    images: int = 0  # photos embedded in the CV: never read, only counted as redacted
+    questions: list[str] = field(default_factory=list)
+    recording: Recording | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@register_task("screening")
+class ScreeningTask(Task):
+    """CV-job matching, interview metrics and a fit score per candidate (see the package)."""
+
+    Options = ScreeningOptions
+    default_batch_size = DEFAULT_BATCH
+    group_by = "folder"  # one sub-folder per candidate, whatever files it holds
+
+    def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
+        super().__init__(options, items, device)
+        self.job_text = self.options.read_job()
+        skip = set(CV_TEXT_COLUMNS)
+        self.meta_columns = tuple(
+            dict.fromkeys(k for item in items for k in item.meta if k not in skip)
+        )
+        self.columns = (*COLUMNS, *self.meta_columns, "notes", "error")
+        if named := sum(bool(NAME_LIKE_ID.fullmatch(item.id)) for item in items):
+            log.warning(
+                "%d candidate ids look like people's names; ids are never redacted (they key "
+                "the outputs and the logs): prefer neutral ids such as cand-017",
+                named,
+            )
+        self.screener = None
+        self.interviewer = None
+
+    @property
+    def text_model(self) -> str:
+        return self.options.text_model or registry.default_model("text")
+
+    @property
+    def speech_model(self) -> str:
+        return self.options.speech_model or registry.default_model("speech")
+
+    @property
+    def as_of(self) -> date:
+        return date.fromisoformat(self.options.as_of) if self.options.as_of else date.today()
+
+    def settings(self) -> dict:
+        from mmfuse.nlp import pii, skills
+        from mmfuse.tasks.screening import matching, scoring
+
+        rules = json.dumps(
+            [
+                skills.SKILLS,
+                scoring.WEIGHTS,
+                pii.PATTERNS,
+                matching.COSINE_FLOOR,
+                matching.MET_SCORE,
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        record = to_record(self.options)
+        record.pop("job_text", None)  # the job is keyed by its hash below
+        return {
+            "version": __version__,
+            "options": record,
+            "job_sha256": hashlib.sha256(self.job_text.encode()).hexdigest()[:16],
+            "rules_sha256": hashlib.sha256(rules.encode()).hexdigest()[:16],
+            "text_model": self.text_model,
+            "speech_model": self.speech_model,
+            "as_of": self.as_of.isoformat(),
+            "blind": not self.options.keep_pii,
+        }
+
+    # -- the stages -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        if self.screener is not None:
+            return
+        from mmfuse.encoders.text import TextEncoder
+        from mmfuse.registry import resolve
+        from mmfuse.tasks.screening.answers import Interviewer
+        from mmfuse.tasks.screening.screen import Screener
+
+        device = registry.select_device(self.device)
+        ref = resolve(self.text_model)
+        if ref.backend != "sentence-transformers":
+            raise ModelUnavailable(f"{ref.id}: screening needs a sentence-transformers model")
+        encoder = TextEncoder(ref, device, self.options.text_precision)
+        self.screener = Screener(encoder, self.job_text, self.options.keep_pii, self.as_of)
+        self.interviewer = Interviewer(
+            self.speech_model,
+            encoder,
+            self.screener.redact_speech,
+            self.screener.job.vectors,
+            device,
+        )
+
+    def decode(self, item: Item) -> Candidate:
+        questions, cv_text, images = [], None, 0
+        documents = [p for p in item.paths if p.name.lower() not in QUESTION_FILES]
+        for path in item.paths:
+            if path.name.lower() in QUESTION_FILES:
+                questions = [q.strip() for q in read_document(path).splitlines() if q.strip()]
+        if item.text is not None:
+            cv_text = item.text
+        else:
+            cvs = [p for p in documents if media_kind(p) in ("document", "text")]
+            if not cvs:
+                raise InputError("no CV in the item (a PDF, DOCX or TXT file)")
+            cvs.sort(key=lambda p: (media_kind(p) != "document", p.name))
+            cv_text, images = read_document(cvs[0]), count_images(cvs[0])
+        if not cv_text.strip():
+            raise InputError("the CV is empty")
+        recordings = [p for p in item.paths if media_kind(p) in ("audio", "video")]
+        interview = recordings[0] if recordings else None
+        candidate = Candidate(cv_text, images, questions)
+        if interview is not None:
+            try:
+                candidate.recording = read_recording(interview)
+            except InputError as error:  # the CV is still screened
+                candidate.notes.append(f"interview not read: {error}")
+        return candidate
+
+    def process(self, batch: Sequence[tuple[Item, Candidate]]) -> list[dict]:
+        from mmfuse.tasks.screening.screen import cv_columns
+
+        if self.screener is None:
+            self.setup()
+        candidates = [c for _, c in batch]
+        results = self.screener.screen([c.cv_text for c in candidates])
+        rows = []
+        for (item, candidate), result in zip(batch, results, strict=True):
+            counts = dict(result.redaction.counts)
+            if candidate.images and not self.options.keep_pii:
+                counts["PHOTO"] = candidate.images
+            notes = list(candidate.notes)
+            interview = {}
+            if candidate.recording is not None:
+                interview, more = self.interviewer.columns(candidate.recording, candidate.questions)
+                notes.extend(more)
+            row = {**cv_columns(result, interview.get("answer_relevance")), **interview}
+            must = [m for m in result.matches if m.requirement.must]
+            knocked = self.options.must_have_all and any(not m.met for m in must)
+            if knocked:
+                notes.append("knocked out: a must-have requirement is not met")
+            if not result.matches:
+                notes.append("no requirements found in the job description")
+            row.update(
+                {
+                    "knocked_out": knocked,
+                    "pii_redacted": json.dumps(counts, sort_keys=True),
+                    **{c: item.meta.get(c, "") for c in self.meta_columns},
+                    "notes": "; ".join(notes),
+                }
+            )
+            rows.append(row)
+        return rows
+
+    def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
+        from mmfuse.tasks.screening.summary import write_outputs
+
+        return write_outputs(rows, self.columns, self.screener_requirements(), out_dir)
+
+    def screener_requirements(self):
+        """The job's requirements (without loading any model)."""
+        from mmfuse.tasks.screening.requirements import extract_requirements
+
+        return extract_requirements(self.job_text)

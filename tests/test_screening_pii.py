@@ -1,0 +1,138 @@
+"""Blind screening: planted personal data leaves no trace in outputs, the cache or the logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from helpers.tiny_text import save_tiny_sentence_transformer
+
+from mmfuse import cli
+from mmfuse.nlp.pii import Redactor
+
+PLANTED = {
+    "PERSON": "Marguerite Okonkwo",
+    "EMAIL_ADDRESS": "m.okonkwo@example.org",
+    "PHONE_NUMBER": "+44 20 7946 0958",
+    "ADDRESS": "42 Larkspur Lane",
+    "DATE_OF_BIRTH": "14 March 1990",
+    "URL": "linkedin.com/in/marguerite-ok",
+}
+CV = f"""{PLANTED["PERSON"]}
+{PLANTED["ADDRESS"]}, Springfield
+{PLANTED["PHONE_NUMBER"]} | {PLANTED["EMAIL_ADDRESS"]}
+https://www.{PLANTED["URL"]}
+Date of birth: {PLANTED["DATE_OF_BIRTH"]}. Age: 34. Nationality: Portuguese.
+Marital status: married.
+
+Summary
+She is a backend engineer with 6 years of experience in Java and Kubernetes.
+Marguerite led a team of five engineers.
+
+Work Experience
+Senior Engineer, Acme Corp, 2019 - Present
+Built Spring Boot services on k8s. Ms Okonkwo mentored two juniors.
+
+Skills
+Java, Spring Boot, Docker, Kubernetes, SQL
+"""
+JOB = """Requirements
+- 5+ years of Java development
+- Experience with Kubernetes
+- Spring Boot is a plus
+"""
+# Pieces of the planted values that must not survive either (a name's parts, the handle).
+FRAGMENTS = ("Marguerite", "Okonkwo", "okonkwo@", "7946", "Larkspur", "1990", "marguerite-ok")
+
+
+@pytest.fixture(scope="module")
+def redactor():
+    return Redactor(allow=["Java", "Kubernetes", "Spring Boot"])
+
+
+def test_every_planted_value_is_replaced_by_its_typed_placeholder(redactor):
+    redaction = redactor.redact(CV)
+    for kind, value in PLANTED.items():
+        assert value not in redaction.text, kind
+    for fragment in FRAGMENTS:
+        assert fragment.lower() not in redaction.text.lower(), fragment
+    for placeholder in ("<PERSON>", "<EMAIL_ADDRESS>", "<PHONE_NUMBER>", "<ADDRESS>", "<URL>"):
+        assert placeholder in redaction.text
+    assert "<DATE_OF_BIRTH>" in redaction.text and "<AGE>" in redaction.text
+    assert "<GENDER> is a backend engineer" in redaction.text  # "She"
+    assert "<MARITAL_STATUS>" in redaction.text and "Portuguese" not in redaction.text
+    assert redaction.counts["PERSON"] >= 3 and redaction.counts["EMAIL_ADDRESS"] == 1
+
+
+def test_skills_and_employers_survive_redaction(redactor):
+    text = redactor.redact(CV).text
+    for kept in ("Java", "Kubernetes", "Spring Boot", "k8s", "Acme Corp", "2019 - Present"):
+        assert kept in text
+
+
+def test_terms_come_from_the_redacted_words_only(redactor):
+    redaction = redactor.redact(CV)
+    lemmas = {term for _, term in redaction.terms}
+    assert {"engineer", "kubernetes", "lead"} <= lemmas
+    assert not {"marguerite", "okonkwo", "larkspur"} & lemmas
+    for offset, term in redaction.terms[:40]:
+        assert redaction.text[offset:].lower().startswith(term[:2])  # offsets into the new text
+
+
+@pytest.mark.slow
+def test_no_trace_in_outputs_cache_or_logs(tmp_path, caplog, capfd, monkeypatch, one_torch_thread):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MMFUSE_CACHE", str(cache))
+    model = save_tiny_sentence_transformer(tmp_path / "tiny", ["java", "team", "engineer"], 16)
+    folder = tmp_path / "in" / "candidate-017"
+    folder.mkdir(parents=True)
+    (folder / "cv.txt").write_text(CV, encoding="utf-8")
+    (tmp_path / "job.txt").write_text(JOB, encoding="utf-8")
+    caplog.set_level(logging.DEBUG)
+    out = tmp_path / "out"
+    flags = ["--text-model", f"sentence-transformers:{model}", "--no-progress", "-v"]
+    code = cli.main(["run", "screening", str(tmp_path / "in"), "--job", str(tmp_path / "job.txt"),
+                     "-o", str(out), *flags])  # fmt: skip
+    assert code == 0
+    printed = capfd.readouterr()
+    logs = caplog.text + printed.out + printed.err
+    import csv
+
+    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+        (row,) = list(csv.DictReader(stream))
+    assert row["id"] == "candidate-017" and not row["error"]
+    redacted = json.loads(row["pii_redacted"])
+    assert redacted["PERSON"] >= 3 and redacted["PHONE_NUMBER"] == 1
+    files = [p for root in (out, cache) for p in root.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".csv" for p in files) and any("results" in str(p) for p in files)
+    haystacks = [(str(p), p.read_bytes().decode("utf-8", "replace")) for p in files]
+    haystacks.append(("logs", logs))
+    for where, text in haystacks:
+        for value in (*PLANTED.values(), *FRAGMENTS):
+            assert value.lower() not in text.lower(), f"{value!r} in {where}"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["blind"] is True
+
+
+def test_keep_pii_is_recorded_and_keeps_the_text(tmp_path):
+    from mmfuse.tasks.options import resolve
+    from mmfuse.tasks.screening import ScreeningOptions, ScreeningTask
+
+    options = resolve(ScreeningOptions, {"job_text": JOB, "keep_pii": True}, {})
+    assert ScreeningTask(options).settings()["blind"] is False
+
+
+def test_a_photo_in_a_docx_cv_is_counted_never_read(tmp_path):
+    import docx
+    from helpers.media import write_image
+
+    from mmfuse.io.documents import count_images, read_document
+
+    document = docx.Document()
+    document.add_paragraph("Skills: Python")
+    document.add_picture(str(write_image(tmp_path / "face.png")))
+    document.save(tmp_path / "cv.docx")
+    assert count_images(tmp_path / "cv.docx") == 1
+    assert read_document(tmp_path / "cv.docx").strip() == "Skills: Python"
+    assert count_images(tmp_path / "missing.pdf") == 0

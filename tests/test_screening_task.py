@@ -1,0 +1,130 @@
+"""The screening task end to end with a tiny sentence encoder: inputs, errors, ranks, summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from helpers.tiny_text import save_tiny_sentence_transformer
+
+from mmfuse import cli
+
+JOB = """Requirements
+- 3+ years of experience with Python
+- Experience with Kubernetes
+Nice to have
+- Terraform is a plus
+"""
+STRONG = """Work Experience
+Engineer, Acme, 2015 - 2020
+Deployed Python services on k8s and wrote Terraform modules.
+Skills
+Python, Kubernetes, Terraform
+"""
+WEAK = """Work Experience
+Cashier, Corner Shop, 2019 - 2020
+Handled the till and stock.
+"""
+
+
+def _rows(path) -> dict[str, dict]:
+    with open(path, encoding="utf-8", newline="") as stream:
+        return {row["id"]: row for row in csv.DictReader(stream)}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model") / "tiny"
+    return save_tiny_sentence_transformer(folder, ["python", "team", "engineer"], 16)
+
+
+def _run(tmp_path, tiny_model, source, *extra) -> int:
+    (tmp_path / "job.txt").write_text(JOB, encoding="utf-8")
+    return cli.main(
+        ["run", "screening", str(source), "--job", str(tmp_path / "job.txt"), "-o",
+         str(tmp_path / "out"), "--text-model", f"sentence-transformers:{tiny_model}",
+         "--no-progress", "--as-of", "2026-01-01", *extra]
+    )  # fmt: skip
+
+
+def test_folder_of_candidates_docx_scanned_pdf_and_ranks(tmp_path, tiny_model, one_torch_thread):
+    import docx
+    from pypdf import PdfWriter
+
+    root = tmp_path / "in"
+    (root / "strong").mkdir(parents=True)
+    (root / "strong" / "cv.txt").write_text(STRONG, encoding="utf-8")
+    (root / "strong" / "questions.txt").write_text("Why this job?\n", encoding="utf-8")
+    (root / "weak").mkdir()
+    document = docx.Document()
+    for line in WEAK.splitlines():
+        document.add_paragraph(line)
+    document.save(root / "weak" / "cv.docx")
+    (root / "scanned").mkdir()
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    with open(root / "scanned" / "cv.pdf", "wb") as stream:
+        writer.write(stream)
+
+    assert _run(tmp_path, tiny_model, root, "--must-have-all") == 1  # one item failed
+    rows = _rows(tmp_path / "out" / "results.csv")
+    assert set(rows) == {"strong", "weak", "scanned"}
+    assert rows["scanned"]["error"] == "cv.pdf: PDF has no text layer (scanned pages need OCR)"
+    assert rows["scanned"]["rank"] == ""
+    strong, weak = rows["strong"], rows["weak"]
+    assert (strong["rank"], weak["rank"]) == ("1", "2")
+    assert float(strong["fit_score"]) > float(weak["fit_score"])
+    assert (strong["must_have_met"], strong["must_have_total"]) == ("2", "2")
+    assert strong["years_experience"] == "5.0" and strong["knocked_out"] == "False"
+    matched = {m["requirement"]: m for m in json.loads(strong["matched_requirements"])}
+    assert "k8s" in matched["Experience with Kubernetes"]["evidence"]
+    assert weak["knocked_out"] == "True" and "knocked out" in weak["notes"]
+    with open(tmp_path / "out" / "summary.csv", encoding="utf-8", newline="") as stream:
+        summary = {r["requirement"]: r for r in csv.DictReader(stream)}
+    # (the tiny random encoder's cosines are meaningless, so only counts and flags here)
+    assert summary["3+ years of experience with Python"]["met"] == "1"
+    assert summary["Experience with Kubernetes"]["screened"] == "2"
+    assert summary["Terraform is a plus"]["must"] == "False"
+
+
+def test_manifest_with_cv_text_and_passthrough_columns(tmp_path, tiny_model, one_torch_thread):
+    manifest = tmp_path / "cvs.csv"
+    with open(manifest, "w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["id", "cv_text", "source"])
+        writer.writerow(["c1", STRONG, "referral"])
+        writer.writerow(["c2", WEAK, "job board"])
+    assert _run(tmp_path, tiny_model, manifest) == 0
+    rows = _rows(tmp_path / "out" / "results.csv")
+    assert rows["c1"]["source"] == "referral" and rows["c1"]["rank"] == "1"
+    assert rows["c2"]["knocked_out"] == "False"  # marked only with --must-have-all
+
+
+def test_a_job_is_required(tmp_path, capsys):
+    (tmp_path / "cv.txt").write_text(STRONG, encoding="utf-8")
+    code = cli.main(["run", "screening", str(tmp_path), "-o", str(tmp_path / "out")])
+    assert code == 2 and "--job" in capsys.readouterr().err
+
+
+def test_manifest_with_cv_paths(tmp_path, tiny_model, one_torch_thread):
+    (tmp_path / "cvs").mkdir()
+    (tmp_path / "cvs" / "one.txt").write_text(STRONG, encoding="utf-8")
+    manifest = tmp_path / "cvs.csv"
+    manifest.write_text("id,cv,team\nc1,cvs/one.txt,data\nc2,cvs/missing.txt,data\n")
+    assert _run(tmp_path, tiny_model, manifest) == 1
+    rows = _rows(tmp_path / "out" / "results.csv")
+    assert rows["c1"]["error"] == "" and rows["c1"]["team"] == "data"
+    assert rows["c1"]["must_have_met"] == "2"
+    assert rows["c2"]["error"] and rows["c2"]["rank"] == ""
+
+
+def test_ids_that_look_like_names_are_warned_about_without_naming_them(caplog):
+    from mmfuse.tasks.options import resolve
+    from mmfuse.tasks.screening import ScreeningOptions, ScreeningTask
+    from mmfuse.types import Item
+
+    options = resolve(ScreeningOptions, {"job_text": JOB}, {})
+    ScreeningTask(options, [Item("jane_doe"), Item("cand-017"), Item("cand-a")])
+    (record,) = [r for r in caplog.records if "look like" in r.getMessage()]
+    assert record.getMessage().startswith("1 candidate ids") and "jane" not in record.getMessage()
