@@ -361,7 +361,7 @@ def _run_locked(task, items, out_dir, options, argv, settings, identity, started
         ) from None
     computed = time.perf_counter()
 
-    rows = _JournalRows(journal, keys)
+    rows = task.complete(_JournalRows(journal, keys))
     failures = _write_tables(rows, task.columns, out_dir)
     extra = task.finish(rows, out_dir)
     outputs = (out_dir / RESULTS_CSV, out_dir / RESULTS_PARQUET, *extra, out_dir / MANIFEST)

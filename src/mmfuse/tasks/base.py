@@ -64,6 +64,11 @@ class Task(abc.ABC):
     def process(self, batch: Sequence[tuple[Item, Any]]) -> list[dict]:
         """One row per (item, decoded) pair, in order; encoders run batched across items."""
 
+    def complete(self, rows: Sequence[dict]) -> Sequence[dict]:
+        """The final rows with the cells that depend on every row filled in (ranks); called
+        once, before the tables are written. By default the rows as they are."""
+        return rows
+
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         """Writes extra outputs from the final rows (summaries, reports); returns their paths."""
         return []

@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from mmfuse.io.writers import atomic_write, write_csv, write_parquet
+from mmfuse.io.writers import atomic_write, write_csv
 from mmfuse.tasks.screening.requirements import Requirement
 from mmfuse.tasks.screening.scoring import rank
 
@@ -60,16 +60,15 @@ def summary_rows(rows: Sequence[dict], requirements: Sequence[Requirement]) -> l
     return out
 
 
+def ranked(rows: Sequence[dict]) -> list[dict]:
+    """The rows with their ``rank`` filled in (it needs every candidate's score)."""
+    return [{**row, "rank": position} for row, position in zip(rows, rank(rows), strict=True)]
+
+
 def write_outputs(
-    rows: Sequence[dict], columns: Sequence[str], requirements: Sequence[Requirement], out: Path
+    rows: Sequence[dict], requirements: Sequence[Requirement], out: Path
 ) -> list[Path]:
-    """Ranks into results.csv/.parquet, and summary.csv; returns the extra file's path."""
-    rows = [dict(row) for row in rows]
-    for row, position in zip(rows, rank(rows), strict=True):
-        row["rank"] = position
-    with atomic_write(out / "results.csv") as stream:
-        write_csv(rows, columns, stream)
-    write_parquet(rows, out / "results.parquet", columns)
+    """Writes summary.csv (requirement coverage across candidates); returns its path."""
     with atomic_write(out / SUMMARY_CSV) as stream:
         write_csv(summary_rows(rows, requirements), SUMMARY_COLUMNS, stream)
     return [out / SUMMARY_CSV]

@@ -268,10 +268,15 @@ class ScreeningTask(Task):
             rows.append(row)
         return rows
 
+    def complete(self, rows: Sequence[dict]) -> list[dict]:
+        from mmfuse.tasks.screening.summary import ranked
+
+        return ranked(rows)
+
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         from mmfuse.tasks.screening.summary import write_outputs
 
-        return write_outputs(rows, self.columns, self.screener_requirements(), out_dir)
+        return write_outputs(rows, self.screener_requirements(), out_dir)
 
     def screener_requirements(self):
         """The job's requirements (without loading any model)."""
