@@ -2,20 +2,21 @@
 
     python scripts/train_base.py --data ../shared/data --out src/mmfuse/checkpoints/mmfuse-base
 
-Tasks and training data (``DATA/text``):
+Tasks and training data (``DATA/text``; readers in ``base_data.py``):
 
-- sentiment (negative, neutral, positive): the TweetEval sentiment validation split (its train
-  split is not in DATA). Because the shipped model is trained on it, its held-out estimate
-  comes from cross-validation (``eval_base.py`` calls ``train_base`` with
-  ``sentiment_holdout``).
+- sentiment (negative, neutral, positive): the SemEval 2013-2016 Task 4A tweets (the pool
+  TweetEval's sentiment splits were drawn from) without the TweetEval sentiment validation
+  tweets, so that split stays unseen; and the sarcastic iSarcasmEval tweets (outside its
+  held-out fifth) labelled with the *intended* sentiment: what ``rephrase_teacher``, fitted on
+  the SemEval tweets, reads in the author's own plain rephrase of the tweet.
 - valence, a score in [-1, 1]: the VADER ground truth, 23,699 snippets (tweets, movie and
   product reviews, editorials) rated -4..+4 by humans, divided by 4. Mapped to three classes
-  with a neutral band (|valence| <= 0.25, 0.5 or 1) and added to the sentiment task, these
-  snippets lowered the cross-validated macro-recall on TweetEval sentiment by 1 to 9 points
-  (their neutral is not TweetEval's), so they teach a regression task instead, which the
-  sentiment head sees through the stacked tokens.
+  with a neutral band and added to the sentiment task, these snippets lowered the sentiment
+  macro-recall by 1 to 9 points (their neutral is not TweetEval's), so they teach a
+  regression task instead, which the sentiment head sees through the stacked tokens.
 - emotion: TweetEval emotion train (anger, joy, optimism, sadness).
-- irony: TweetEval irony train (non_irony, irony).
+- irony: TweetEval irony train (non_irony, irony) and the iSarcasmEval authors' own labels
+  (sarcastic or not) of the same iSarcasmEval tweets.
 - offensive, hate: the TweetEval offensive and hate train splits (``--with-hate-offensive``).
 
 The validation splits of emotion and irony are never trained on: early stopping and every
