@@ -9,16 +9,13 @@ macro-recall, next to the leaderboard's (test split; ``LEADERBOARD``).
 - zero-shot: the untrained fusion model (it passes the text embedding through) with class
   vectors from the class descriptions of ``train_base.DESCRIPTIONS``.
 - few-shot (k = 5, 20): class vectors from k examples per class of the task's train split
-  (sentiment: of the other cross-validation folds), blended with the descriptions; no
-  gradient step; mean and standard deviation over ``FEW_SHOT_SEEDS`` draws.
-- many-shot: irony and emotion, the checkpoint on their validation splits, which it never
-  saw. Sentiment, whose validation split the shipped model is trained on: ``SENTIMENT_FOLDS``-
-  fold cross-validation, each fold scored by a model trained by ``train_base`` without it; the
-  folds' predictions are pooled into one score.
-- sarcasm-aware sentiment, a diagnostic: the many-shot sentiment of the folds with the
-  positive probability of posts the irony head flags moved to negative (hard: irony
-  probability > 0.5; soft: in proportion to it). It scores well below the plain head on
-  TweetEval (whose annotators label the intended sentiment), so the pipeline does not flip.
+  (sentiment: of the SemEval tweets without the validation ones), blended with the
+  descriptions; no gradient step; mean and standard deviation over ``FEW_SHOT_SEEDS`` draws.
+- many-shot: the checkpoint on the validation splits, which it never saw (``train_base``
+  removes the sentiment validation tweets from the SemEval tweets it trains on).
+- iSarcasmEval, the held-out fifth of its training tweets (``sarcasm_scores``): F1 of the
+  sarcastic class and the share of sarcastic tweets read with their rephrase's sentiment;
+  ``--before`` scores a previous checkpoint the same way.
 
 Writes ``evaluation.json`` (what the README and the model card quote) into ``--out``.
 """
@@ -28,22 +25,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedKFold
 
 # the sibling script (``python scripts/eval_base.py`` puts scripts/ first on sys.path)
-from train_base import (
-    DESCRIPTIONS,
-    SENTIMENT_CLASSES,
-    classes_of,
-    decode_texts,
-    train_base,
-    tweeteval,
-)
+from base_data import classes_of, isarcasmeval, semeval_sentiment, tweeteval
+from train_base import DESCRIPTIONS, SENTIMENT_CLASSES, decode_texts
 
 from mmfuse import config
 from mmfuse.fusion.evaluate import score
@@ -62,8 +51,6 @@ LEADERBOARD = {
 }
 SHOTS = (5, 20)
 FEW_SHOT_SEEDS = (0, 1, 2, 3, 4)
-SENTIMENT_FOLDS = 5
-SEED = 0
 
 
 def metric(task: str, y: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> float:
@@ -129,73 +116,59 @@ def evaluate_split_task(featurizer, checkpoint, data, task) -> dict:
     return out
 
 
-def sarcasm_aware(probs: np.ndarray, irony: np.ndarray, classes: list[str], rule: str):
-    """Sentiment probabilities with the positive reading of ironic posts moved to negative.
-
-    hard: all of it where the irony probability exceeds 0.5; soft: that probability's share.
-    """
-    positive, negative = classes.index("positive"), classes.index("negative")
-    share = (irony > 0.5).astype(np.float32) if rule == "hard" else irony
-    moved = probs[:, positive] * share
-    out = probs.copy()
-    out[:, positive] -= moved
-    out[:, negative] += moved
-    return out
-
-
-def evaluate_sentiment(featurizer, data, hate_offensive: bool) -> dict:
-    """Cross-validated zero-, few- and many-shot scores on the sentiment validation split."""
+def evaluate_sentiment(featurizer, checkpoint, data) -> dict:
+    """Zero-, few- and many-shot scores on the sentiment validation split, which the model
+    never saw (``train_base`` removes its tweets from the SemEval training tweets)."""
     task, classes = "sentiment", SENTIMENT_CLASSES
-    texts, labels = tweeteval(data, task, "val")
-    y = indices(labels, classes)
-    decoded = decode_texts(featurizer, texts)
+    val_texts, val_labels = tweeteval(data, task, "val")
+    pool_texts, pool_labels, _ = semeval_sentiment(data, val_texts)
+    support = (decode_texts(featurizer, pool_texts), indices(pool_labels, classes))
+    query = (decode_texts(featurizer, val_texts), indices(val_labels, classes))
     zero = zero_shot(featurizer, {task: classes}, {task: DESCRIPTIONS[task]})
-    inputs = featurizer.featurize(decoded)
-    out = {
-        "n": len(texts),
-        "zero_shot": metric(task, y, predict(zero.model, inputs)[task], classes),
-    }
-    folds = list(StratifiedKFold(SENTIMENT_FOLDS, shuffle=True, random_state=SEED).split(texts, y))
+    out = {"n": len(val_texts)}
+    out["zero_shot"] = metric(
+        task, query[1], predict(zero.model, featurizer.featurize(query[0]))[task], classes
+    )
     for k in SHOTS:
-        pooled = {seed: np.zeros((len(texts), len(classes)), np.float32) for seed in FEW_SHOT_SEEDS}
-        for rest, held in folds:
-            for seed in FEW_SHOT_SEEDS:
-                checkpoint = fit_few_shot(
-                    featurizer,
-                    [decoded[i] for i in rest],
-                    {task: y[rest]},
-                    {task: classes},
-                    k,
-                    {task: DESCRIPTIONS[task]},
-                    seed,
-                )
-                held_inputs = featurizer.featurize([decoded[i] for i in held])
-                pooled[seed][held] = predict(checkpoint.model, held_inputs)[task]
-        out[f"few_shot_{k}"] = summary([metric(task, y, p, classes) for p in pooled.values()])
-    many = np.zeros((len(texts), len(classes)), np.float32)
-    irony = np.zeros(len(texts), np.float32)  # the fold models' irony probability
-    seconds = []
-    for n, (_, held) in enumerate(folds, start=1):
-        mask = np.zeros(len(texts), bool)
-        mask[held] = True
-        started = time.perf_counter()
-        checkpoint, _ = train_base(data, mask, hate_offensive)
-        seconds.append(round(time.perf_counter() - started))
-        fold_inputs = checkpoint.featurizer.featurize(
-            decode_texts(checkpoint.featurizer, [texts[i] for i in held])
+        out[f"few_shot_{k}"] = summary(
+            few_shot_scores(featurizer, task, classes, support, query, k)
         )
-        predictions = predict(checkpoint.model, fold_inputs)
-        many[held] = predictions[task]
-        irony[held] = predictions["irony"][:, checkpoint.model.task("irony").classes.index("irony")]
-        log.info("sentiment fold %d of %d done in %d s", n, len(folds), seconds[-1])
-    out["many_shot"] = metric(task, y, many, classes)
-    out["many_shot_sarcasm_aware"] = {
-        rule: metric(task, y, sarcasm_aware(many, irony, classes, rule), classes)
-        for rule in ("hard", "soft")
-    }
-    out["many_shot_protocol"] = f"{SENTIMENT_FOLDS}-fold cross-validation, predictions pooled"
-    out["fold_training_seconds"] = seconds
+    base_inputs = checkpoint.featurizer.featurize(decode_texts(checkpoint.featurizer, val_texts))
+    out["many_shot"] = metric(task, query[1], predict(checkpoint.model, base_inputs)[task], classes)
     return out
+
+
+def sarcasm_scores(checkpoint, data) -> dict:
+    """The iSarcasmEval held-out fifth (``base_data.isarcasmeval``), never trained on.
+
+    - ``f1_sarcastic``: F1 of the sarcastic class, sarcastic when the irony probability > 0.5.
+    - ``agrees_with_rephrase``: share of the sarcastic tweets whose sentiment is the one the
+      same model gives their authors' plain rephrase (the intended sentiment).
+    - ``sarcastic_read_negative``: share of the sarcastic tweets read negative.
+    """
+    sarcasm = isarcasmeval(data)
+    held = np.flatnonzero(sarcasm.held_out)
+    featurizer, model = checkpoint.featurizer, checkpoint.model
+
+    def run(texts: list[str]) -> dict[str, np.ndarray]:
+        return predict(model, featurizer.featurize(decode_texts(featurizer, texts)))
+
+    tweets = run([sarcasm.texts[i] for i in held])
+    y = sarcasm.sarcastic[held]
+    flagged = tweets["irony"][:, model.task("irony").classes.index("irony")] > 0.5
+    sarcastic = np.flatnonzero(y == 1)
+    rephrases = run([sarcasm.rephrases[held[i]] for i in sarcastic])
+    meant = tweets["sentiment"][sarcastic].argmax(axis=1)
+    plain = rephrases["sentiment"].argmax(axis=1)
+    negative = model.task("sentiment").classes.index("negative")
+    return {
+        "n": len(held),
+        "n_sarcastic": len(sarcastic),
+        "f1_sarcastic": round(200 * np.sum(flagged & (y == 1)) / (flagged.sum() + y.sum()), 2),
+        "agrees_with_rephrase": round(100 * float(np.mean(meant == plain)), 2),
+        "sarcastic_read_negative": round(100 * float(np.mean(meant == negative)), 2),
+        "rephrase_read_negative": round(100 * float(np.mean(plain == negative)), 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=config.shared_data_dir())
     parser.add_argument("--model", default="mmfuse-base", help="checkpoint name or folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for evaluation.json")
-    parser.add_argument("--with-hate-offensive", action="store_true", help="as in train_base")
-    parser.add_argument("--skip-sentiment-cv", action="store_true", help="no sentiment retraining")
+    parser.add_argument(
+        "--before", help="a previous checkpoint (name or folder) scored on iSarcasmEval too"
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -216,11 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     for task in ("irony", "emotion"):
         results["tasks"][task] = evaluate_split_task(featurizer, checkpoint, args.data, task)
         log.info("%s: %s", task, results["tasks"][task])
-    if not args.skip_sentiment_cv:
-        results["tasks"]["sentiment"] = evaluate_sentiment(
-            featurizer, args.data, args.with_hate_offensive
+    results["tasks"]["sentiment"] = evaluate_sentiment(featurizer, checkpoint, args.data)
+    log.info("sentiment: %s", results["tasks"]["sentiment"])
+    results["isarcasmeval_held_out"] = sarcasm_scores(checkpoint, args.data)
+    if args.before:
+        results["isarcasmeval_held_out_before"] = sarcasm_scores(
+            Checkpoint.load(args.before), args.data
         )
-        log.info("sentiment: %s", results["tasks"]["sentiment"])
+    log.info("iSarcasmEval: %s", results["isarcasmeval_held_out"])
     write_json(results, args.out / "evaluation.json")
     return 0
 

@@ -29,6 +29,7 @@ import numpy as np
 from mmfuse import config
 from mmfuse.cli import main as mmfuse
 from mmfuse.fusion.evaluate import score
+from mmfuse.tasks.social_scoring import NO_EMOTION
 
 TASKS = ("sentiment", "emotion", "irony")
 METRIC = {"sentiment": "macro_recall", "emotion": "macro_f1", "irony": "f1_irony"}
@@ -61,10 +62,20 @@ def write_inputs(data: Path, folder: Path, limit: int | None) -> tuple[Path, Pat
     return folder / "posts.csv", folder / "labels.csv"
 
 
-def pipeline_metrics(results: Path, labels: Path) -> dict[str, float]:
-    """TweetEval's metric per task from the pipeline's results.csv."""
+def pipeline_metrics(results: Path, labels: Path, predictions: Path) -> dict[str, float]:
+    """TweetEval's metric per task from the pipeline's results.csv.
+
+    The pipeline writes ``NO_EMOTION`` where the sentiment reads neutral; TweetEval's emotion
+    classes have no such class, so those posts take the emotion head's class, which
+    ``mmfuse evaluate`` wrote in ``predictions`` (``emotion_predicted``).
+    """
     with open(results, encoding="utf-8", newline="") as stream:
         rows = {row["id"]: row for row in csv.DictReader(stream)}
+    with open(predictions, encoding="utf-8", newline="") as stream:
+        head = {row["id"]: row.get("emotion_predicted", "") for row in csv.DictReader(stream)}
+    for key, row in rows.items():
+        if row["emotion"] == NO_EMOTION:
+            row["emotion"] = head.get(key, row["emotion"])
     with open(labels, encoding="utf-8", newline="") as stream:
         truth = list(csv.DictReader(stream))
     if failed := [r["id"] for r in rows.values() if r["error"]]:
@@ -125,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     ):
         return code
     evaluated = json.loads((evaluation / "metrics.json").read_text())
-    piped = pipeline_metrics(args.out / "run" / "results.csv", labels)
+    piped = pipeline_metrics(
+        args.out / "run" / "results.csv", labels, evaluation / "predictions.csv"
+    )
     report = {t: {"evaluate": evaluated[t][METRIC[t]], "pipeline": piped[t]} for t in TASKS}
     (args.out / "comparison.json").write_text(json.dumps(report, indent=2) + "\n")
     for task, pair in report.items():

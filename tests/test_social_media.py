@@ -50,6 +50,25 @@ def test_posts_are_read_for_sentiment_emotion_and_language(posts):
     assert "customer service" in rows["post06_support"]["topics"]
 
 
+@pytest.mark.xfail(
+    reason="issue 13: the v2 mmfuse-base (scripts/train_base.py) is not trained yet; v1 reads "
+    "both sarcastic posts as positive with joy",
+    strict=False,
+)
+def test_sarcastic_posts_read_with_their_intended_sentiment(posts):
+    """The sample's two sarcastic complaints read negative and sarcastic; the sincere praise
+    stays positive; not every post gets joy."""
+    rows = read_rows(posts / "results.csv")
+    for sarcastic in ("post02_monday", "post06_support"):
+        assert rows[sarcastic]["sentiment"] == "negative", sarcastic
+        assert float(rows[sarcastic]["sarcasm_prob"]) > 0.5, sarcastic
+        assert rows[sarcastic]["emotion"] != "joy", sarcastic
+    for sincere in ("post01_temple", "post03_garden", "post04_headphones"):
+        assert rows[sincere]["sentiment"] == "positive", sincere
+    emotions = [r["emotion"] for r in rows.values()]
+    assert emotions.count("joy") <= len(emotions) // 2, emotions
+
+
 def test_speech_that_contradicts_the_caption_is_incongruous(posts):
     rows = read_rows(posts / "results.csv")
     headphones = rows["post04_headphones"]

@@ -204,6 +204,8 @@ class FitOptions:
             else linear heads. Cosine heads learn poorly from modalities that start at zero
             (the stacked tokens): with them, linear heads train and score better.
         value_ranges: regression task -> (low, high) its output is squashed into.
+        residual: classification tasks whose heads start from the mean of the stacked
+            models' probabilities (``TaskConfig.prior``); needs ``stacks`` and linear heads.
         train: the training loop's options (``balance_classes`` etc.).
         seed: holdout split.
     """
@@ -214,6 +216,7 @@ class FitOptions:
     stacks: bool = True
     cosine: bool = False
     value_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    residual: tuple[str, ...] = ()
     train: TrainOptions = field(
         default_factory=lambda: TrainOptions(
             epochs=40, batch_size=128, patience=5, balance_classes=True
@@ -266,11 +269,13 @@ def fit_many_shot(
             stacked[name][fit_rows] = values
             stacked[name][held_rows] = unseen[name]
     inputs = featurizer.featurize(decoded, stacked)
+    tasks = task_configs(classes, descriptions, options.cosine, options.value_ranges)
+    for task in tasks:
+        if task.name in options.residual:
+            task.prior = featurizer.stacks.columns(task.name)
+            task.__post_init__()  # checks the prior against the head
     model = create_model(
-        options.base,
-        modalities=featurizer.modalities,
-        tasks=task_configs(classes, descriptions, options.cosine, options.value_ranges),
-        **options.model,
+        options.base, modalities=featurizer.modalities, tasks=tasks, **options.model
     )
     if options.cosine:
         set_zero_shot(model, featurizer)

@@ -48,6 +48,8 @@ FORMAT_VERSION = 1
 INIT_SCALE = 1 / 0.07
 # Sin/cos features of a token's timestamp; a zero-initialised linear map lifts them to d_model.
 TIME_FEATURES = 64
+# Floor of a prior probability before its log: a stack's 0 must not give an infinite logit.
+PRIOR_FLOOR = 1e-4
 
 
 @dataclass
@@ -61,6 +63,12 @@ class TaskConfig:
         descriptions: class name -> text description, the zero-shot prompt "name: description".
         cosine: cosine classifier with class vectors in the embedding space (else linear).
         value_range: (low, high) a regression output is squashed into; None for unbounded.
+        prior: residual head: modality -> [start, stop) columns of its (single) token that
+            hold this task's class probabilities (the stacked models' predictions). The
+            logits are ``log(mean of the present modalities' probabilities)`` plus the head's
+            output, which starts at zero, so training learns a correction to the stacks'
+            mean; an item without any of these modalities gets the head's output alone.
+            Empty: a plain head.
     """
 
     name: str
@@ -69,6 +77,7 @@ class TaskConfig:
     descriptions: dict[str, str] = field(default_factory=dict)
     cosine: bool = True
     value_range: tuple[float, float] | None = None
+    prior: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.name or "." in self.name:
@@ -79,6 +88,14 @@ class TaskConfig:
             raise ValueError(f"task '{self.name}': a {self.kind} task needs class names")
         if self.value_range is not None:
             self.value_range = (float(self.value_range[0]), float(self.value_range[1]))
+        if self.prior and (self.kind != "multiclass" or self.cosine):
+            raise ValueError(f"task '{self.name}': a prior needs a linear multiclass head")
+        for modality, (start, stop) in self.prior.items():
+            if stop - start != len(self.classes):
+                raise ValueError(
+                    f"task '{self.name}': prior columns [{start}, {stop}) of '{modality}' "
+                    f"do not match its {len(self.classes)} classes"
+                )
 
 
 def _check_alias(modalities: Mapping[str, int], alias: str, target: str) -> None:
@@ -225,6 +242,8 @@ class FusionModel(nn.Module):
             self.config.init_scale,
             task.value_range,
         )
+        if task.prior:  # a residual head starts at the prior: its correction is zero
+            zero_(self.heads[task.name].linear)
         self.decoder.to(device)
         self.heads.to(device)
 
@@ -308,6 +327,24 @@ class FusionModel(nn.Module):
         x = x + self.time_map(sinusoidal_encoding(torch.cat(times, dim=1), TIME_FEATURES))
         return x, torch.cat(masks, dim=1), torch.cat(modality)
 
+    def _prior(self, task: TaskConfig, inputs: Mapping[str, ModalityTokens]) -> Tensor | float:
+        """float32 [batch, n_classes]: log of the mean prior probabilities over the present
+        prior modalities (``TaskConfig.prior``); 0 where an item has none; 0. for a plain head."""
+        device = self.type_embedding.device
+        total, count = 0.0, 0.0
+        for modality, (start, stop) in task.prior.items():
+            if modality not in inputs:
+                continue
+            mod = inputs[modality]
+            present = _tensor(mod.mask, torch.float32, device)[:, 0, None]  # [batch, 1]
+            probs = _tensor(mod.tokens, torch.float32, device)[:, 0, start:stop]
+            total = total + probs * present
+            count = count + present
+        if isinstance(count, float):
+            return 0.0
+        mean = total / count.clamp(min=1.0)
+        return torch.log(mean.clamp(min=PRIOR_FLOOR)) * (count > 0)
+
     def forward(self, inputs: Mapping[str, ModalityTokens]) -> FusionOutput:
         """Runs every task on a batch.
 
@@ -330,7 +367,7 @@ class FusionModel(nn.Module):
         for i, name in enumerate(self.tasks):
             head = self.heads[name]
             output.pooled[name] = pooled[:, i]
-            output.logits[name] = head(pooled[:, i])
+            output.logits[name] = head(pooled[:, i]) + self._prior(self.task(name), inputs)
             output.scores[name] = head.scores(output.logits[name])
             output.shares[name] = shares[:, i]
         return output

@@ -209,6 +209,17 @@ class TextStacks:
         """Token name -> size."""
         return {name: stack.dim for name, stack in self.stacks.items()}
 
+    def columns(self, task: str) -> dict[str, list[int]]:
+        """Token name -> [start, stop) of ``task``'s outputs in that token."""
+        out = {}
+        for name, stack in self.stacks.items():
+            start = 0
+            for other, model in stack.tasks.items():
+                if other == task:
+                    out[name] = [start, start + model.width]
+                start += model.width
+        return out
+
     def fit(
         self,
         texts: Sequence[str],

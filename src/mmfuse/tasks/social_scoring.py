@@ -27,6 +27,9 @@ MEDIA_SOURCES = {"audio": "speech", "image": "image", "video": "video"}
 SOURCES = ("text", *MEDIA_SOURCES)
 # Output names of tasks whose columns are named otherwise ("irony" is reported as sarcasm).
 OUTPUT_NAMES = {"irony": "sarcasm"}
+# The emotion of a post whose sentiment reads neutral: its emotion classes (TweetEval's anger,
+# joy, optimism, sadness) all assume a feeling, so a factual post gets none of them.
+NO_EMOTION = "neutral"
 
 
 @dataclass
@@ -105,6 +108,8 @@ def _fill_predictions(model, fused, posts: list[PostScores]) -> None:
             else:
                 post.columns[task] = config.classes[best[i]]
                 post.columns[f"{task}_prob"] = float(scores[i, best[i]])
+        if task == "emotion" and "sentiment" in model.tasks:
+            _no_emotion_when_neutral(model, fused, posts)
         name, shares = OUTPUT_NAMES.get(task, task), fused.shares[task]
         for source in SOURCES:
             members = list(model.config.modalities) if source == "text" else [MEDIA_SOURCES[source]]
@@ -112,6 +117,20 @@ def _fill_predictions(model, fused, posts: list[PostScores]) -> None:
             total = shares[:, columns].sum(axis=1) if columns else np.zeros(len(posts))
             for post, value in zip(posts, total, strict=True):
                 post.columns[f"{name}_from_{source}"] = float(value)
+
+
+def _no_emotion_when_neutral(model, fused, posts: list[PostScores]) -> None:
+    """``emotion`` = ``NO_EMOTION`` (with the neutral sentiment's probability) where the
+    sentiment reads neutral."""
+    classes = model.task("sentiment").classes
+    if "neutral" not in classes:
+        return
+    probs = fused.scores["sentiment"]
+    neutral = classes.index("neutral")
+    for post, row in zip(posts, probs, strict=True):
+        if row.argmax() == neutral:
+            post.columns["emotion"] = NO_EMOTION
+            post.columns["emotion_prob"] = float(row[neutral])
 
 
 def _fill_vectors(caption: dict, sources: dict, posts: list[PostScores]) -> None:
