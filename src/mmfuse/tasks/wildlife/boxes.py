@@ -79,7 +79,7 @@ def crop(image: np.ndarray, box: Box, margin: float = CONTEXT_MARGIN) -> np.ndar
 
 
 def format_boxes(boxes: Sequence[Box]) -> str:
-    """"x y w h; x y w h" with 3 decimals: the ``boxes`` cell."""
+    """ "x y w h; x y w h" with 3 decimals: the ``boxes`` cell."""
     return "; ".join(" ".join(f"{v:.3f}" for v in box) for box in boxes)
 
 

@@ -219,9 +219,7 @@ class Locator:
             if whole is not None:
                 wholes.append(whole[0])
                 box = _to_frame((0.0, 0.0, 1.0, 1.0), rows, frame.shape[0])
-                found = self._detection(
-                    box, f, whole[0], whole[1], False, WHOLE_FRAME_CATEGORIES
-                )
+                found = self._detection(box, f, whole[0], whole[1], False, WHOLE_FRAME_CATEGORIES)
                 if found is not None:
                     located.detections[f].append(found)
         masses = [category_mass(np.stack(wholes))] if wholes else []

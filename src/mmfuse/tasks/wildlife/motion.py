@@ -44,20 +44,21 @@ MAX_BOXES = 5
 
 
 def thumbnail(image: np.ndarray, rows: tuple[int, int] | None = None) -> np.ndarray:
-    """A greyscale uint8 thumbnail whose longer side is THUMBNAIL_SIDE.
+    """A greyscale uint8 thumbnail whose size depends only on the frame's size, so the
+    thumbnails of one camera's frames line up whatever rows each keeps.
 
     Args:
         image: RGB uint8 [H, W, 3].
-        rows: when given, only rows ``rows[0]:rows[1]`` (the picture without info bars).
+        rows: when given, only rows ``rows[0]:rows[1]`` (the picture without info bars),
+            stretched to the thumbnail's full height.
     """
+    height, width = image.shape[:2]
+    scale = min(1.0, THUMBNAIL_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
     if rows is not None:
         image = image[rows[0] : rows[1]]
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    scale = THUMBNAIL_SIDE / max(grey.shape)
-    if scale < 1:
-        size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
-        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    return grey
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
 
 
 def _prepare(frames: Sequence[np.ndarray]) -> np.ndarray:

@@ -27,6 +27,10 @@ import numpy as np
 
 from mmfuse.encoders.conse import normalise
 
+# Zero-shot: a crop's score for a species is the ConSE projection of its animal classes onto
+# the species text, sum_c p(c | crop, animal) cos(class c, species), softmaxed over the list at
+# this temperature (cosines of one crop to a list of animals spread over about 0.1).
+ZERO_SHOT_TEMPERATURE = 0.02
 # Softmax temperature over cosine similarities to the few-shot prototypes (pooled CNN features
 # of one species' crops sit around 0.6-0.8 from each other, other species' 0.3-0.5).
 FEW_SHOT_TEMPERATURE = 0.05
@@ -82,6 +86,26 @@ def read_species(path: Path) -> list[Species]:
     return parse_species(path.read_text(encoding="utf-8-sig"))
 
 
+def zero_shot_scores(
+    probs: np.ndarray, class_embeddings: np.ndarray, species_vectors: np.ndarray
+) -> np.ndarray:
+    """float32 [N, S]: species scores of N animal crops by the text-space projection.
+
+    Args:
+        probs: float32 [N, 1000] the crops' ImageNet probabilities.
+        class_embeddings: float32 [1000, D] the class texts in the text space.
+        species_vectors: float32 [S, D] the species prompts in the same space, L2-normalised.
+    """
+    from mmfuse.tasks.wildlife.groups import category_matrix
+
+    animal = probs.astype(np.float64) * category_matrix()[:, 0]  # [N, 1000]
+    animal /= np.maximum(animal.sum(axis=1, keepdims=True), 1e-12)
+    similarity = animal @ (class_embeddings.astype(np.float64) @ species_vectors.T)  # [N, S]
+    logits = (similarity - similarity.max(axis=1, keepdims=True)) / ZERO_SHOT_TEMPERATURE
+    scores = np.exp(logits)
+    return (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def few_shot_scores(features: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
     """float32 [N, S]: softmax over species of the crops' cosine similarity to the prototypes.
 
@@ -117,6 +141,6 @@ def blend(zero_shot: np.ndarray, few_shot: np.ndarray | None) -> np.ndarray:
 
 
 def format_top(names: Sequence[str], scores: np.ndarray, k: int = TOP_SPECIES) -> str:
-    """"zebra 0.81; horse 0.10; eland 0.04": the ``top_species`` cell."""
+    """ "zebra 0.81; horse 0.10; eland 0.04": the ``top_species`` cell."""
     order = np.argsort(-scores, kind="stable")[:k]
     return "; ".join(f"{names[i]} {scores[i]:.2f}" for i in order)
