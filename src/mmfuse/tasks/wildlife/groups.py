@@ -95,9 +95,8 @@ def roll_up(probs: np.ndarray, min_mass: float) -> tuple[str, str, float]:
     groups, matrix = _group_matrix()
     mass = probs.astype(np.float32) @ matrix  # [G]
     animal = max(float(probs.astype(np.float32) @ category_matrix()[:, 0]), 1e-9)
-    for level, names in ROLL_UP_LEVELS:
-        ranked = [(float(mass[g]) / animal, groups[g][1]) for g in range(len(groups))]
-        ranked = [pair for pair, (lv, _) in zip(ranked, groups, strict=True) if lv == level]
+    for level, _ in ROLL_UP_LEVELS:
+        ranked = [(float(mass[g]) / animal, name) for g, (lv, name) in enumerate(groups) if lv == level]
         share, name = max(ranked)
         if share >= min_mass or level == "animal":
             return level, name, min(share, 1.0)

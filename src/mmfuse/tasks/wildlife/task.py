@@ -231,11 +231,13 @@ class WildlifeTask(Task):
         }
 
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
+        from mmfuse.tasks.wildlife.camtrapdp import write_package
         from mmfuse.tasks.wildlife.events import write_events, write_summary
 
         rows = list(rows)
         outputs = [write_events(rows, out_dir / "events.csv")]
         outputs.append(write_summary(rows, out_dir / "summary.csv"))
+        outputs += write_package(rows, self.root, out_dir / "camtrap-dp")
         return outputs
 
 
