@@ -197,9 +197,7 @@ def _yolo_boxes(label: Path) -> list[tuple[float, float, float, float]]:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_squirrel_burst_is_one_event_named_squirrel_with_boxes_on_the_labels(
-    shared_data, tmp_path
-):
+def test_squirrel_burst_is_one_event_named_squirrel_with_boxes_on_the_labels(shared_data, tmp_path):
     from mmfuse import cli
 
     folder = shared_data / "images" / "squirrel_sequence" / "data_example"

@@ -123,7 +123,9 @@ def _tables(rows: Sequence[dict]) -> dict[str, list[dict]]:
 
 
 def _descriptor(tables: dict[str, list[dict]], root: Path) -> dict:
-    stamps = [m["timestamp"][:10] for m in tables["media"]] or [datetime.now(UTC).date().isoformat()]
+    stamps = [m["timestamp"][:10] for m in tables["media"]] or [
+        datetime.now(UTC).date().isoformat()
+    ]
     names = sorted({o["scientificName"] for o in tables["observations"] if o["scientificName"]})
     return {
         "name": re.sub(r"[^a-z0-9._-]+", "-", root.name.lower()) or "camera-traps",

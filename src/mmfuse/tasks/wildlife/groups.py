@@ -22,6 +22,11 @@ ANIMAL_EXCLUDED = frozenset({"invertebrate", "fish"})
 # ImageNet has three person classes; a person in a camera-trap photo shows mostly as clothing
 # (WordNet "clothing") and what people carry or wear on the way past.
 PERSON_COARSE = frozenset({"person", "clothing"})
+# Clothing classes that are no person's outline and that striped or spotted coats reach ("sock"
+# for a zebra's legs): not counted for a person.
+PERSON_EXCLUDED = frozenset(
+    {"sock", "Christmas stocking", "mitten", "bow tie", "Windsor tie", "bolo tie", "feather boa"}
+)
 PERSON_ITEMS = frozenset(
     {
         "backpack",
@@ -55,7 +60,9 @@ def category_matrix() -> np.ndarray:
         coarse = set(cls.coarse)
         if "animal" in coarse and not coarse & ANIMAL_EXCLUDED:
             matrix[cls.index, 0] = 1.0
-        if coarse & PERSON_COARSE or cls.name in PERSON_ITEMS:
+        if (coarse & PERSON_COARSE or cls.name in PERSON_ITEMS) and (
+            cls.name not in PERSON_EXCLUDED
+        ):
             matrix[cls.index, 1] = 1.0
         if "vehicle" in coarse:
             matrix[cls.index, 2] = 1.0
@@ -96,7 +103,9 @@ def roll_up(probs: np.ndarray, min_mass: float) -> tuple[str, str, float]:
     mass = probs.astype(np.float32) @ matrix  # [G]
     animal = max(float(probs.astype(np.float32) @ category_matrix()[:, 0]), 1e-9)
     for level, _ in ROLL_UP_LEVELS:
-        ranked = [(float(mass[g]) / animal, name) for g, (lv, name) in enumerate(groups) if lv == level]
+        ranked = [
+            (float(mass[g]) / animal, name) for g, (lv, name) in enumerate(groups) if lv == level
+        ]
         share, name = max(ranked)
         if share >= min_mass or level == "animal":
             return level, name, min(share, 1.0)

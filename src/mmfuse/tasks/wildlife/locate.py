@@ -28,10 +28,11 @@ from mmfuse.tasks.wildlife.groups import CATEGORIES, category_mass
 
 # Mass a still crop needs per category, at the default threshold (animal, person, vehicle):
 # ImageNet classifiers see animals in leaves and bark (EfficientNet-Lite2 crops of camera-trap
-# blanks reach 0.56 animal mass, of animals 0.74 and more) but rarely people or vehicles
-# (blanks stay under 0.15), so those need less. The
+# blanks reach 0.56 animal mass, of animals 0.74 and more) but rarely vehicles (blanks stay
+# under 0.15). People show as clothing classes, which striped or patterned coats also reach
+# (a zebra's stripes give 0.2-0.4 "jersey"), so a person needs a clear majority. The
 # ``threshold`` option sets the animal value; the others scale with it.
-DEFAULT_THRESHOLDS = (0.65, 0.3, 0.3)
+DEFAULT_THRESHOLDS = (0.65, 0.5, 0.3)
 # The whole frame's scan distribution counts as a detection for these categories only: a
 # vehicle or person filling the frame; whole blank scenes reach 0.6 animal mass.
 WHOLE_FRAME_CATEGORIES = ("person", "vehicle")
