@@ -204,10 +204,8 @@ def test_squirrel_burst_is_one_event_named_squirrel_with_boxes_on_the_labels(sha
     species = tmp_path / "species.txt"
     species.write_text("squirrel\nchipmunk\nrabbit\nraccoon\nbird\n")
     out = tmp_path / "out"
-    code = cli.main(
-        ["run", "wildlife", str(folder / "images"), "--species", str(species), "-o", str(out)]
-        + ["--cameras", "input", "--no-progress", "-q"]
-    )
+    flags = ["--species", str(species), "--cameras", "input", "--no-progress", "-q"]
+    code = cli.main(["run", "wildlife", str(folder / "images"), "-o", str(out), *flags])
     assert code == 0
     with open(out / "results.csv", encoding="utf-8", newline="") as stream:
         rows = list(csv.DictReader(stream))
