@@ -48,7 +48,7 @@ ZEBRA_LIST = ("African elephant", "giraffe", "lion", "warthog", "wildebeest")
 BORNEO = {
     "leopard_cat": "leopard cat",
     "mouse_deer": "mouse deer",
-    "pig_tailed_macaque": "pig-tailed macaque",
+    "pig-tailed_macaque": "pig-tailed macaque",
     "moonrat": "moonrat",
     "malay_civet": "Malay civet",
 }

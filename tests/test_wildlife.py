@@ -14,7 +14,12 @@ from mmfuse.tasks.wildlife import camtrapdp, events, motion
 from mmfuse.tasks.wildlife.boxes import crop, format_boxes, iou, parse_boxes
 from mmfuse.tasks.wildlife.groups import category_mass, roll_up
 from mmfuse.tasks.wildlife.locate import picture_rows
-from mmfuse.tasks.wildlife.species import few_shot_scores, parse_species, zero_shot_scores
+from mmfuse.tasks.wildlife.species import (
+    few_shot_scores,
+    leave_one_out_weight,
+    parse_species,
+    zero_shot_scores,
+)
 
 
 def test_species_file_reads_names_descriptions_and_comments():
@@ -113,6 +118,22 @@ def test_zero_shot_scores_follow_the_text_space_and_few_shot_the_examples():
     prototypes = np.eye(3, 4, dtype=np.float32)
     feature = np.array([[0.1, 0.9, 0.1, 0.0]], np.float32)
     assert few_shot_scores(feature / np.linalg.norm(feature), prototypes).argmax() == 1
+
+
+def test_leave_one_out_trusts_examples_only_when_they_name_better():
+    rng = np.random.default_rng(0)
+    labels = [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    centres = np.eye(3, 16)
+    features = centres[labels] + rng.normal(0, 0.05, (9, 16))
+    features = (features / np.linalg.norm(features, axis=1, keepdims=True)).astype(np.float32)
+    wrong = np.zeros((9, 3), np.float32)
+    wrong[np.arange(9), [(c + 1) % 3 for c in labels]] = 1.0  # zero-shot: sure and wrong
+    assert leave_one_out_weight(wrong, features, labels, 3) >= 0.75
+    right = np.full((9, 3), 0.1, np.float32)
+    right[np.arange(9), labels] = 0.8
+    noise = rng.normal(size=(9, 16)).astype(np.float32)  # examples that say nothing
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    assert leave_one_out_weight(right, noise, labels, 3) <= 0.5
 
 
 def _row(i, when, camera="cam1", category="animal", species="zebra", count=1):

@@ -9,6 +9,7 @@ space ("leopard_cat" is "leopard cat"); without a species list the folders are t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,16 @@ from mmfuse.errors import InputError, UsageError
 from mmfuse.tasks.wildlife.reading import read_photo
 from mmfuse.tasks.wildlife.species import Species, prototypes_from
 from mmfuse.types import media_kind
+
+
+@dataclass
+class Examples:
+    """The examples' best crops: float32 [N, F] features, [N, 1000] ImageNet probabilities,
+    and their species indices."""
+
+    features: np.ndarray
+    probs: np.ndarray
+    labels: list[int]
 
 
 def _key(name: str) -> str:
@@ -39,8 +50,9 @@ def example_files(folder: Path) -> dict[str, list[Path]]:
 
 def example_prototypes(
     folder: Path, species: Sequence[Species] | None, locator
-) -> tuple[list[Species], np.ndarray]:
-    """The species list (the folders' names when none is given) and float32 [S, F] prototypes.
+) -> tuple[list[Species], np.ndarray, Examples]:
+    """The species list (the folders' names when none is given), float32 [S, F] prototypes
+    and the examples' crops (for choosing the blend).
 
     Args:
         folder: the examples folder.
@@ -67,12 +79,14 @@ def example_prototypes(
                 labels.append(index[_key(name)])
     if not features:
         raise UsageError(f"none of the example images in {folder} could be read")
-    return listed, prototypes_from(features, labels, len(listed))
+    crops = Examples(np.stack([f[1] for f in features]), np.stack([f[0] for f in features]), labels)
+    return listed, prototypes_from(list(crops.features), labels, len(listed)), crops
 
 
-def _best_crop_feature(path: Path, locator) -> np.ndarray | None:
-    """The feature of the example's strongest animal crop (of any crop when none is an
-    animal), or None when the image cannot be read."""
+def _best_crop_feature(path: Path, locator) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ImageNet probabilities, features) of the example's strongest animal crop (of any crop
+    when none is an animal, of the whole frame when there is none), or None when the image
+    cannot be read."""
     try:
         media = read_photo(path, [])
     except InputError:
@@ -81,5 +95,7 @@ def _best_crop_feature(path: Path, locator) -> np.ndarray | None:
     found = [d for frame in located.detections for d in frame]
     animals = [d for d in found if d.category == "animal"] or found
     if not animals:
-        return locator.encoder.encode(media.frames).features[0]
-    return max(animals, key=lambda d: d.mass).features
+        feats = locator.encoder.encode(media.frames)
+        return feats.probs[0], feats.features[0]
+    best = max(animals, key=lambda d: d.mass)
+    return best.probs, best.features

@@ -1,6 +1,8 @@
 """From a file's animal detections to one name: species, score, top three, prediction level.
 
-The detections' species scores are averaged, weighted by their animal mass. When the best
+The evidence of a file's animal crops is pooled first (their ImageNet distributions and
+features averaged, weighted by animal mass, so a crop the classifier is sure of counts more
+than a doubtful one) and the pooled crop is named once. When the best
 species reaches ``species_threshold`` it is the answer (``prediction_level`` "species");
 otherwise the crops' ImageNet distribution is rolled up the WordNet tree (``groups.roll_up``)
 to the most specific group that holds most of it: "cat", "primate", "bird", "mammal", or
@@ -16,13 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmfuse.encoders import conse
+from mmfuse.encoders.conse import normalise
 from mmfuse.tasks.wildlife.groups import category_matrix, roll_up
 from mmfuse.tasks.wildlife.locate import Detection
 from mmfuse.tasks.wildlife.species import (
+    EVEN_BLEND,
     Species,
     blend,
     few_shot_scores,
     format_top,
+    leave_one_out_weight,
     zero_shot_scores,
 )
 
@@ -55,6 +60,8 @@ class Namer:
         species: the species list, or None to name by ImageNet's animal classes.
         threshold: the species score below which the name rolls up.
         prototypes: float32 [S, F] few-shot prototypes of the species, or None.
+        examples: the examples' crops (``examples.Examples``), to choose how much the
+            prototypes count by leave-one-out; None: the even blend.
     """
 
     def __init__(
@@ -63,6 +70,7 @@ class Namer:
         species: Sequence[Species] | None,
         threshold: float,
         prototypes: np.ndarray | None = None,
+        examples=None,
     ):
         self.encoder = encoder
         self.species = list(species) if species else []
@@ -73,6 +81,11 @@ class Namer:
         if self.species and self._uses_conse:
             prompts = [s.prompt for s in self.species]
             self.vectors = conse.label_embeddings(encoder.text_encoder, prompts)
+        self.weight = EVEN_BLEND
+        if prototypes is not None and examples is not None:
+            zero = self._zero_shot(examples.probs, examples.features)
+            n = len(self.species)
+            self.weight = leave_one_out_weight(zero, examples.features, examples.labels, n)
 
     @property
     def _uses_conse(self) -> bool:
@@ -81,17 +94,19 @@ class Namer:
 
         return type(self.encoder).label_scores is ImageEncoder.label_scores
 
+    def _zero_shot(self, probs: np.ndarray, features: np.ndarray) -> np.ndarray:
+        if self.vectors is not None:
+            return zero_shot_scores(probs, self.encoder.class_embeddings, self.vectors)
+        from mmfuse.encoders.image import ImageFeatures
+
+        feats = ImageFeatures(features, probs, np.zeros((len(probs), 1), np.float32))
+        return self.encoder.label_scores(feats, [s.prompt for s in self.species])
+
     def scores(self, probs: np.ndarray, features: np.ndarray) -> np.ndarray:
         """float32 [N, S] species scores of N crops (probabilities [N, 1000], features [N, F])."""
-        if self.vectors is not None:
-            zero = zero_shot_scores(probs, self.encoder.class_embeddings, self.vectors)
-        else:
-            from mmfuse.encoders.image import ImageFeatures
-
-            feats = ImageFeatures(features, probs, np.zeros((len(probs), 1), np.float32))
-            zero = self.encoder.label_scores(feats, [s.prompt for s in self.species])
+        zero = self._zero_shot(probs, features)
         few = None if self.prototypes is None else few_shot_scores(features, self.prototypes)
-        return blend(zero, few)
+        return blend(zero, few, self.weight)
 
     def name(self, detections: Sequence[Detection]) -> Naming:
         """The name of a file's animal detections (Naming() when there are none)."""
@@ -103,8 +118,8 @@ class Namer:
         mean_probs = np.average(probs, axis=0, weights=weights)
         if not self.species:
             return self._by_imagenet(mean_probs)
-        features = np.stack([d.features for d in animals])
-        scores = np.average(self.scores(probs, features), axis=0, weights=weights)
+        features = normalise(np.average([d.features for d in animals], axis=0, weights=weights))
+        scores = self.scores(mean_probs[None].astype(np.float32), features[None])[0]
         best = int(scores.argmax())
         top = format_top(self.names, scores)
         if scores[best] >= self.threshold:

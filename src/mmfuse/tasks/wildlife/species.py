@@ -34,8 +34,10 @@ ZERO_SHOT_TEMPERATURE = 0.02
 # Softmax temperature over cosine similarities to the few-shot prototypes (pooled CNN features
 # of one species' crops sit around 0.6-0.8 from each other, other species' 0.3-0.5).
 FEW_SHOT_TEMPERATURE = 0.05
-# Weight of the few-shot scores in the blend with zero-shot ones.
-FEW_SHOT_WEIGHT = 0.5
+# Weights of the few-shot scores in the blend with zero-shot ones, tried by leave-one-out on
+# the examples (as ``mmfuse.fusion.fewshot`` does for text); ties go to the even blend.
+BLEND_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+EVEN_BLEND = 0.5
 # Species listed in ``top_species``.
 TOP_SPECIES = 3
 
@@ -133,11 +135,36 @@ def prototypes_from(features: Sequence[np.ndarray], labels: Sequence[int], n: in
     return normalise(sums).astype(np.float32)
 
 
-def blend(zero_shot: np.ndarray, few_shot: np.ndarray | None) -> np.ndarray:
-    """The species scores: zero-shot alone, or averaged with few-shot ones."""
+def blend(zero_shot: np.ndarray, few_shot: np.ndarray | None, weight: float) -> np.ndarray:
+    """The species scores: zero-shot alone, or mixed with few-shot ones at ``weight``."""
     if few_shot is None:
         return zero_shot
-    return (1 - FEW_SHOT_WEIGHT) * zero_shot + FEW_SHOT_WEIGHT * few_shot
+    return (1 - weight) * zero_shot + weight * few_shot
+
+
+def leave_one_out_weight(
+    zero_shot: np.ndarray, features: np.ndarray, labels: Sequence[int], n_species: int
+) -> float:
+    """The few-shot weight of BLEND_GRID that names the most examples right when each is
+    scored against prototypes made without it.
+
+    Args:
+        zero_shot: float32 [N, S] the examples' zero-shot scores.
+        features: float32 [N, F] their L2-normalised crop features.
+        labels: their species indices.
+        n_species: S.
+    """
+    labels = np.asarray(labels)
+    sums = np.zeros((n_species, features.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels, features)
+    few = np.zeros_like(zero_shot)
+    for i, (feature, label) in enumerate(zip(features, labels, strict=True)):
+        held_out = sums.copy()
+        held_out[label] -= feature
+        few[i] = few_shot_scores(feature[None], normalise(held_out).astype(np.float32))[0]
+    right = {w: float(np.mean(blend(zero_shot, few, w).argmax(1) == labels)) for w in BLEND_GRID}
+    best = max(right.values())
+    return min((w for w in BLEND_GRID if right[w] == best), key=lambda w: abs(w - EVEN_BLEND))
 
 
 def format_top(names: Sequence[str], scores: np.ndarray, k: int = TOP_SPECIES) -> str:

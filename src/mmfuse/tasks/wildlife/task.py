@@ -164,14 +164,16 @@ class WildlifeTask(Task):
         encoder = create_encoder(self.options.image_model, device)
         scanner = getattr(create_encoder(SCAN_MODEL, device), "model", None)
         self.locator = Locator(encoder, scanner, self.options.threshold)
-        prototypes = None
+        prototypes = examples = None
         if self.options.examples is not None:
             from mmfuse.tasks.wildlife.examples import example_prototypes
 
-            self.species, prototypes = example_prototypes(
+            self.species, prototypes, examples = example_prototypes(
                 self.options.examples, self.species, self.locator
             )
-        self.namer = Namer(encoder, self.species, self.options.species_threshold, prototypes)
+        self.namer = Namer(
+            encoder, self.species, self.options.species_threshold, prototypes, examples
+        )
 
     def decode(self, item: Item) -> Decoded:
         media = [p for p in item.paths if media_kind(p) in ("image", "video")]
