@@ -47,7 +47,7 @@ class WildlifeOptions:
         "species file: one a line, 'name: description' (default: ImageNet's animal classes)",
     )
     examples: Path | None = option(
-        None, "few-shot examples, DIR/<species>/<images>, averaged with the zero-shot scores"
+        None, "few-shot examples, DIR/<species>/<images>, blended with the zero-shot scores"
     )
     image_model: str = option(DEFAULT_CROP_MODEL, "classifier of the crops (backend:name)")
     threshold: float = option(
