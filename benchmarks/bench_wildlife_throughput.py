@@ -6,7 +6,9 @@ says so and exits 0 when they are absent), in one process with two torch threads
 ``WildlifeTask`` through the local engine, models loaded beforehand, no results cache. Per
 file: decoding (JPEG at reduced scale), the burst's thumbnails and motion boxes, the window
 scan, up to three crops classified, species naming, the row. Rates move with the machine's
-load (printed with the result).
+load (printed with the result); the CPU time per image is printed too, since on a shared
+machine it says what two dedicated cores would do (2 / CPU seconds per image, an upper
+bound that assumes both cores busy).
 
 MegaDetector's published CPU rate is about 0.8 images/s per core, 1.6 on two; the target is
 5 images/s. ``--crop-model`` compares classifiers (the default crop model is
@@ -46,16 +48,18 @@ def photos(root) -> list[Item]:
     return items
 
 
-def rate(items: list[Item], crop_model: str, repeats: int) -> tuple[float, int]:
+def rate(items: list[Item], crop_model: str, repeats: int) -> tuple[float, float, int]:
+    """(images/s of wall time, CPU seconds per image, error rows)."""
     task = WildlifeTask(WildlifeOptions(image_model=crop_model), items)
     task.setup()
     options = RunOptions(batch_size=8, use_cache=False, progress="off", workers=2)
     list(run_local(task, items[:4], options))  # warm-up
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     failed = 0
     for _ in range(repeats):
         failed = sum(1 for row in run_local(task, items, options) if row["error"])
-    return repeats * len(items) / (time.perf_counter() - start), failed
+    n = repeats * len(items)
+    return n / (time.perf_counter() - start), (time.process_time() - cpu) / n, failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     items = photos(root)
     print(f"{len(items)} photos; torch threads {args.threads}; load {os.getloadavg()[0]:.1f}")
     for model in args.crop_model or [DEFAULT_CROP_MODEL]:
-        per_s, failed = rate(items, model, args.repeats)
+        per_s, cpu_s, failed = rate(items, model, args.repeats)
         print(
-            f"{model}: {per_s:.2f} images/s ({failed} error rows), target {TARGET}, "
+            f"{model}: {per_s:.2f} images/s wall, {cpu_s:.3f} CPU s per image "
+            f"(= {args.threads / cpu_s:.2f} images/s on {args.threads} dedicated cores), "
+            f"{failed} error rows; target {TARGET}, "
             f"MegaDetector ~{MEGADETECTOR_PER_CORE * args.threads:.1f} on {args.threads} cores"
         )
     print(f"load after: {os.getloadavg()[0]:.1f}")
