@@ -239,3 +239,27 @@ def test_squirrel_burst_is_one_event_named_squirrel_with_boxes_on_the_labels(sha
         ious += [max([iou(t, b) for b in found] or [0.0]) for t in _yolo_boxes(label)]
     assert np.mean(ious) >= 0.5, ious
     assert camtrapdp.validate_package(out / "camtrap-dp") == []
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_sample_survey_zebras_blanks_events_and_a_zebra_found_by_its_description(tmp_path):
+    from mmfuse import cli
+
+    sample = Path(__file__).resolve().parents[1] / "sample_data" / "wildlife"
+    species = tmp_path / "species.txt"  # a name the text model does not know, described
+    species.write_text("punda milia: a horse with black and white stripes\ngiraffe\nlion\n")
+    out = tmp_path / "out"
+    flags = ["--species", str(species), "--no-progress", "-q"]
+    assert cli.main(["run", "wildlife", str(sample / "survey"), "-o", str(out), *flags]) == 0
+    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+        rows = {r["id"]: r for r in csv.DictReader(stream)}
+    blanks = [f"savanna/cam01/IMG_{i:04d}" for i in (5, 6, 7)]
+    assert all(rows[b]["category"] == "blank" for b in blanks)
+    animals = [r for r in rows.values() if r["id"] not in blanks]
+    assert sum(r["species"] == "punda milia" for r in animals) >= 5
+    assert all(r["datetime_source"] == "exif" for r in rows.values())
+    with open(out / "events.csv", encoding="utf-8", newline="") as stream:
+        events = list(csv.DictReader(stream))
+    assert [e["n_files"] for e in events] == ["4", "3", "1", "1"]
+    assert camtrapdp.validate_package(out / "camtrap-dp") == []
