@@ -19,6 +19,7 @@ BENCHMARKS = (
     "cache",
     "video_memory",
     "screening_throughput",
+    "wildlife_throughput",
 )
 
 

@@ -55,6 +55,7 @@ REQUIRED_OPTIONS: dict[str, dict] = {
 GOOD_INPUT: dict[str, tuple[str, bytes]] = {
     "label": ("good.png", _png()),
     "transcribe": ("good.wav", _wav()),
+    "wildlife": ("good.png", _png()),
 }
 DEFAULT_GOOD = ("good.txt", b"Loving the new cafe near the station, great coffee and cake.")
 

@@ -20,6 +20,7 @@ TASK_MODULES = {
     "label": "mmfuse.tasks.label",
     "transcribe": "mmfuse.tasks.transcribe",
     "screening": "mmfuse.tasks.screening",
+    "wildlife": "mmfuse.tasks.wildlife",
 }
 
 _TASKS: dict[str, type[Task]] = {}

@@ -1,0 +1,240 @@
+"""Camtrap DP 1.0.2 export (deployments, media, observations, datapackage.json) and its
+offline validation.
+
+One deployment per camera (site/camera), one media row per analysed file, one media-level
+observation per file (blank, animal, human, vehicle) plus, for its detections, the first box
+(``bbox*``); ``classificationMethod`` is "machine". What mmfuse cannot know is written
+explicitly and said in ``deploymentComments``: coordinates (0, 0; set them before publishing),
+the time zone (camera clocks carry none, so times are written as +00:00) and that
+``scientificName`` holds the name given in the species list.
+
+Validation needs no network: the Camtrap DP profile and table schemas ship in
+``mmfuse/data/camtrap-dp-1.0.2`` (copied from the standard, MIT); the profile's two references
+to outside schemas (the Frictionless Data Package profile and GeoJSON) are resolved to the
+minimal structure they require (an object with ``resources``; an object with ``type``). The
+tables are checked against their table schemas: required fields, types, enums, patterns,
+unique primary keys and foreign keys.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import mimetypes
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from mmfuse import __version__
+from mmfuse.io.writers import atomic_write, write_json
+from mmfuse.tasks.wildlife.boxes import parse_boxes
+
+VERSION = "1.0.2"
+SCHEMA_DIR = "camtrap-dp-1.0.2"
+SCHEMA_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/{{}}.json"
+TABLES = ("deployments", "media", "observations")
+# Outside schemas the profile refers to, resolved offline to the structure they require.
+OUTSIDE_SCHEMAS = {
+    "https://specs.frictionlessdata.io/schemas/data-package.json": {
+        "type": "object",
+        "required": ["resources"],
+    },
+    "http://json.schemastore.org/geojson.json": {"type": "object", "required": ["type"]},
+}
+OBSERVATION_TYPES = {"animal": "animal", "person": "human", "vehicle": "vehicle", "blank": "blank"}
+
+
+def _schema(name: str) -> dict:
+    text = resources.files("mmfuse").joinpath("data", SCHEMA_DIR, f"{name}.json").read_text()
+    return json.loads(text)
+
+
+def _fields(table: str) -> list[str]:
+    return [f["name"] for f in _schema(f"{table}-table-schema")["fields"]]
+
+
+def _timestamp(text: str) -> str:
+    return f"{text}+00:00" if text else ""
+
+
+def _tables(rows: Sequence[dict]) -> dict[str, list[dict]]:
+    ok = [r for r in rows if not r.get("error") and r.get("datetime")]
+    deployments: dict[str, dict] = {}
+    media, observations = [], []
+    for row in ok:
+        deployment = "/".join(filter(None, (row["site"], row["camera"]))) or "camera"
+        entry = deployments.setdefault(
+            deployment,
+            {
+                "deploymentID": deployment,
+                "locationID": row["site"] or row["camera"],
+                "locationName": row["site"] or row["camera"],
+                "latitude": 0,
+                "longitude": 0,
+                "deploymentStart": _timestamp(row["datetime"]),
+                "deploymentEnd": _timestamp(row["datetime"]),
+                "cameraID": row["camera"],
+                "deploymentComments": "written by mmfuse: latitude and longitude unknown (0, 0: "
+                "set them); camera clock time written as +00:00",
+            },
+        )
+        stamp = _timestamp(row["datetime"])
+        entry["deploymentStart"] = min(entry["deploymentStart"], stamp)
+        entry["deploymentEnd"] = max(entry["deploymentEnd"], stamp)
+        file_path = str(row["file"]).replace("\\", "/")
+        media.append(
+            {
+                "mediaID": row["id"],
+                "deploymentID": deployment,
+                "captureMethod": "activityDetection",
+                "timestamp": stamp,
+                "filePath": file_path,
+                "filePublic": "false",
+                "fileName": Path(file_path).name,
+                "fileMediatype": mimetypes.guess_type(file_path)[0] or "image/jpeg",
+            }
+        )
+        kind = OBSERVATION_TYPES.get(row.get("category", ""), "unknown")
+        box = (parse_boxes(row.get("boxes") or "") or [None])[0]
+        observations.append(
+            {
+                "observationID": f"{row['id']}#1",
+                "deploymentID": deployment,
+                "mediaID": row["id"],
+                "eventID": row.get("event_id", ""),
+                "eventStart": stamp,
+                "eventEnd": stamp,
+                "observationLevel": "media",
+                "observationType": kind,
+                "scientificName": row.get("species", "") if kind == "animal" else "",
+                "count": row.get("count") if kind in ("animal", "human", "vehicle") else "",
+                "bboxX": box[0] if box else "",
+                "bboxY": box[1] if box else "",
+                "bboxWidth": box[2] if box else "",
+                "bboxHeight": box[3] if box else "",
+                "classificationMethod": "machine",
+                "classifiedBy": f"mmfuse {__version__}",
+                "classificationProbability": row.get("species_score") or "",
+            }
+        )
+    return {"deployments": list(deployments.values()), "media": media, "observations": observations}
+
+
+def _descriptor(tables: dict[str, list[dict]], root: Path) -> dict:
+    stamps = [m["timestamp"][:10] for m in tables["media"]] or [
+        datetime.now(UTC).date().isoformat()
+    ]
+    names = sorted({o["scientificName"] for o in tables["observations"] if o["scientificName"]})
+    return {
+        "name": re.sub(r"[^a-z0-9._-]+", "-", root.name.lower()) or "camera-traps",
+        "profile": SCHEMA_URL.format("camtrap-dp-profile"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "title": f"Camera-trap observations of {root.name}, classified by mmfuse",
+        "contributors": [{"title": "mmfuse (machine classification)", "role": "contributor"}],
+        "project": {
+            "title": root.name,
+            "samplingDesign": "opportunistic",
+            "captureMethod": ["activityDetection"],
+            "individualAnimals": False,
+            "observationLevel": ["media"],
+        },
+        "spatial": {"type": "Point", "coordinates": [0, 0]},
+        "temporal": {"start": min(stamps), "end": max(stamps)},
+        "taxonomic": [{"scientificName": name} for name in names],
+        "resources": [
+            {
+                "name": table,
+                "path": f"{table}.csv",
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "schema": SCHEMA_URL.format(f"{table}-table-schema"),
+            }
+            for table in TABLES
+        ],
+    }
+
+
+def write_package(rows: Sequence[dict], root: Path, folder: Path) -> list[Path]:
+    """Writes the four files of a Camtrap DP package into ``folder``; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = _tables(rows)
+    paths = []
+    for table in TABLES:
+        path = folder / f"{table}.csv"
+        columns = _fields(table)
+        with atomic_write(path) as stream:
+            writer = csv.DictWriter(stream, columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(tables[table])
+        paths.append(path)
+    write_json(_descriptor(tables, root), folder / "datapackage.json")
+    return [*paths, folder / "datapackage.json"]
+
+
+def _check_value(value: str, field: dict) -> str | None:
+    """Why a CSV cell does not fit its table-schema field, or None."""
+    constraints = field.get("constraints", {})
+    if value == "":
+        return "required" if constraints.get("required") else None
+    kind = field["type"]
+    try:
+        if kind == "number":
+            float(value)
+        elif kind == "integer":
+            int(value)
+        elif kind == "boolean" and value not in ("true", "false"):
+            return "not a boolean"
+        elif kind == "datetime":
+            datetime.fromisoformat(value)
+    except ValueError:
+        return f"not a {kind}"
+    if "enum" in constraints and value not in constraints["enum"]:
+        return f"not one of {constraints['enum']}"
+    if "pattern" in constraints and not re.fullmatch(constraints["pattern"], value):
+        return "does not match its pattern"
+    for bound, test in (("minimum", float.__ge__), ("maximum", float.__le__)):
+        if bound in constraints and not test(float(value), float(constraints[bound])):
+            return f"outside its {bound}"
+    return None
+
+
+def validate_package(folder: Path) -> list[str]:
+    """The problems of a Camtrap DP 1.0.2 package, checked offline ([] when it is valid)."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    problems: list[str] = []
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    registry = Registry().with_resources(
+        (url, Resource.from_contents({"$schema": "http://json-schema.org/draft-04/schema#", **s}))
+        for url, s in OUTSIDE_SCHEMAS.items()
+    )
+    validator = jsonschema.Draft4Validator(_schema("camtrap-dp-profile"), registry=registry)
+    problems += [f"datapackage.json: {e.message}" for e in validator.iter_errors(descriptor)]
+    keys: dict[str, set[str]] = {}
+    for table in TABLES:
+        schema = _schema(f"{table}-table-schema")
+        with open(folder / f"{table}.csv", encoding="utf-8", newline="") as stream:
+            data = list(csv.DictReader(stream))
+        fields = {f["name"]: f for f in schema["fields"]}
+        for n, row in enumerate(data, start=2):
+            for name, field in fields.items():
+                why = _check_value(row.get(name, ""), field)
+                if why:
+                    problems.append(f"{table}.csv line {n}: {name} {why}")
+            for foreign in schema.get("foreignKeys", []):
+                value = row.get(foreign["fields"], "")
+                target = foreign["reference"]["resource"]
+                if value and value not in keys.get(target, set()):
+                    problems.append(f"{table}.csv line {n}: {foreign['fields']} not in {target}")
+        primary = schema.get("primaryKey")
+        if primary:
+            values = [row[primary] for row in data]
+            if len(set(values)) != len(values):
+                problems.append(f"{table}.csv: {primary} values are not unique")
+            keys[table] = set(values)
+    return problems

@@ -1,0 +1,266 @@
+"""Wildlife monitoring: find the animal, then name it — species, blanks, events, counts, Camtrap DP.
+
+One row per camera-trap photo or video. Each frame is located first (motion against the rest
+of its burst or video, and a scan of the frame by animal, person and vehicle probability mass;
+``locate``), the best regions are cropped and classified, and the animal crops are named from
+the species list (``naming``). Files of one camera within ``--event-gap`` seconds form an
+event; ``finish`` writes ``events.csv``, ``summary.csv`` and a Camtrap DP package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmfuse import __version__, registry
+from mmfuse.errors import InputError, UsageError
+from mmfuse.tasks.base import Task
+from mmfuse.tasks.options import option
+from mmfuse.tasks.registry import register_task
+from mmfuse.tasks.wildlife.boxes import format_boxes
+from mmfuse.tasks.wildlife.locate import DEFAULT_THRESHOLDS, Detection
+from mmfuse.tasks.wildlife.reading import FileMedia, read_photo, read_video
+from mmfuse.tasks.wildlife.sequence import Cameras, Placement, common_root
+from mmfuse.tasks.wildlife.species import Species, read_species
+from mmfuse.types import Item, media_kind
+
+# The crop classifier: EfficientNet-Lite2 tells blank crops from animals far better than Lite0
+# (crop animal mass of blanks at most 0.56 against 0.74 for animals, on the speciesnet test
+# images; Lite0: 0.88 against 0.82) at about three times the cost per crop.
+DEFAULT_CROP_MODEL = "timm:tf_efficientnet_lite2"
+# The scanner: the default image model's feature map (one 320 px pass per frame).
+SCAN_MODEL = "timm:tf_efficientnet_lite0"
+# A file's count: its category's detections whose mass is within this factor of the best one
+# (weaker ones are mostly the same animal seen by a second window).
+COUNT_MASS_FACTOR = 0.9
+DECIMALS = 4
+
+
+@dataclass(frozen=True)
+class WildlifeOptions:
+    """What the wildlife analysis computes (everything here keys the cache)."""
+
+    species: Path | None = option(
+        None,
+        "species file: one a line, 'name: description' (default: ImageNet's animal classes)",
+    )
+    examples: Path | None = option(
+        None, "few-shot examples, DIR/<species>/<images>, blended with the zero-shot scores"
+    )
+    image_model: str = option(DEFAULT_CROP_MODEL, "classifier of the crops (backend:name)")
+    threshold: float = option(
+        DEFAULT_THRESHOLDS[0],
+        "animal mass a still crop needs to count (people and vehicles scale with it; motion "
+        "needs 0.6 of it); lower finds more animals and more false ones",
+    )
+    species_threshold: float = option(
+        0.5, "species score under which the name rolls up to a group (cat, bird, mammal)"
+    )
+    event_gap: float = option(60.0, "longest pause, in seconds, between files of one event")
+    cameras: str = option(
+        "folder",
+        "what a camera is: the folder of each file (site/camera/file), or the whole input",
+        choices=("folder", "input"),
+    )
+    every_s: float = option(1.0, "seconds between sampled video frames", flag="--every")
+    max_frames: int = option(16, "frames analysed per video at most (spread over the clip)")
+
+    def __post_init__(self):
+        if self.species is not None and not self.species.is_file():
+            raise UsageError(f"species file not found: {self.species}")
+        if self.examples is not None and not self.examples.is_dir():
+            raise UsageError(f"examples folder not found: {self.examples}")
+        for name in ("threshold", "species_threshold"):
+            if not 0 < getattr(self, name) <= 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be in (0, 1]")
+        if self.event_gap < 0 or self.every_s <= 0 or self.max_frames < 1:
+            raise UsageError("--event-gap must be >= 0, --every > 0, --max-frames >= 1")
+
+
+@dataclass
+class Decoded:
+    """A file read from disk, with where it sits among its camera's files."""
+
+    media: FileMedia
+    placement: Placement
+
+
+def _inputs_digest(items: Sequence[Item]) -> str:
+    """Names, sizes and times of every input file: a file's burst and event depend on the
+    others, so a changed folder must not be served from the cache."""
+    digest = hashlib.sha256()
+    for item in items:
+        for path in item.paths:
+            try:
+                info = path.stat()
+                digest.update(f"{path}|{info.st_size}|{info.st_mtime_ns}\n".encode())
+            except OSError:
+                digest.update(f"{path}|missing\n".encode())
+    return digest.hexdigest()[:16]
+
+
+@register_task("wildlife")
+class WildlifeTask(Task):
+    """The wildlife pipeline as an engine task (see the module docstring)."""
+
+    Options = WildlifeOptions
+    default_batch_size = 8
+    columns = (
+        "id",
+        "file",
+        "site",
+        "camera",
+        "datetime",
+        "datetime_source",
+        "category",
+        "species",
+        "species_score",
+        "top_species",
+        "prediction_level",
+        "count",
+        "boxes",
+        "event_id",
+        "notes",
+        "error",
+    )
+
+    def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
+        super().__init__(options, items, device)
+        self.species: list[Species] | None = None
+        if self.options.species is not None:
+            try:
+                self.species = read_species(self.options.species)
+            except (ValueError, UnicodeDecodeError) as error:
+                raise UsageError(f"species file {self.options.species}: {error}") from None
+        paths = [p for item in items for p in item.paths]
+        self.root = common_root(paths)
+        self.cameras = Cameras(
+            paths, self.root, self.options.cameras == "input", self.options.event_gap
+        )
+        self.digest = _inputs_digest(items)
+        self.locator = None
+
+    def settings(self) -> dict:
+        examples = self.options.examples
+        return {
+            "version": __version__,
+            "crop_model": self.options.image_model,
+            "scan_model": SCAN_MODEL,
+            "species": [s.prompt for s in self.species or []],
+            "examples_sha256": _folder_digest(examples) if examples else None,
+            "inputs": self.digest,
+        }
+
+    def setup(self) -> None:
+        if self.locator is not None:
+            return
+        from mmfuse.encoders.base import create_encoder
+        from mmfuse.tasks.wildlife.locate import Locator
+        from mmfuse.tasks.wildlife.naming import Namer
+
+        device = registry.select_device(self.device)
+        encoder = create_encoder(self.options.image_model, device)
+        scanner = getattr(create_encoder(SCAN_MODEL, device), "model", None)
+        self.locator = Locator(encoder, scanner, self.options.threshold)
+        prototypes = examples = None
+        if self.options.examples is not None:
+            from mmfuse.tasks.wildlife.examples import example_prototypes
+
+            self.species, prototypes, examples = example_prototypes(
+                self.options.examples, self.species, self.locator
+            )
+        self.namer = Namer(
+            encoder, self.species, self.options.species_threshold, prototypes, examples
+        )
+
+    def decode(self, item: Item) -> Decoded:
+        media = [p for p in item.paths if media_kind(p) in ("image", "video")]
+        if len(media) != 1:
+            kinds = ", ".join(sorted({p.suffix or p.name for p in item.paths}))
+            raise InputError(f"{item.id}: not a camera-trap photo or video ({kinds})")
+        path = media[0]
+        placement = self.cameras.place(path)
+        if media_kind(path) == "video":
+            read = read_video(path, self.options.every_s, self.options.max_frames)
+        else:
+            read = read_photo(path, placement.burst)
+        return Decoded(read, placement)
+
+    def process(self, batch: Sequence[tuple[Item, Decoded]]) -> list[dict]:
+        self.setup()
+        return [self._row(item, decoded) for item, decoded in batch]
+
+    def _row(self, item: Item, decoded: Decoded) -> dict:
+        media, place = decoded.media, decoded.placement
+        located = self.locator.locate(media.frames, media.thumbs, media.positions)
+        per_frame = located.detections
+        found = [d for frame in per_frame for d in frame]
+        path = next(p for p in item.paths if media_kind(p) in ("image", "video"))
+        row = {
+            "file": str(path.relative_to(self.root)) if path.is_relative_to(self.root) else path,
+            "site": place.site,
+            "camera": place.camera,
+            "datetime": place.stamp.time.isoformat(timespec="seconds"),
+            "datetime_source": place.stamp.source,
+            "event_id": "/".join(filter(None, (place.site, place.camera))) + f"#{place.event}",
+        }
+        notes = []
+        if media.kind == "video":
+            notes.append(f"{len(media.frames)} frames analysed")
+        if not found:
+            return {**row, "category": "blank", "count": 0, "notes": "; ".join(notes)}
+        best = max(found, key=lambda d: d.mass / self.locator.needed[_index(d.category)])
+        category = best.category
+        counted = [_counted(frame, category) for frame in per_frame]
+        busiest = max(range(len(counted)), key=lambda f: len(counted[f]))
+        if category != "person" and any(d.category == "person" for d in found):
+            notes.append("a person is also in view")
+        if category == "person":
+            notes.append("person: flagged for privacy")
+        naming = self.namer.name(found) if category == "animal" else None
+        return {
+            **row,
+            "category": category,
+            "species": naming.species if naming else "",
+            "species_score": naming.score if naming else None,
+            "top_species": naming.top if naming else "",
+            "prediction_level": naming.level if naming else "",
+            "count": len(counted[busiest]),
+            "boxes": format_boxes([d.box for d in counted[busiest]]),
+            "notes": "; ".join(notes),
+        }
+
+    def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
+        from mmfuse.tasks.wildlife.camtrapdp import write_package
+        from mmfuse.tasks.wildlife.events import write_events, write_summary
+
+        rows = list(rows)
+        outputs = [write_events(rows, out_dir / "events.csv")]
+        outputs.append(write_summary(rows, out_dir / "summary.csv"))
+        outputs += write_package(rows, self.root, out_dir / "camtrap-dp")
+        return outputs
+
+
+def _index(category: str) -> int:
+    from mmfuse.tasks.wildlife.groups import CATEGORIES
+
+    return CATEGORIES.index(category)
+
+
+def _counted(detections: Sequence[Detection], category: str) -> list[Detection]:
+    """A frame's detections of ``category`` that count as separate individuals."""
+    mine = [d for d in detections if d.category == category]
+    if not mine:
+        return []
+    best = max(d.mass for d in mine)
+    return [d for d in mine if d.mass >= COUNT_MASS_FACTOR * best]
+
+
+def _folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

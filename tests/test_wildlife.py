@@ -1,0 +1,265 @@
+"""Wildlife monitoring: the stages on synthetic media, and the real pipeline on shared data."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmfuse.encoders.conse import imagenet_classes
+from mmfuse.tasks.wildlife import camtrapdp, events, motion
+from mmfuse.tasks.wildlife.boxes import crop, format_boxes, iou, parse_boxes
+from mmfuse.tasks.wildlife.groups import category_mass, roll_up
+from mmfuse.tasks.wildlife.locate import picture_rows
+from mmfuse.tasks.wildlife.species import (
+    few_shot_scores,
+    leave_one_out_weight,
+    parse_species,
+    zero_shot_scores,
+)
+
+
+def test_species_file_reads_names_descriptions_and_comments():
+    species = parse_species(
+        "zebra: a horse with black and white stripes\n# a comment\n\n  African   elephant \n"
+    )
+    assert [s.name for s in species] == ["zebra", "African elephant"]
+    assert species[0].prompt == "zebra: a horse with black and white stripes"
+    assert species[1].prompt == "African elephant"
+    with pytest.raises(ValueError, match="twice"):
+        parse_species("zebra\nZebra: striped")
+    with pytest.raises(ValueError, match="empty"):
+        parse_species("# nothing\n")
+
+
+def _burst(n=6, size=(120, 160), seed=0):
+    """Greyscale frames of a textured scene; a bright square walks left to right, a patch of
+    'grass' flickers in every frame."""
+    rng = np.random.default_rng(seed)
+    scene = rng.integers(60, 120, size=size).astype(np.float32)
+    frames = []
+    for i in range(n):
+        frame = scene + rng.normal(0, 2, size)
+        frame[10:40, 110:150] += rng.normal(0, 40, (30, 40))  # vegetation: moves every frame
+        x = 10 + 15 * i
+        frame[70:90, x : x + 20] = 230  # the animal
+        frames.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return frames
+
+
+def test_motion_finds_the_moving_animal_not_the_flickering_grass():
+    frames = _burst()
+    found = motion.motion_boxes(frames, 3)
+    assert found, "the moving square was not found"
+    box = found[0][0]
+    truth = (55 / 160, 70 / 120, 20 / 160, 20 / 120)
+    assert iou(box, truth) > 0.6
+    assert all(iou(b, (110 / 160, 10 / 120, 40 / 160, 30 / 120)) < 0.1 for b, _ in found)
+
+
+def test_a_lighting_change_is_not_motion_and_one_frame_cannot_move():
+    frames = _burst(n=4)
+    frames[2] = np.clip(frames[2].astype(np.int16) * 2 + 40, 0, 255).astype(np.uint8)
+    frames[2][:, :80] = 255 - frames[2][:, :80]  # half the scene changes: lighting, not an animal
+    assert motion.moving_mask(frames, 2) is None
+    assert motion.motion_boxes(frames[:1], 0) == []
+
+
+def test_info_bars_are_cut_from_the_picture():
+    rng = np.random.default_rng(1)
+    image = rng.integers(60, 200, size=(200, 300, 3)).astype(np.uint8)
+    image[:12] = 0
+    image[3:9, 20:80] = 255  # the bar's text
+    image[-15:] = 0
+    assert picture_rows(image) == (12, 185)
+    plain = rng.integers(60, 200, size=(200, 300, 3)).astype(np.uint8)
+    assert picture_rows(plain) == (0, 200)
+
+
+def test_boxes_round_trip_and_crops_keep_context():
+    boxes = [(0.1, 0.2, 0.3, 0.4), (0.5, 0.5, 0.25, 0.125)]
+    assert parse_boxes(format_boxes(boxes)) == boxes
+    image = np.zeros((100, 200, 3), np.uint8)
+    cropped = crop(image, (0.5, 0.5, 0.1, 0.2))
+    assert cropped.shape[0] > 20 and cropped.shape[1] > 20  # margin and squaring added
+
+
+def _probs_on(names):
+    probs = np.full(1000, 1e-6, np.float32)
+    for cls in imagenet_classes():
+        if cls.name in names:
+            probs[cls.index] = 1.0
+    return probs / probs.sum()
+
+
+def test_categories_and_roll_up_follow_wordnet():
+    cats = _probs_on({"tabby", "tiger cat", "lynx", "cougar"})
+    mass = category_mass(cats[None])[0]
+    assert mass[0] > 0.99 and mass[1] < 0.01 and mass[2] < 0.01
+    assert roll_up(cats, 0.6)[:2] == ("group", "cat")
+    mixed = _probs_on({"tabby", "golden retriever", "ox"})
+    assert roll_up(mixed, 0.6)[:2] == ("class", "mammal")
+    assert category_mass(_probs_on({"pickup", "jeep"})[None])[0][2] > 0.99
+    assert category_mass(_probs_on({"jean", "sweatshirt"})[None])[0][1] > 0.99
+
+
+def test_zero_shot_scores_follow_the_text_space_and_few_shot_the_examples():
+    rng = np.random.default_rng(0)
+    classes = rng.normal(size=(1000, 8)).astype(np.float32)
+    classes /= np.linalg.norm(classes, axis=1, keepdims=True)
+    tabby = next(c.index for c in imagenet_classes() if c.name == "tabby")
+    species = np.stack([classes[tabby], -classes[tabby]])  # near tabby, far from it
+    probs = _probs_on({"tabby"})[None]
+    scores = zero_shot_scores(probs, classes, species)
+    assert scores.shape == (1, 2) and scores[0, 0] > 0.99
+    prototypes = np.eye(3, 4, dtype=np.float32)
+    feature = np.array([[0.1, 0.9, 0.1, 0.0]], np.float32)
+    assert few_shot_scores(feature / np.linalg.norm(feature), prototypes).argmax() == 1
+
+
+def test_leave_one_out_trusts_examples_only_when_they_name_better():
+    rng = np.random.default_rng(0)
+    labels = [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    centres = np.eye(3, 16)
+    features = centres[labels] + rng.normal(0, 0.05, (9, 16))
+    features = (features / np.linalg.norm(features, axis=1, keepdims=True)).astype(np.float32)
+    wrong = np.zeros((9, 3), np.float32)
+    wrong[np.arange(9), [(c + 1) % 3 for c in labels]] = 1.0  # zero-shot: sure and wrong
+    assert leave_one_out_weight(wrong, features, labels, 3) >= 0.75
+    right = np.full((9, 3), 0.1, np.float32)
+    right[np.arange(9), labels] = 0.8
+    noise = rng.normal(size=(9, 16)).astype(np.float32)  # examples that say nothing
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    assert leave_one_out_weight(right, noise, labels, 3) <= 0.5
+
+
+def _row(i, when, camera="cam1", category="animal", species="zebra", count=1):
+    return {
+        "id": f"img{i}",
+        "file": f"site/{camera}/img{i}.jpg",
+        "site": "site",
+        "camera": camera,
+        "datetime": when,
+        "datetime_source": "exif",
+        "category": category,
+        "species": species if category == "animal" else "",
+        "species_score": 0.8 if category == "animal" else None,
+        "count": count if category != "blank" else 0,
+        "boxes": "0.100 0.200 0.300 0.400" if category != "blank" else "",
+        "event_id": "",
+        "error": "",
+    }
+
+
+def test_events_vote_and_summary_counts_by_hour():
+    rows = [
+        {**_row(1, "2024-05-01T06:00:00", count=2), "event_id": "site/cam1#1"},
+        {**_row(2, "2024-05-01T06:00:20", species="horse"), "event_id": "site/cam1#1"},
+        {**_row(3, "2024-05-01T06:00:40"), "event_id": "site/cam1#1"},
+        {**_row(4, "2024-05-01T21:00:00", category="blank"), "event_id": "site/cam1#2"},
+        {**_row(5, "2024-05-01T06:00:00", camera="cam2"), "event_id": "site/cam2#1"},
+        {**_row(6, "2024-05-01T06:00:00"), "error": "broken", "event_id": ""},
+    ]
+    table = events.event_rows(rows)
+    first = next(e for e in table if e["event_id"] == "site/cam1#1")
+    assert (first["species"], first["max_count"], first["n_files"]) == ("zebra", 2, 3)
+    assert first["confidence"] == pytest.approx(2 / 3, abs=1e-3)
+    assert next(e for e in table if e["event_id"] == "site/cam1#2")["category"] == "blank"
+    summary = events.summary_rows(rows)
+    zebra = next(s for s in summary if s["site"] == "all" and s["species"] == "zebra")
+    assert (zebra["files"], zebra["events"], zebra["h06"], zebra["h21"]) == (3, 2, 3, 0)
+
+
+def test_camtrap_dp_export_validates_offline_and_errors_are_caught(tmp_path):
+    rows = [
+        {**_row(1, "2024-05-01T06:00:00"), "event_id": "site/cam1#1"},
+        {**_row(2, "2024-05-01T06:00:20", category="person"), "event_id": "site/cam1#1"},
+        {**_row(3, "2024-05-01T07:00:00", category="blank"), "event_id": "site/cam1#2"},
+        {**_row(4, "2024-05-01T07:00:00"), "error": "cannot decode image"},
+    ]
+    paths = camtrapdp.write_package(rows, tmp_path / "survey", tmp_path / "dp")
+    assert [p.name for p in paths] == [
+        "deployments.csv",
+        "media.csv",
+        "observations.csv",
+        "datapackage.json",
+    ]
+    assert camtrapdp.validate_package(tmp_path / "dp") == []
+    with open(tmp_path / "dp" / "observations.csv", encoding="utf-8", newline="") as stream:
+        observations = list(csv.DictReader(stream))
+    assert [o["observationType"] for o in observations] == ["animal", "human", "blank"]
+    assert observations[0]["scientificName"] == "zebra" and observations[0]["bboxX"] == "0.1"
+
+    descriptor = json.loads((tmp_path / "dp" / "datapackage.json").read_text())
+    del descriptor["project"]
+    (tmp_path / "dp" / "datapackage.json").write_text(json.dumps(descriptor))
+    media = (tmp_path / "dp" / "media.csv").read_text().replace(",false,", ",maybe,")
+    (tmp_path / "dp" / "media.csv").write_text(media)
+    problems = camtrapdp.validate_package(tmp_path / "dp")
+    assert any("project" in p for p in problems)
+    assert any("filePublic not a boolean" in p for p in problems)
+
+
+# -- the real pipeline on the development data ------------------------------------------------
+
+
+def _yolo_boxes(label: Path) -> list[tuple[float, float, float, float]]:
+    boxes = []
+    for line in label.read_text().splitlines():
+        parts = [float(v) for v in line.split()[1:]]
+        if len(parts) == 4:
+            cx, cy, w, h = parts
+            boxes.append((cx - w / 2, cy - h / 2, w, h))
+    return boxes
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_squirrel_burst_is_one_event_named_squirrel_with_boxes_on_the_labels(shared_data, tmp_path):
+    from mmfuse import cli
+
+    folder = shared_data / "images" / "squirrel_sequence" / "data_example"
+    species = tmp_path / "species.txt"
+    species.write_text("squirrel\nchipmunk\nrabbit\nraccoon\nbird\n")
+    out = tmp_path / "out"
+    flags = ["--species", str(species), "--cameras", "input", "--no-progress", "-q"]
+    code = cli.main(["run", "wildlife", str(folder / "images"), "-o", str(out), *flags])
+    assert code == 0
+    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 14 and {r["event_id"] for r in rows} == {"images#1"}
+    assert sum(r["species"] == "squirrel" for r in rows) >= 12
+    ious = []
+    for row in rows:
+        label = folder / "labels" / (row["file"].removesuffix(".jpg") + ".txt")
+        found = parse_boxes(row["boxes"])
+        ious += [max([iou(t, b) for b in found] or [0.0]) for t in _yolo_boxes(label)]
+    assert np.mean(ious) >= 0.5, ious
+    assert camtrapdp.validate_package(out / "camtrap-dp") == []
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_sample_survey_zebras_blanks_events_and_a_zebra_found_by_its_description(tmp_path):
+    from mmfuse import cli
+
+    sample = Path(__file__).resolve().parents[1] / "sample_data" / "wildlife"
+    species = tmp_path / "species.txt"  # a name the text model does not know, described
+    species.write_text("punda milia: a horse with black and white stripes\ngiraffe\nlion\n")
+    out = tmp_path / "out"
+    flags = ["--species", str(species), "--no-progress", "-q"]
+    assert cli.main(["run", "wildlife", str(sample / "survey"), "-o", str(out), *flags]) == 0
+    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+        rows = {r["id"]: r for r in csv.DictReader(stream)}
+    blanks = [f"savanna/cam01/IMG_{i:04d}" for i in (5, 6, 7)]
+    assert all(rows[b]["category"] == "blank" for b in blanks)
+    animals = [r for r in rows.values() if r["id"] not in blanks]
+    assert sum(r["top_species"].startswith("punda milia ") for r in animals) >= 5  # ranked first
+    assert all(r["datetime_source"] == "exif" for r in rows.values())
+    with open(out / "events.csv", encoding="utf-8", newline="") as stream:
+        events = list(csv.DictReader(stream))
+    assert [e["n_files"] for e in events] == ["4", "3", "1", "1"]
+    assert camtrapdp.validate_package(out / "camtrap-dp") == []
