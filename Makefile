@@ -21,11 +21,12 @@ setup: $(STAMP)
 
 demo: setup
 	$(BIN)/mmfuse run social-media sample_data/social_media -o $(OUT)/social_media --overwrite
-	$(BIN)/mmfuse run wildlife sample_data/wildlife/survey --species sample_data/wildlife/species.txt -o $(OUT)/wildlife --overwrite
 	@echo "results: $(OUT)/social_media/results.csv, summary.csv, report.html"
 	$(BIN)/mmfuse run screening sample_data/screening/candidates \
 		--job sample_data/screening/job.txt -o $(OUT)/screening --overwrite
 	@echo "results: $(OUT)/screening/results.csv, summary.csv (assists a human decision only)"
+	$(BIN)/mmfuse run wildlife sample_data/wildlife/survey \
+		--species sample_data/wildlife/species.txt -o $(OUT)/wildlife --overwrite
 	@echo "results: $(OUT)/wildlife/results.csv, events.csv, summary.csv, camtrap-dp/"
 
 test: setup

@@ -284,7 +284,8 @@ def test_ctrl_c_prints_one_line_and_a_rerun_resumes(tmp_path):
     folder = make_folder(tmp_path / "in", 30)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
-    flags = ["--no-cache", "--batch-size", "2", "--workers", "2", "--delay", "0.1"]
+    # 0.3 s an item: after the 6th row, 7 s of work remain for the signal to land in
+    flags = ["--no-cache", "--batch-size", "2", "--workers", "2", "--delay", "0.3"]
     command = [sys.executable, "-m", "helpers.toy_task", str(folder), "-o", str(out), *flags]
     run = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
