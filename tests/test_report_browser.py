@@ -44,7 +44,10 @@ def _visible_column(driver, column: str) -> list[str]:
 
 
 def _status(driver) -> str:
-    return driver.find_element("css selector", "#rows-table .rows-status").text
+    """The table's status line, its en dash as a hyphen: "1-50 of 120 rows, page 1 of 3"."""
+    return driver.find_element("css selector", "#rows-table .rows-status").text.replace(
+        "\u2013", "-"
+    )
 
 
 def _header(driver, column: str):
@@ -91,7 +94,7 @@ def test_the_social_charts_are_drawn(social_page, chart):
 
 def test_rows_are_paged_sorted_and_filtered(social_page):
     assert len(_visible_column(social_page, "id")) == 50
-    assert _status(social_page).startswith("1–50 of 120 rows")
+    assert _status(social_page).startswith("1-50 of 120 rows")
     _header(social_page, "sentiment_score").click()
     ascending = [float(v) for v in _visible_column(social_page, "sentiment_score")]
     assert ascending == sorted(ascending) and ascending[0] == -1.0
@@ -99,7 +102,7 @@ def test_rows_are_paged_sorted_and_filtered(social_page):
     descending = [float(v) for v in _visible_column(social_page, "sentiment_score")]
     assert descending == sorted(descending, reverse=True) and descending[0] > 0.9
     social_page.find_element("xpath", "//div[@id='rows-table']//button[.='next']").click()
-    assert _status(social_page).startswith("51–100 of 120")
+    assert _status(social_page).startswith("51-100 of 120")
     box = social_page.find_element("css selector", "#rows-table input[type=search]")
     _type(box, "globex")
     brands = _visible_column(social_page, "brand")
@@ -108,7 +111,7 @@ def test_rows_are_paged_sorted_and_filtered(social_page):
     _type(box, "onerror=")
     assert _visible_column(social_page, "brand")[0] == INJECTIONS[1]  # shown as text
     _type(box, "")  # the box emptied: every row again
-    assert _status(social_page).startswith("1–50 of 120 rows")
+    assert _status(social_page).startswith("1-50 of 120 rows")
 
 
 def test_thumbnails_load(social_page):

@@ -397,7 +397,13 @@ def _run_locked(task, items, out_dir, options, argv, settings, identity, started
     failures = _write_tables(rows, task.columns, out_dir)
     extra = task.finish(rows, out_dir)
     report = (out_dir / REPORT_HTML,) if options.report else ()
-    outputs = (out_dir / RESULTS_CSV, out_dir / RESULTS_PARQUET, *extra, *report, out_dir / MANIFEST)
+    outputs = (
+        out_dir / RESULTS_CSV,
+        out_dir / RESULTS_PARQUET,
+        *extra,
+        *report,
+        out_dir / MANIFEST,
+    )
     finished = time.perf_counter()
     record = {
         "mmfuse_version": __version__,

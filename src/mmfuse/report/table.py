@@ -15,8 +15,13 @@ from mmfuse.report.page import Html, tag
 
 # Long cells (post texts, transcripts) are cut in the report; the CSV has them whole.
 MAX_CELL_CHARS = 280
-_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
-                 "\u2029": "\\u2029"}  # fmt: skip
+_JSON_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 
 
 def cell_value(value):
@@ -50,8 +55,11 @@ def table(columns: Sequence[str], rows: Iterable[dict], class_: str | None = Non
             numeric = isinstance(cell_value(value), int | float) and not isinstance(value, bool)
             cells.append(tag("td", _shown(value), class_="num" if numeric else None))
         lines.append(tag("tr", cells))
-    return tag("div", tag("table", [tag("thead", header), tag("tbody", lines)], class_=class_),
-               class_="scroll")  # fmt: skip
+    return tag(
+        "div",
+        tag("table", [tag("thead", header), tag("tbody", lines)], class_=class_),
+        class_="scroll",
+    )
 
 
 def safe_json(data) -> str:

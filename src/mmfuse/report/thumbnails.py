@@ -1,9 +1,10 @@
 """Small inline JPEG thumbnails (``data:`` URIs) of images and of a video's middle frame.
 
-A thumbnail is at most ``THUMB_PIXELS`` on its long side at ``JPEG_QUALITY``: a few kB each,
+A thumbnail is at most ``THUMB_PIXELS`` on its long side at ``JPEG_QUALITY``, a few kB,
 so a report with a few dozen stays small enough to e-mail. Boxes (normalised
 ``[x, y, width, height]`` from the top left, MegaDetector's convention) are drawn on the
-picture before it is shrunk. A file that cannot be read gives None (the page shows no picture).
+shrunk picture, so their lines stay crisp. A file that cannot be read gives None (the page
+shows no picture).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mmfuse.report.page import Html, tag
 THUMB_PIXELS = 240
 JPEG_QUALITY = 70
 BOX_COLOUR = (255, 196, 0)
+BOX_PIXELS = 2  # line width of a box on the thumbnail
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
 
@@ -59,17 +61,13 @@ def thumbnail(path: str | Path, boxes: Sequence[Sequence[float]] = ()) -> str | 
         return None
     if image is None:
         return None
+    image.thumbnail((THUMB_PIXELS, THUMB_PIXELS))
     if boxes:
         draw = ImageDraw.Draw(image)
         width, height = image.size
-        line = max(2, round(max(width, height) / 150))
         for x, y, w, h in boxes:
-            draw.rectangle(
-                (x * width, y * height, (x + w) * width, (y + h) * height),
-                outline=BOX_COLOUR,
-                width=line,
-            )
-    image.thumbnail((THUMB_PIXELS, THUMB_PIXELS))
+            corners = (x * width, y * height, (x + w) * width, (y + h) * height)
+            draw.rectangle(corners, outline=BOX_COLOUR, width=BOX_PIXELS)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -9,8 +9,8 @@ worker pool (file IO only; raise ``InputError`` for a bad file), ``process(batch
 of decoded items (model inference), and ``finish(rows, out_dir)`` once at the end for extra
 outputs (summaries). ``report_sections(rows, out_dir, files)`` adds the task's charts and
 pictures to the run's ``report.html`` (built from the rows alone, so ``mmfuse report OUT``
-rebuilds it from a finished run's files). A row is a dict from column name to a scalar; values that are
-numpy arrays (embeddings) go to Parquet only, never to CSV.
+rebuilds it from a finished run's files). A row is a dict from column name to a scalar;
+values that are numpy arrays (embeddings) go to Parquet only, never to CSV.
 """
 
 from __future__ import annotations

@@ -106,10 +106,13 @@ def _time_chart(rows: Sequence[dict]) -> Html | None:
     if len(periods) < 2:
         return None
     keys = sorted(periods)
-    share = {s: [sum(r["sentiment"] == s for r in periods[k]) / len(periods[k]) for k in keys]
-             for s in ("positive", "negative")}  # fmt: skip
-    scores = [[v for r in periods[k] if (v := _number(r, "sentiment_score")) is not None]
-              for k in keys]  # fmt: skip
+    share = {
+        s: [sum(r["sentiment"] == s for r in periods[k]) / len(periods[k]) for k in keys]
+        for s in ("positive", "negative")
+    }
+    scores = [
+        [v for r in periods[k] if (v := _number(r, "sentiment_score")) is not None] for k in keys
+    ]
     series = {**share, "mean sentiment score": [sum(s) / len(s) if s else 0 for s in scores]}
     return line_chart(
         "sentiment-over-time",
@@ -129,7 +132,9 @@ def sentiment_section(rows: Sequence[dict]) -> Section:
         by_group[row["group"]].append(row)
     percent = lambda v: "" if v is None else f"{100 * v:.0f}%"  # noqa: E731
     figures = [
-        _mix_chart("sentiment-by-topic", "Sentiment per topic", by_group["all"] + by_group["topic"]),
+        _mix_chart(
+            "sentiment-by-topic", "Sentiment per topic", by_group["all"] + by_group["topic"]
+        ),
         _emotion_chart(rows, [s["value"] for s in by_group["topic"][:GROUPS_SHOWN]]),
         *[
             _mix_chart(f"sentiment-by-{g}", f"Sentiment per {g}", by_group[g])
@@ -149,8 +154,12 @@ def sentiment_section(rows: Sequence[dict]) -> Section:
     )
     return Section(
         "Sentiment and emotions",
-        [headline, charts(*[f for f in figures if f]), tag("h3", "Summary (summary.csv)"),
-         table(SUMMARY_COLUMNS, summary)],  # fmt: skip
+        [
+            headline,
+            charts(*[f for f in figures if f]),
+            tag("h3", "Summary (summary.csv)"),
+            table(SUMMARY_COLUMNS, summary),
+        ],
         f"Intended sentiment (a sarcastic complaint is negative); a post is sarcastic from a "
         f"sarcasm probability of {SARCASM_THRESHOLD}. Bars give the number of posts scored.",
         id="social-sentiment",
@@ -184,8 +193,9 @@ def _card(row: dict, files: Mapping[str, Sequence[Path]]) -> Html:
         tag("p", _cut(row.get("text")), class_="text"),
     ]
     if row.get("transcript"):
-        parts.append(tag("p", [tag("span", "transcript: ", class_="label"),
-                               _cut(row["transcript"])]))  # fmt: skip
+        parts.append(
+            tag("p", [tag("span", "transcript: ", class_="label"), _cut(row["transcript"])])
+        )
     return tag("div", parts, class_="card")
 
 
@@ -195,16 +205,22 @@ def posts_section(rows: Sequence[dict], files: Mapping[str, Sequence[Path]]) -> 
     lists = (
         ("Most negative", "sentiment_score", False, lambda v: v < 0),
         ("Most sarcastic", "sarcasm_prob", True, lambda v: v >= SARCASM_THRESHOLD),
-        ("Most incongruent (caption against speech, picture or video)", "incongruity", True,
-         lambda v: v > 0),
-    )  # fmt: skip
+        (
+            "Most incongruent (caption against speech, picture or video)",
+            "incongruity",
+            True,
+            lambda v: v > 0,
+        ),
+    )
     parts: list[Html] = []
     for title, column, highest, shown in lists:
         ranked = [r for r in scored if (v := _number(r, column)) is not None and shown(v)]
         ranked.sort(key=lambda r: _number(r, column), reverse=highest)
         if ranked:
-            parts += [tag("h3", title),
-                      tag("div", [_card(r, files) for r in ranked[:POSTS_SHOWN]], class_="cards")]  # fmt: skip
+            parts += [
+                tag("h3", title),
+                tag("div", [_card(r, files) for r in ranked[:POSTS_SHOWN]], class_="cards"),
+            ]
     return Section(
         "Posts to read",
         parts or [tag("p", "No scored posts.")],
@@ -216,7 +232,9 @@ def posts_section(rows: Sequence[dict], files: Mapping[str, Sequence[Path]]) -> 
 def attention_section(rows: Sequence[dict]) -> Section | None:
     """Per task, the mean share of the model's attention on each source."""
     ok = [r for r in rows if not r.get("error")]
-    tasks = [c.removesuffix("_from_text") for c in (ok[0] if ok else {}) if c.endswith("_from_text")]
+    tasks = [
+        c.removesuffix("_from_text") for c in (ok[0] if ok else {}) if c.endswith("_from_text")
+    ]
     if not tasks:
         return None
     means = {}
