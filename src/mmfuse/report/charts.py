@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from mmfuse.report.page import Html, tag
 
 # Inches: charts are this wide; bar charts get BAR_INCHES per bar plus MARGIN_INCHES.
-WIDTH_INCHES = 6.4
+WIDTH_INCHES = 5.6
 BAR_INCHES = 0.28
 MARGIN_INCHES = 1.1
 # Category labels are cut to this many characters; a chart shows at most MAX_BARS bars.
