@@ -130,3 +130,15 @@ def test_injected_captions_are_text_and_run_nothing(social_page):
     assert len(scripts) == 1  # the page's own, allowed by its hash
     assert social_page.execute_script("return window.__dialogs") == []
     assert console_errors(social_page) == []  # a blocked inline handler would log a CSP error
+
+
+def test_the_policy_blocks_markup_that_escaping_would_have_missed(tmp_path, browser):
+    from mmfuse.report.page import Html, Page, Section, render
+
+    raw = Html(f"<p>{INJECTIONS[1]} {INJECTIONS[0]}</p>")  # deliberately not escaped
+    page = tmp_path / "raw.html"
+    page.write_text(render(Page("t", sections=[Section("S", [raw])])), encoding="utf-8")
+    browser.get(page.as_uri())
+    assert browser.execute_script("return window.__dialogs") == []
+    blocked = console_errors(browser)
+    assert len(blocked) == 3 and all("Content Security Policy" in e for e in blocked)
