@@ -39,7 +39,7 @@ from mmfuse.cache import Cache, content_key, default_results_dir, file_digest, m
 from mmfuse.engines.local import error_message, error_row, run_local
 from mmfuse.engines.options import RunOptions
 from mmfuse.errors import Interrupted, UsageError
-from mmfuse.io.writers import atomic_write, write_csv, write_json, write_parquet
+from mmfuse.io.writers import atomic_write, read_table, write_csv, write_json, write_parquet
 from mmfuse.progress import progress_bar, progress_enabled
 from mmfuse.registry import BACKENDS, SPECS, model_digest
 from mmfuse.report.page import render
@@ -281,6 +281,18 @@ def _write_tables(rows: _JournalRows, columns: Sequence[str], out_dir: Path) -> 
     return failures
 
 
+def read_results(out_dir: Path) -> tuple[list[dict], list[str]]:
+    """A finished run's rows and scalar columns as written (``read_table``).
+
+    Raises:
+        UsageError: neither results.parquet nor results.csv is there.
+    """
+    try:
+        return read_table(out_dir / RESULTS_PARQUET, out_dir / RESULTS_CSV)
+    except FileNotFoundError:
+        raise UsageError(f"{out_dir} holds no {RESULTS_PARQUET} or {RESULTS_CSV}") from None
+
+
 def write_report(
     task: type[Task] | Task,
     rows: Sequence[dict],
@@ -439,9 +451,9 @@ def _run_locked(task, items, out_dir, options, argv, settings, identity, started
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-    if options.report:
+    if options.report:  # from the tables as written (a task's finish may have added to them)
         files = {item.id: item.paths for item in items}
-        write_report(task, rows, task.columns, record, out_dir, files)
+        write_report(task, *read_results(out_dir), record, out_dir, files)
     write_json(record, out_dir / MANIFEST)
     journal.close()
     shutil.rmtree(out_dir / JOURNAL, ignore_errors=True)

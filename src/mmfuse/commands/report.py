@@ -9,14 +9,13 @@ still where the manifest says; without it the report has no pictures.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 from pathlib import Path
 
 from mmfuse.errors import UsageError
 from mmfuse.io.discover import discover
-from mmfuse.runner import MANIFEST, RESULTS_CSV, RESULTS_PARQUET, write_report
+from mmfuse.runner import MANIFEST, read_results, write_report
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.registry import get_task
 
@@ -25,33 +24,6 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=Path, help="the output folder of a finished `mmfuse run`")
-
-
-def _number(text: str):
-    """A CSV cell back to the number it was written from (text stays text)."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text.removeprefix("'")  # the formula guard of the CSV writer
-
-
-def read_results(out: Path) -> tuple[list[dict], list[str]]:
-    """The run's rows and columns: from Parquet (typed), else from the CSV."""
-    if (out / RESULTS_PARQUET).is_file():
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(out / RESULTS_PARQUET)
-        return table.to_pylist(), table.column_names
-    if (out / RESULTS_CSV).is_file():
-        with open(out / RESULTS_CSV, encoding="utf-8", newline="") as file:
-            reader = csv.DictReader(file)
-            rows = [{k: _number(v) if v else v for k, v in row.items()} for row in reader]
-            return rows, list(reader.fieldnames or [])
-    raise UsageError(f"{out} holds no {RESULTS_PARQUET} or {RESULTS_CSV}")
 
 
 def _files(record: dict) -> dict:
