@@ -20,7 +20,7 @@ WIDTH_INCHES = 5.6
 BAR_INCHES = 0.28
 MARGIN_INCHES = 1.1
 # Category labels are cut to this many characters; a chart shows at most MAX_BARS bars.
-MAX_LABEL_CHARS = 36
+MAX_LABEL_CHARS = 44
 MAX_BARS = 25
 # Colour-blind-safe palette (Okabe & Ito 2008) and the sentiment colours used throughout.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
@@ -114,7 +114,7 @@ def stacked_bars(
         axes.invert_yaxis()
         axes.set_title(title, loc="left")
         axes.set_xlabel(xlabel)
-        figure.legend(loc="outside lower center", ncols=min(len(parts), 5), frameon=False)
+        figure.legend(loc="outside lower center", ncols=min(len(parts), 3), frameon=False)
     return to_svg(figure, name, _salt(title, labels, {k: list(v) for k, v in parts.items()}))
 
 
