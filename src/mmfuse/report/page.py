@@ -97,7 +97,7 @@ def numbers(values: dict[str, object], bad: Iterable[str] = ()) -> Html:
 
 
 def facts(pairs: Iterable[tuple[str, object]]) -> Html:
-    """A definition list of name/value pairs (values as code when they look like one)."""
+    """A definition list of name/value pairs (text values escaped, ``Html`` kept)."""
     items = []
     for name, value in pairs:
         items += [tag("dt", name), tag("dd", value if isinstance(value, Html) else str(value))]

@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 
-from mmfuse.report.page import Html, tag
+from mmfuse.report.page import Html, escape, tag
 
 # Long cells (post texts, transcripts) are cut in the report; the CSV has them whole.
 MAX_CELL_CHARS = 280
@@ -85,5 +85,5 @@ def rows_table(columns: Sequence[str], rows: Iterable[dict], name: str = "rows")
         for i in range(len(columns))
     ]
     data = safe_json({"columns": list(columns), "numeric": numeric, "rows": body})
-    block = Html(f'<script type="application/json" id="{name}-data">{data}</script>')
+    block = Html(f'<script type="application/json" id="{escape(name)}-data">{data}</script>')
     return Html(block + tag("div", "", class_="rows", id=name, data_source=f"{name}-data"))
