@@ -92,8 +92,8 @@ def rows_section(rows: Sequence[dict], columns: Sequence[str]) -> Section:
     return Section(
         "All rows",
         [rows_table(columns, rows, "rows-table")],
-        "Every row of results.csv; cells longer than the page shows are cut ("
-        "the CSV has them whole).",
+        "Every row of results.csv: click a column's name to sort, type to filter. Cells longer "
+        "than the page shows are cut (the CSV has them whole).",
         id="rows",
     )
 
