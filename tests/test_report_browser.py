@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from helpers.browser import chromium, console_errors, missing
-from helpers.report_runs import INJECTIONS, social_run
+from helpers.report_runs import INJECTIONS, screening_run, social_run
 
 from mmfuse.cli import main
 
@@ -25,6 +25,14 @@ def browser():
 @pytest.fixture(scope="module")
 def social_page(tmp_path_factory, browser):
     out = social_run(tmp_path_factory.mktemp("report"))
+    assert main(["report", str(out)]) == 0
+    browser.get((out / "report.html").as_uri())
+    return browser
+
+
+@pytest.fixture(scope="module")
+def screening_page(tmp_path_factory, browser):
+    out = screening_run(tmp_path_factory.mktemp("report"))
     assert main(["report", str(out)]) == 0
     browser.get((out / "report.html").as_uri())
     return browser
@@ -130,6 +138,33 @@ def test_injected_captions_are_text_and_run_nothing(social_page):
     assert len(scripts) == 1  # the page's own, allowed by its hash
     assert social_page.execute_script("return window.__dialogs") == []
     assert console_errors(social_page) == []  # a blocked inline handler would log a CSP error
+
+
+def test_screening_says_it_assists_and_never_shows_a_photo(screening_page):
+    assert console_errors(screening_page) == []
+    note = screening_page.find_element("id", "assists-note")
+    assert note.is_displayed() and "does not decide" in note.text
+    assert screening_page.find_elements("css selector", "img") == []  # each CV had a photo
+
+
+@pytest.mark.parametrize("chart", ["fit-score-parts", "requirement-coverage", "audit-audit"])
+def test_the_screening_charts_are_drawn(screening_page, chart):
+    figure = screening_page.find_element("css selector", f"figure[data-chart='{chart}'] svg")
+    assert figure.size["width"] > 200 and figure.find_elements("css selector", "text")
+
+
+def test_screening_ranks_and_shows_the_evidence(screening_page):
+    ranking = screening_page.find_element("id", "screening-ranking").text
+    assert "1. cand-" in ranking and "cand-11" not in ranking  # the failed one is not ranked
+    details = screening_page.find_element("css selector", "#screening-evidence details")
+    assert not details.find_element("css selector", "table").is_displayed()
+    details.find_element("css selector", "summary").click()
+    evidence = details.find_element("css selector", "table")
+    assert evidence.is_displayed() and "requirement" in evidence.text
+    assert INJECTIONS[0] in screening_page.find_element("id", "screening-evidence").text
+    audit = screening_page.find_element("id", "screening-audit").text
+    assert "four_fifths" in audit and INJECTIONS[1] in audit
+    assert screening_page.execute_script("return window.__dialogs") == []
 
 
 def test_the_policy_blocks_markup_that_escaping_would_have_missed(tmp_path, browser):

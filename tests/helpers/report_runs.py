@@ -8,6 +8,7 @@ have that task's real columns, a failed item, and two captions that try to injec
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -36,7 +37,7 @@ def write_run(out: Path, task: str, rows: list[dict], columns, inputs: Path, **e
     record = {
         "mmfuse_version": "0.1.0",
         "command": f"mmfuse run {task} {inputs} -o {out}",
-        "run": {"task": task, "inputs": str(inputs)},
+        "run": {"task": task, "inputs": os.path.relpath(inputs, out)},  # as the runner does
         "task": task,
         "models": [
             {
@@ -116,3 +117,50 @@ def social_run(tmp: Path, n: int = 120, seed: int = 0) -> Path:
     rows[1].update(sentiment_score=-0.999, sentiment="negative", sarcasm_prob=0.98)
     rows[-1] = {"id": rows[-1]["id"], "error": f"{rows[-1]['id']}.txt: empty file {INJECTIONS[1]}"}
     return write_run(tmp / "social", "social-media", rows, SOCIAL_COLUMNS, posts)
+
+
+def _requirements(rng: random.Random, n_met: int) -> tuple[str, str]:
+    """Matched and missing requirement JSON cells (evidence sentences, one injected)."""
+    names = [("At least 4 years of Python", True), ("Solid SQL", True), ("Docker", True),
+             ("Kubernetes", False), ("Terraform", False)]  # fmt: skip
+    matches = [
+        {"requirement": name, "kind": "skill", "must": must, "score": round(rng.random(), 3),
+         "evidence": f"Built {name} things. {INJECTIONS[0]}" if i == 0 else f"Used {name}.",
+         "skills": []}
+        for i, (name, must) in enumerate(names)
+    ]  # fmt: skip
+    return json.dumps(matches[:n_met]), json.dumps(matches[n_met:])
+
+
+def screening_run(tmp: Path, n: int = 12, seed: int = 0) -> Path:
+    """A screening run of ``n`` candidates, each folder with a CV and a photo (never to be
+    shown), one failed, and a fairness audit in the output folder."""
+    from mmfuse.tasks.screening.fairness import COLUMNS as AUDIT_COLUMNS
+    from mmfuse.tasks.screening.task import COLUMNS
+
+    rng = random.Random(seed)
+    folder = tmp / "candidates"
+    rows = []
+    for i in range(n):
+        cand = folder / f"cand-{i:02d}"
+        cand.mkdir(parents=True, exist_ok=True)
+        (cand / "cv.txt").write_text(f"CV {i}", encoding="utf-8")
+        shutil.copy(SAMPLE / "social_media" / "post03_garden.jpg", cand / "photo.jpg")
+        matched, missing = _requirements(rng, rng.randint(1, 5))
+        parts = {p: round(rng.random(), 4) for p in ("must_have_coverage", "nice_to_have_coverage",
+                 "experience_fit", "cv_job_similarity", "answer_relevance")}  # fmt: skip
+        rows.append({
+            "id": cand.name, "rank": None, "fit_score": round(100 * sum(parts.values()) / 5, 4),
+            "must_have_met": 2, "must_have_total": 3, "matched_requirements": matched,
+            "missing_requirements": missing, "years_experience": 5.0, "degree": "bachelor",
+            **parts, "knocked_out": False, "recording_quality": "", "pii_redacted": "{}",
+            "cv_sections": "experience", "notes": "", "error": "",
+        })  # fmt: skip
+    rows[-1] = {"id": rows[-1]["id"], "error": "cv.txt: empty file"}
+    out = write_run(tmp / "screening", "screening", rows, (*COLUMNS, "notes", "error"), folder)
+    audit = [{"group": g, "candidates": 6, "selected": s, "selection_rate": s / 6,
+              "impact_ratio": s / 3, "four_fifths": "pass", "p_value": 1.0,
+              "verdict": f"group {INJECTIONS[1]}"} for g, s in (("f", 3), ("m", 2))]  # fmt: skip
+    with atomic_write(out / "audit.csv") as stream:
+        write_csv(audit, AUDIT_COLUMNS, stream)
+    return out

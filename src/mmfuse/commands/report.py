@@ -26,10 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=Path, help="the output folder of a finished `mmfuse run`")
 
 
-def _files(record: dict) -> dict:
+def _files(record: dict, out: Path) -> dict:
     """Item id -> media files, found again from the run's input (empty if it moved)."""
-    source = (record.get("run") or {}).get("inputs", "")
-    if not source or not Path(source).exists():
+    inputs = (record.get("run") or {}).get("inputs", "")
+    source = out / inputs  # the manifest names it relative to the output folder
+    if not inputs or not source.exists():
         return {}
     try:
         return {item.id: item.paths for item in discover(source)}
@@ -60,6 +61,6 @@ def run(args: argparse.Namespace) -> int:
         task = get_task(record.get("task", ""))
     except UsageError:
         task = _Generic
-    path = write_report(task, rows, columns, record, out, _files(record))
+    path = write_report(task, rows, columns, record, out, _files(record, out))
     print(path)
     return 0
