@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +27,7 @@ from mmfuse.cli import main as mmfuse  # noqa: E402
 # task -> (sample input, extra flags of `mmfuse run`)
 SAMPLES = {
     "social-media": ("sample_data/social_media", []),
+    "screening": ("sample_data/screening/candidates", ["--job", "sample_data/screening/job.txt"]),
 }
 DOCS = ROOT / "docs"
 WIDTH = 960  # pixels of the saved screenshot
@@ -61,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot take screenshots: {reason}")
         return 2
     DOCS.mkdir(exist_ok=True)
+    os.chdir(ROOT)  # the samples' paths and flags are relative to the repository
     for task in args.tasks:
         source, flags = SAMPLES[task]
         out = args.out / task
-        code = mmfuse(["-q", "run", task, str(ROOT / source), "-o", str(out), "--overwrite",
+        code = mmfuse(["-q", "run", task, source, "-o", str(out), "--overwrite",
                        "--no-progress", *flags])  # fmt: skip
         if code not in (0, 1):
             return code

@@ -76,7 +76,7 @@ def bar_chart(
         axes.barh(range(len(labels)), values, color=PALETTE[0])
         axes.set_yticks(range(len(labels)), labels)
         axes.invert_yaxis()
-        axes.set_title(title, loc="left")
+        figure.suptitle(title, x=0.01, ha="left", fontsize=10)
         axes.set_xlabel(xlabel)
         for y, value in enumerate(values):
             axes.annotate(
@@ -112,7 +112,7 @@ def stacked_bars(
             left = [a + b for a, b in zip(left, values, strict=True)]
         axes.set_yticks(range(len(labels)), labels)
         axes.invert_yaxis()
-        axes.set_title(title, loc="left")
+        figure.suptitle(title, x=0.01, ha="left", fontsize=10)
         axes.set_xlabel(xlabel)
         figure.legend(loc="outside lower center", ncols=min(len(parts), 3), frameon=False)
     return to_svg(figure, name, _salt(title, labels, {k: list(v) for k, v in parts.items()}))
@@ -134,7 +134,7 @@ def line_chart(
         for i, (label, values) in enumerate(series.items()):
             colour = colours.get(label, PALETTE[i % len(PALETTE)])
             axes.plot(list(x), list(values), marker="o", label=_label(label), color=colour)
-        axes.set_title(title, loc="left")
+        figure.suptitle(title, x=0.01, ha="left", fontsize=10)
         axes.set_ylabel(ylabel)
         axes.legend(frameon=False, fontsize=8)
         figure.autofmt_xdate()
@@ -151,7 +151,7 @@ def column_chart(
         axes = figure.subplots()
         axes.bar(range(len(labels)), list(values), color=PALETTE[0])
         axes.set_xticks(range(len(labels)), labels, fontsize=7)
-        axes.set_title(title, loc="left")
+        figure.suptitle(title, x=0.01, ha="left", fontsize=10)
         axes.set_xlabel(xlabel)
     return to_svg(figure, name, _salt(title, labels, list(values)))
 
