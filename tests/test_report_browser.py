@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from helpers.browser import chromium, console_errors, missing
-from helpers.report_runs import INJECTIONS, screening_run, social_run
+from helpers.report_runs import INJECTIONS, screening_run, social_run, wildlife_run
 
 from mmfuse.cli import main
 
@@ -22,20 +22,47 @@ def browser():
         yield driver
 
 
-@pytest.fixture(scope="module")
-def social_page(tmp_path_factory, browser):
-    out = social_run(tmp_path_factory.mktemp("report"))
+def _report(tmp_path_factory, make_run):
+    out = make_run(tmp_path_factory.mktemp("report"))
     assert main(["report", str(out)]) == 0
-    browser.get((out / "report.html").as_uri())
+    return (out / "report.html").as_uri()
+
+
+def _open(browser, uri: str):
+    """The page in the browser (loaded again only when another page is showing)."""
+    if browser.current_url != uri:
+        browser.get(uri)
     return browser
 
 
 @pytest.fixture(scope="module")
-def screening_page(tmp_path_factory, browser):
-    out = screening_run(tmp_path_factory.mktemp("report"))
-    assert main(["report", str(out)]) == 0
-    browser.get((out / "report.html").as_uri())
-    return browser
+def social_report(tmp_path_factory):
+    return _report(tmp_path_factory, social_run)
+
+
+@pytest.fixture(scope="module")
+def screening_report(tmp_path_factory):
+    return _report(tmp_path_factory, screening_run)
+
+
+@pytest.fixture(scope="module")
+def wildlife_report(tmp_path_factory):
+    return _report(tmp_path_factory, wildlife_run)
+
+
+@pytest.fixture
+def social_page(browser, social_report):
+    return _open(browser, social_report)
+
+
+@pytest.fixture
+def screening_page(browser, screening_report):
+    return _open(browser, screening_report)
+
+
+@pytest.fixture
+def wildlife_page(browser, wildlife_report):
+    return _open(browser, wildlife_report)
 
 
 def _visible_column(driver, column: str) -> list[str]:
@@ -165,6 +192,32 @@ def test_screening_ranks_and_shows_the_evidence(screening_page):
     audit = screening_page.find_element("id", "screening-audit").text
     assert "four_fifths" in audit and INJECTIONS[1] in audit
     assert screening_page.execute_script("return window.__dialogs") == []
+
+
+@pytest.mark.parametrize(
+    "chart",
+    ["files-per-species", "events-per-species", "files-per-site", "files-per-camera",
+     "activity-by-hour"],
+)  # fmt: skip
+def test_the_wildlife_charts_are_drawn(wildlife_page, chart):
+    figure = wildlife_page.find_element("css selector", f"figure[data-chart='{chart}'] svg")
+    assert figure.size["width"] > 200 and figure.find_elements("css selector", "text")
+
+
+def test_wildlife_events_show_animals_with_boxes_never_people(wildlife_page):
+    assert console_errors(wildlife_page) == []
+    images = wildlife_page.find_elements("css selector", "#wildlife-events .strip img")
+    labels = [image.get_attribute("alt") for image in images]
+    assert len(labels) == 4 and all("cam01/IMG_0003" not in a for a in labels)  # the person
+    assert not any("IMG_0004" in a or "cam02/IMG_0002" in a for a in labels)  # blank, person
+    for image in images:
+        assert wildlife_page.execute_script("return arguments[0].naturalWidth", image) > 0
+    counts = wildlife_page.find_element("id", "wildlife-counts").text
+    assert "with people" in counts and INJECTIONS[0] not in labels
+    events = wildlife_page.find_element("id", "wildlife-events").text
+    assert INJECTIONS[0] in events  # a species name from the list, as text
+    assert "broken.jpg: not an image" in wildlife_page.find_element("id", "failures").text
+    assert wildlife_page.execute_script("return window.__dialogs") == []
 
 
 def test_the_policy_blocks_markup_that_escaping_would_have_missed(tmp_path, browser):

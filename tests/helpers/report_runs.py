@@ -164,3 +164,42 @@ def screening_run(tmp: Path, n: int = 12, seed: int = 0) -> Path:
     with atomic_write(out / "audit.csv") as stream:
         write_csv(audit, AUDIT_COLUMNS, stream)
     return out
+
+
+def wildlife_run(tmp: Path) -> Path:
+    """A wildlife run over site/camera folders of pictures made here: animal events with
+    boxes, a blank, a person (never to be shown) and a failed file."""
+    from PIL import Image
+
+    from mmfuse.io.discover import discover
+    from mmfuse.tasks.wildlife.task import WildlifeTask
+
+    survey = tmp / "survey"
+    plan = [  # (camera, file, category, species, time, boxes)
+        ("cam01", "IMG_0001", "animal", "zebra", "2024-03-10T06:12:01", "0.100 0.400 0.300 0.300"),
+        ("cam01", "IMG_0002", "animal", "zebra", "2024-03-10T06:12:02", "0.300 0.400 0.300 0.300"),
+        ("cam01", "IMG_0003", "person", "", "2024-03-10T06:12:03", "0.500 0.200 0.200 0.700"),
+        ("cam01", "IMG_0004", "blank", "", "2024-03-10T14:30:00", ""),
+        ("cam02", "IMG_0001", "animal", INJECTIONS[0], "2024-03-11T23:40:02", "0.4 0.4 0.2 0.2"),
+        ("cam02", "IMG_0002", "person", "", "2024-03-12T10:00:00", "0.1 0.1 0.5 0.8"),
+        ("cam02", "IMG_0003", "animal", "lion", "2024-03-13T18:05:00", "0.2 0.3 0.4 0.4"),
+    ]
+    for i, (camera, name, *_rest) in enumerate(plan):
+        path = survey / "savanna" / camera / f"{name}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (640, 480), (40 * i % 255, 120, 60)).save(path)
+    (survey / "savanna" / "cam02" / "broken.jpg").write_bytes(b"not a jpeg")
+    ids = {str(item.paths[0].relative_to(survey)): item.id for item in discover(survey)}
+    rows, events = [], {}
+    for camera, name, category, species, time, boxes in plan:
+        event = events.setdefault((camera, time[:13]), f"savanna/{camera}#{len(events) + 1}")
+        rows.append({
+            "id": ids[f"savanna/{camera}/{name}.jpg"], "file": f"{camera}/{name}.jpg",
+            "site": "savanna", "camera": camera, "datetime": time, "datetime_source": "exif",
+            "category": category, "species": species, "species_score": 0.9 if species else None,
+            "top_species": "", "prediction_level": "species" if species else "",
+            "count": 1 if boxes else 0, "boxes": boxes, "event_id": event, "notes": "",
+            "error": "",
+        })  # fmt: skip
+    rows.append({"id": ids["savanna/cam02/broken.jpg"], "error": "broken.jpg: not an image"})
+    return write_run(tmp / "wildlife", "wildlife", rows, WildlifeTask.columns, survey)
