@@ -28,6 +28,7 @@ from mmfuse.cli import main as mmfuse  # noqa: E402
 SAMPLES = {
     "social-media": ("sample_data/social_media", []),
     "screening": ("sample_data/screening/candidates", ["--job", "sample_data/screening/job.txt"]),
+    "wildlife": ("sample_data/wildlife/survey", ["--species", "sample_data/wildlife/species.txt"]),
 }
 DOCS = ROOT / "docs"
 WIDTH = 960  # pixels of the saved screenshot
