@@ -20,6 +20,7 @@ BENCHMARKS = (
     "video_memory",
     "screening_throughput",
     "wildlife_throughput",
+    "report",
 )
 
 

@@ -105,7 +105,7 @@ def test_a_run_writes_csv_parquet_and_manifest_in_item_order(tmp_path):
     }
     assert manifest["failures"] == [{"id": "bad", "error": "bad.txt: empty file"}]
     assert manifest["command"] == "toy in" and manifest["settings"] == ToyTask().settings()
-    assert manifest["outputs"] == ["results.csv", "results.parquet", "manifest.json"]
+    assert manifest["outputs"] == ["results.csv", "results.parquet", "report.html", "manifest.json"]
     assert not (out / JOURNAL).exists()
     assert (result.rows_ok, result.rows_failed) == (7, 1)
     assert exit_code(result) == 1

@@ -85,7 +85,9 @@ def test_summary_and_report_are_written(posts):
     summary = read_rows(posts / "summary.csv")
     assert summary["all posts"]["posts"] == "8"
     page = (posts / "report.html").read_text(encoding="utf-8")
-    assert "post08_flight" in page and "Summary by group" in page
+    assert "post08_flight" in page and "Summary (summary.csv)" in page
+    assert 'data-chart="sentiment-by-topic"' in page and 'data-chart="attention-shares"' in page
+    assert page.count("data:image/jpeg;base64,") >= 2  # the garden photo, the launch video
     manifest = json.loads((posts / "manifest.json").read_text())
     assert manifest["task"] == "social-media" and manifest["items"]["failed"] == 0
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import csv
-import io
 
 import pytest
 
-from mmfuse.report.html import Report, Section, write_report
 from mmfuse.tasks.social_summary import SUMMARY_COLUMNS, summarize, write_outputs
 
 ROWS = [
@@ -50,20 +48,9 @@ def test_summary_order_is_all_then_topics_then_groups():
     assert groups == ["all", "topic", "topic", "brand", "brand"]
 
 
-def test_outputs_are_written_beside_the_results(tmp_path):
-    paths = write_outputs(ROWS, ["id", "sentiment", "sentiment_from_text", "error"], tmp_path)
-    assert [p.name for p in paths] == ["summary.csv", "report.html"]
+def test_the_summary_is_written_beside_the_results(tmp_path):
+    paths = write_outputs(ROWS, tmp_path)
+    assert [p.name for p in paths] == ["summary.csv"]
     with open(tmp_path / "summary.csv", encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file))
     assert list(rows[0]) == list(SUMMARY_COLUMNS)
-    page = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "empty file" in page and "sentiment_from_text" not in page
-
-
-def test_report_escapes_cells():
-    stream = io.StringIO()
-    rows = [{"text": "<script>alert(1)</script>", "error": "bad & broken"}]
-    write_report(Report("t", {"posts": "1"}, [Section("Posts", ["text", "error"], rows)]), stream)
-    page = stream.getvalue()
-    assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "bad &amp; broken" in page and "class='error'" in page

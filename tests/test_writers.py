@@ -123,3 +123,19 @@ def test_writing_parquet_does_not_import_pandas(tmp_path):
         "assert 'pandas' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "t.parquet")], check=True)
+
+
+def test_a_table_reads_back_as_written(tmp_path):
+    from mmfuse.io.writers import read_table
+
+    rows = [{"id": "007", "score": -0.5, "n": 3, "text": "=SUM(A1)", "vec": np.ones(2)},
+            {"id": "8", "score": None, "n": 0, "text": "plain", "vec": np.zeros(2)}]  # fmt: skip
+    with open(tmp_path / "r.csv", "w", encoding="utf-8", newline="") as stream:
+        write_csv(rows, ["id", "score", "n", "text"], stream)
+    read, columns = read_table(tmp_path / "missing.parquet", tmp_path / "r.csv")
+    assert read[0] == {"id": "007", "score": -0.5, "n": 3, "text": "=SUM(A1)"}
+    assert read[1]["score"] == "" and read[1]["id"] == "8"  # ids stay text
+    write_parquet(rows, tmp_path / "r.parquet", ["id", "score", "n", "text", "vec"])
+    read, columns = read_table(tmp_path / "r.parquet", tmp_path / "r.csv")
+    assert columns == ["id", "score", "n", "text"]  # the embedding stays in the file
+    assert read[1] == {"id": "8", "score": None, "n": 0, "text": "plain"}

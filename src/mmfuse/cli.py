@@ -26,6 +26,7 @@ COMMANDS = {
     "evaluate": "score a model against labelled items",
     "cache": "show or clear the results cache",
     "audit": "fairness audit of a screening: selection rate per group, four-fifths rule",
+    "report": "rebuild report.html from a finished run's output folder",
 }
 
 

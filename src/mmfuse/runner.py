@@ -39,9 +39,11 @@ from mmfuse.cache import Cache, content_key, default_results_dir, file_digest, m
 from mmfuse.engines.local import error_message, error_row, run_local
 from mmfuse.engines.options import RunOptions
 from mmfuse.errors import Interrupted, UsageError
-from mmfuse.io.writers import atomic_write, write_csv, write_json, write_parquet
+from mmfuse.io.writers import atomic_write, read_table, write_csv, write_json, write_parquet
 from mmfuse.progress import progress_bar, progress_enabled
 from mmfuse.registry import BACKENDS, SPECS, model_digest
+from mmfuse.report.page import render
+from mmfuse.report.run import REPORT_HTML, run_page
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.options import to_record
 from mmfuse.types import Item
@@ -207,9 +209,14 @@ def _model_ids(settings: Any) -> list[str]:
 
 
 def _models(settings: dict) -> list[dict]:
-    """The manifest's record of the run's models: id, weights digest, package."""
+    """The manifest's record of the run's models: id, weights digest, package, licence."""
     return [
-        {"id": i, "sha256": model_digest(i), "package": SPECS[i].package if i in SPECS else ""}
+        {
+            "id": i,
+            "sha256": model_digest(i),
+            "package": SPECS[i].package if i in SPECS else "",
+            "licence": SPECS[i].licence if i in SPECS else "",
+        }
         for i in _model_ids(settings)
     ]
 
@@ -272,6 +279,43 @@ def _write_tables(rows: _JournalRows, columns: Sequence[str], out_dir: Path) -> 
         write_csv(tracked(), columns, stream)
     write_parquet(rows, out_dir / RESULTS_PARQUET, columns)
     return failures
+
+
+def read_results(out_dir: Path) -> tuple[list[dict], list[str]]:
+    """A finished run's rows and scalar columns as written (``read_table``).
+
+    Raises:
+        UsageError: neither results.parquet nor results.csv is there.
+    """
+    try:
+        return read_table(out_dir / RESULTS_PARQUET, out_dir / RESULTS_CSV)
+    except FileNotFoundError:
+        raise UsageError(f"{out_dir} holds no {RESULTS_PARQUET} or {RESULTS_CSV}") from None
+
+
+def write_report(
+    task: type[Task] | Task,
+    rows: Sequence[dict],
+    columns: Sequence[str],
+    record: dict,
+    out_dir: Path,
+    files: dict[str, Sequence[Path]] | None = None,
+) -> Path:
+    """Writes ``OUT/report.html``: the run's page with the task's own sections.
+
+    Args:
+        task: the task (class or instance) whose ``report_sections`` add its charts.
+        rows: the final rows, in order.
+        columns: the table's columns.
+        record: the run's manifest record.
+        out_dir: the output folder.
+        files: item id -> its media files, for thumbnails (none shown without them).
+    """
+    sections = task.report_sections(rows, out_dir, files or {})
+    page = run_page(record, rows, columns, sections)
+    with atomic_write(out_dir / REPORT_HTML) as stream:
+        stream.write(render(page))
+    return out_dir / REPORT_HTML
 
 
 @contextlib.contextmanager
@@ -364,7 +408,14 @@ def _run_locked(task, items, out_dir, options, argv, settings, identity, started
     rows = task.complete(_JournalRows(journal, keys))
     failures = _write_tables(rows, task.columns, out_dir)
     extra = task.finish(rows, out_dir)
-    outputs = (out_dir / RESULTS_CSV, out_dir / RESULTS_PARQUET, *extra, out_dir / MANIFEST)
+    report = (out_dir / REPORT_HTML,) if options.report else ()
+    outputs = (
+        out_dir / RESULTS_CSV,
+        out_dir / RESULTS_PARQUET,
+        *extra,
+        *report,
+        out_dir / MANIFEST,
+    )
     finished = time.perf_counter()
     record = {
         "mmfuse_version": __version__,
@@ -400,6 +451,9 @@ def _run_locked(task, items, out_dir, options, argv, settings, identity, started
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+    if options.report:  # from the tables as written (a task's finish may have added to them)
+        files = {item.id: item.paths for item in items}
+        write_report(task, *read_results(out_dir), record, out_dir, files)
     write_json(record, out_dir / MANIFEST)
     journal.close()
     shutil.rmtree(out_dir / JOURNAL, ignore_errors=True)

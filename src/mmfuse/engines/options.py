@@ -35,6 +35,7 @@ class RunOptions:
         None, "cache root for results, features and derived weights (default: MMFUSE_CACHE)"
     )
     overwrite: bool = option(False, "replace a different run's outputs in --out")
+    report: bool = option(True, "write report.html at the end (a page of charts and rows)")
     progress: str = option("auto", "progress bar: auto (on a terminal), on or off")
     quiet: bool = option(False, "warnings and errors only")
     verbose: bool = option(False, "debug logging (Ray's own logs too)")

@@ -13,6 +13,7 @@ import csv
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -248,3 +249,34 @@ def write_parquet(rows: Sequence[dict], path: str | Path, columns: Sequence[str]
                 for f in schema
             ]
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+
+
+def _cell(text: str):
+    """A CSV cell back to the value it was written from: numbers as numbers, the formula
+    guard's quote removed, other text (ids like "007") as it is."""
+    if re.fullmatch(r"-?(0|[1-9]\d*)", text):
+        return int(text)
+    if re.fullmatch(r"-?\d+\.\d+(e[-+]?\d+)?", text):
+        return float(text)
+    if text[:2] in {"'" + p for p in FORMULA_PREFIXES}:
+        return text[1:]
+    return text
+
+
+def read_table(parquet: str | Path, csv_path: str | Path) -> tuple[list[dict], list[str]]:
+    """Rows and columns written by ``write_parquet`` (typed; array columns left out), else by
+    ``write_csv`` (numbers read back as numbers but ids kept as text, empty cells as "").
+
+    Raises:
+        FileNotFoundError: neither file exists.
+    """
+    if Path(parquet).is_file():
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        scalar = [f.name for f in pq.read_schema(parquet) if not pa.types.is_nested(f.type)]
+        return pq.read_table(parquet, columns=scalar).to_pylist(), scalar
+    with open(csv_path, encoding="utf-8", newline="") as file:
+        reader = csv.DictReader(file)
+        rows = [{k: _cell(v) if v and k != "id" else v for k, v in row.items()} for row in reader]
+        return rows, list(reader.fieldnames or [])

@@ -7,17 +7,20 @@ flags, the config file's keys and the manifest's record come from it.
 An engine calls, per run: ``setup()`` once per worker (loads models), ``decode(item)`` in a
 worker pool (file IO only; raise ``InputError`` for a bad file), ``process(batch)`` on batches
 of decoded items (model inference), and ``finish(rows, out_dir)`` once at the end for extra
-outputs (summaries, reports). A row is a dict from column name to a scalar; values that are
-numpy arrays (embeddings) go to Parquet only, never to CSV.
+outputs (summaries). ``report_sections(rows, out_dir, files)`` adds the task's charts and
+pictures to the run's ``report.html`` (built from the rows alone, so ``mmfuse report OUT``
+rebuilds it from a finished run's files). A row is a dict from column name to a scalar;
+values that are numpy arrays (embeddings) go to Parquet only, never to CSV.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mmfuse.report.page import Section
 from mmfuse.types import Item
 
 
@@ -71,4 +74,17 @@ class Task(abc.ABC):
 
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         """Writes extra outputs from the final rows (summaries, reports); returns their paths."""
+        return []
+
+    @classmethod
+    def report_sections(
+        cls, rows: Sequence[dict], out_dir: Path, files: Mapping[str, Sequence[Path]]
+    ) -> list[Section]:
+        """The task's own sections of ``report.html`` (the run, failures and rows come free).
+
+        Args:
+            rows: the run's final rows (from the journal, or read back by ``mmfuse report``).
+            out_dir: the output folder, with the task's extra outputs (summaries, audits).
+            files: item id -> its media files, for thumbnails; empty when unknown.
+        """
         return []

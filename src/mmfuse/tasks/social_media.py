@@ -294,4 +294,10 @@ class SocialMediaTask(Task):
         return [self.options.topics[i] for i in order if similarity[i] >= floor]
 
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
-        return write_outputs(rows, self.columns, out_dir)
+        return write_outputs(rows, out_dir)
+
+    @classmethod
+    def report_sections(cls, rows, out_dir, files):
+        from mmfuse.tasks.social_report import report_sections
+
+        return report_sections(rows, out_dir, files)

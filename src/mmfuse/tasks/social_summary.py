@@ -1,4 +1,4 @@
-"""The market-research view of analysed posts: summary.csv and report.html.
+"""The market-research view of analysed posts: summary.csv (its charts: ``social_report``).
 
 One summary row per group: all posts, each topic, and each value of the brand/campaign-like
 columns the input carried (``GROUP_COLUMNS`` found in the rows). Per group: post count, the
@@ -14,10 +14,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from mmfuse.io.writers import atomic_write, write_csv
-from mmfuse.report.html import Report, Section, write_report
 
 SUMMARY_CSV = "summary.csv"
-REPORT_HTML = "report.html"
 # Input columns that name a segment worth its own summary rows, when present.
 GROUP_COLUMNS = ("brand", "campaign", "author", "channel", "source", "product", "region")
 # A post counts as sarcastic from this sarcasm probability on.
@@ -37,8 +35,6 @@ SUMMARY_COLUMNS = (
 # Shares and means in the summary keep this many decimals.
 DECIMALS = 3
 _SENTIMENTS = ("negative", "neutral", "positive")
-# Explanation columns stay in the CSV; the report keeps to what a reader scans.
-_SHARE_SUFFIXES = ("_from_text", "_from_audio", "_from_image", "_from_video")
 
 
 def _groups(rows: Sequence[dict], columns: Sequence[str]) -> dict[tuple[str, str], list[dict]]:
@@ -96,31 +92,8 @@ def summarize(rows: Iterable[dict]) -> list[dict]:
     return [_summary(group, value, groups[group, value]) for group, value in keys]
 
 
-def write_outputs(rows: Sequence[dict], columns: Sequence[str], out_dir: Path) -> list[Path]:
-    """Writes summary.csv and report.html beside the results; returns their paths."""
-    summary = summarize(rows)
+def write_outputs(rows: Sequence[dict], out_dir: Path) -> list[Path]:
+    """Writes summary.csv beside the results; returns its path."""
     with atomic_write(out_dir / SUMMARY_CSV) as stream:
-        write_csv(summary, SUMMARY_COLUMNS, stream)
-    failed = [r for r in rows if r.get("error")]
-    overall = summary[0] if summary and summary[0]["group"] == "all" else {}
-    report = Report(
-        "mmfuse social-media analysis",
-        numbers={
-            "posts": str(len(rows)),
-            "failed": str(len(failed)),
-            "positive": _percent(overall.get("positive")),
-            "negative": _percent(overall.get("negative")),
-            "sarcastic": _percent(overall.get("sarcastic_share")),
-        },
-        sections=[
-            Section("Summary by group", SUMMARY_COLUMNS, summary),
-            Section("Posts", [c for c in columns if not c.endswith(_SHARE_SUFFIXES)], rows),
-        ],
-    )
-    with atomic_write(out_dir / REPORT_HTML) as stream:
-        write_report(report, stream)
-    return [out_dir / SUMMARY_CSV, out_dir / REPORT_HTML]
-
-
-def _percent(value) -> str:
-    return "" if value is None else f"{100 * value:.0f}%"
+        write_csv(summarize(rows), SUMMARY_COLUMNS, stream)
+    return [out_dir / SUMMARY_CSV]

@@ -278,6 +278,12 @@ class ScreeningTask(Task):
 
         return write_outputs(rows, self.screener_requirements(), out_dir)
 
+    @classmethod
+    def report_sections(cls, rows, out_dir, files):
+        from mmfuse.tasks.screening.report import report_sections
+
+        return report_sections(rows, out_dir, files)
+
     def screener_requirements(self):
         """The job's requirements (without loading any model)."""
         from mmfuse.tasks.screening.requirements import extract_requirements

@@ -242,6 +242,12 @@ class WildlifeTask(Task):
         outputs += write_package(rows, self.root, out_dir / "camtrap-dp")
         return outputs
 
+    @classmethod
+    def report_sections(cls, rows, out_dir, files):
+        from mmfuse.tasks.wildlife.report import report_sections
+
+        return report_sections(rows, out_dir, files)
+
 
 def _index(category: str) -> int:
     from mmfuse.tasks.wildlife.groups import CATEGORIES
