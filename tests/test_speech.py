@@ -81,10 +81,15 @@ def tiny_openai(tiny) -> Path:
 
 @pytest.fixture(scope="module")
 def encoders(tiny, tiny_openai, one_torch_thread) -> dict:
-    return {
-        "faster-whisper": create_encoder(f"faster-whisper:{tiny}", "cpu"),
-        "openai-whisper": create_encoder(f"openai-whisper:{tiny_openai}", "cpu"),
-    }
+    import mmfuse.encoders.speech as speech
+
+    with pytest.MonkeyPatch.context() as patch:
+        # Both backends in float32, so that they agree to the token (int8 is CPU's default).
+        patch.setattr(speech, "CPU_COMPUTE_TYPE", "float32")
+        return {
+            "faster-whisper": create_encoder(f"faster-whisper:{tiny}", "cpu"),
+            "openai-whisper": create_encoder(f"openai-whisper:{tiny_openai}", "cpu"),
+        }
 
 
 def noise(seconds: float, seed: int = 0) -> np.ndarray:
