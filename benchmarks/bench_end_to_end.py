@@ -51,8 +51,21 @@ def copies(folder: Path, target: Path, n: int) -> Path:
 
 def run_cli(task: str, folder: Path, out: Path, *extra: str) -> tuple[float, float, int]:
     """Seconds, peak RSS (MB) and exit code of ``mmfuse run TASK FOLDER`` in a new process."""
-    command = [sys.executable, "-m", "mmfuse.cli", "-q", "run", task, str(folder), "-o", str(out),
-               "--no-cache", "--overwrite", "--no-progress", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "mmfuse.cli",
+        "-q",
+        "run",
+        task,
+        str(folder),
+        "-o",
+        str(out),
+        "--no-cache",
+        "--overwrite",
+        "--no-progress",
+        *extra,
+    ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
@@ -128,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.no_profile:
                 continue
             seconds, stages, decode = profile(task, big)
-            print(f"{task} {args.copies}x profile ({seconds:.1f} s in the engine, models loaded; "
-                  f"decode threads {decode:.1f} s of work):")
+            print(
+                f"{task} {args.copies}x profile ({seconds:.1f} s in the engine, models loaded; "
+                f"decode threads {decode:.1f} s of work):"
+            )
             for function, cumulative in stages:
                 print(f"    {cumulative:6.1f} s  {100 * cumulative / seconds:3.0f} %  {function}")
     return 0

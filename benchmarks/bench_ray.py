@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     up, down = subprocess.run(
         [sys.executable, "-c", STARTUP], capture_output=True, text=True, check=True
     ).stdout.split()[-2:]
-    print(f"Ray start-up: ray.init {up} s, ray.shutdown {down} s "
-          f"({time.perf_counter() - start:.1f} s with the interpreter and import)")
+    print(
+        f"Ray start-up: ray.init {up} s, ray.shutdown {down} s "
+        f"({time.perf_counter() - start:.1f} s with the interpreter and import)"
+    )
     with tempfile.TemporaryDirectory(prefix="mmfuse-bench-ray-") as tmp:
         folder = copies(ROOT / "sample_data" / "social_media", Path(tmp) / "posts", args.copies)
         n = 8 * args.copies
@@ -55,12 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         ]
         local = None
         for name, extra in runs:
-            seconds, peak, code = run_cli(TASK, folder, Path(tmp) / f"out{len(extra)}{name[-9:]}",
-                                          *extra)
+            seconds, peak, code = run_cli(
+                TASK, folder, Path(tmp) / f"out{len(extra)}{name[-9:]}", *extra
+            )
             local = local or seconds
-            print(f"{name:16} {n} posts  {seconds:6.1f} s  {n / seconds:5.2f} posts/s  "
-                  f"{local / seconds:4.2f}x the local engine  peak RSS (largest process) "
-                  f"{peak:5.0f} MB" + (f"  exit {code}" if code else ""))
+            print(
+                f"{name:16} {n} posts  {seconds:6.1f} s  {n / seconds:5.2f} posts/s  "
+                f"{local / seconds:4.2f}x the local engine  peak RSS (largest process) "
+                f"{peak:5.0f} MB" + (f"  exit {code}" if code else "")
+            )
     return 0
 
 

@@ -103,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     ratio = rows[1][1] / rows[0][1]
     equal = wer(reference, rows[0][2]) <= wer(reference, rows[1][2])
     verdict = "meets" if ratio >= TARGET and equal else "misses"
-    print(f"speed-up {ratio:.2f}x, WER {'not above' if equal else 'above'} the alternative's "
-          f"({verdict} the {TARGET:.0f}x target at equal or lower WER)")
+    print(
+        f"speed-up {ratio:.2f}x, WER {'not above' if equal else 'above'} the alternative's "
+        f"({verdict} the {TARGET:.0f}x target at equal or lower WER)"
+    )
     return 0
 
 

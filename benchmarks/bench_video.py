@@ -47,8 +47,12 @@ def encode_clip(source: Path, path: Path, gop: int) -> None:
         stream = out.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = video.width, video.height, "yuv420p"
         stream.gop_size = gop
-        stream.options = {"preset": "veryfast", "crf": "23", "keyint_min": str(gop),
-                          "sc_threshold": "0"}
+        stream.options = {
+            "preset": "veryfast",
+            "crf": "23",
+            "keyint_min": str(gop),
+            "sc_threshold": "0",
+        }
         for index, frame in enumerate(src.decode(video)):
             if index == CLIP_FRAMES:
                 break
@@ -140,7 +144,9 @@ def measure(reader: str, path: Path) -> dict:
     """Runs one reader in a fresh process: seconds, frames kept, peak RSS."""
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_video", "--child", reader, str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 

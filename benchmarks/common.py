@@ -37,10 +37,7 @@ def machine() -> str:
         memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     except (OSError, ValueError, IndexError):
         memory_kb = 0
-    return (
-        f"{model}, {os.cpu_count()} cores, {memory_kb / 2**20:.0f} GiB, "
-        f"load average {load()}"
-    )
+    return f"{model}, {os.cpu_count()} cores, {memory_kb / 2**20:.0f} GiB, load average {load()}"
 
 
 def peak_rss_mb(children: bool = False) -> float:

@@ -489,8 +489,10 @@ def test_keyframe_sampling_decodes_little_and_gives_a_full_decodes_frames(tmp_pa
     capture.release()
     sampler = FrameSampler(path, every_s=1.0, max_side=None)
     frames = list(sampler)
-    assert [f.index for f in frames] == [drawn_index(f.image) for f in frames] == list(
-        range(0, 8 * fps, fps)
+    assert (
+        [f.index for f in frames]
+        == [drawn_index(f.image) for f in frames]
+        == list(range(0, 8 * fps, fps))
     )
     for frame in frames:
         assert np.array_equal(frame.image, decoded[round(frame.time * 1000)])
