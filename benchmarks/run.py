@@ -76,7 +76,7 @@ def report(results: list[tuple[str, int, float, str]], started: str, load_before
     ]
     for name, code, seconds, output in results:
         title, body = describe(name)
-        status = f"exit {code}, {seconds:.0f} s"
+        status = "not run" if code < 0 else f"exit {code}, {seconds:.0f} s"
         block = f"```\n{output.rstrip()}\n```"
         parts.append(f"## {title} (`bench_{name}`, {status})\n\n{body}\n\n{block}\n")
     return "\n".join(parts)
@@ -97,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         code, seconds, output = run_one(name)
         print(f"== {name}: exit {code} after {seconds:.0f} s", flush=True)
         results.append((name, code, seconds, output))
-    if list(names) == list(BENCHMARKS):
-        REPORT.write_text(report(results, started, load_before), encoding="utf-8")
-        print(f"\nwrote {REPORT.name}")
+        if list(names) == list(BENCHMARKS):  # rewritten as each finishes: the rest say so
+            pending = [(n, -1, 0.0, "not run yet") for n in names[len(results) :]]
+            REPORT.write_text(report(results + pending, started, load_before), encoding="utf-8")
     return 1 if any(code for _, code, _, _ in results) else 0
 
 
