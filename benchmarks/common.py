@@ -29,15 +29,25 @@ def load() -> str:
 def machine() -> str:
     """One line: CPU model, cores, memory, load."""
     model = platform.processor() or platform.machine()
+    units = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                have = [
+                    f for f in ("avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16") if f in flags
+                ]
+                units = f" ({', '.join(have) or 'no AVX-512'})"
                 break
         memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     except (OSError, ValueError, IndexError):
         memory_kb = 0
-    return f"{model}, {os.cpu_count()} cores, {memory_kb / 2**20:.0f} GiB, load average {load()}"
+    return (
+        f"{model}{units}, {os.cpu_count()} cores, {memory_kb / 2**20:.0f} GiB, "
+        f"load average {load()}"
+    )
 
 
 def peak_rss_mb(children: bool = False) -> float:
