@@ -18,6 +18,7 @@ from mmfuse.cache import file_sha256
 from mmfuse.encoders.base import create_encoder
 from mmfuse.encoders.speech import SAMPLE_RATE, STATES_PER_SECOND, WINDOW_SAMPLES
 from mmfuse.errors import ModelUnavailable
+from mmfuse.registry import resolve
 from mmfuse.types import Segment, Transcript
 from mmfuse.whisper_convert import (
     CHECKPOINT_NAME,
@@ -81,10 +82,16 @@ def tiny_openai(tiny) -> Path:
 
 @pytest.fixture(scope="module")
 def encoders(tiny, tiny_openai, one_torch_thread) -> dict:
-    return {
-        "faster-whisper": create_encoder(f"faster-whisper:{tiny}", "cpu"),
-        "openai-whisper": create_encoder(f"openai-whisper:{tiny_openai}", "cpu"),
-    }
+    import mmfuse.encoders.speech as speech
+
+    with pytest.MonkeyPatch.context() as patch:
+        # Both backends in float32, so that they agree to the token (int8 is CPU's default);
+        # created here, not taken from create_encoder's per-process instances.
+        patch.setattr(speech, "CPU_COMPUTE_TYPE", "float32")
+        return {
+            "faster-whisper": speech.FasterWhisperEncoder(resolve(f"faster-whisper:{tiny}"), "cpu"),
+            "openai-whisper": create_encoder(f"openai-whisper:{tiny_openai}", "cpu"),
+        }
 
 
 def noise(seconds: float, seed: int = 0) -> np.ndarray:

@@ -468,3 +468,32 @@ def test_default_encoders_on_big_buck_bunny(bunny_features):
     assert out.transcript is not None
     assert out.transcript.duration == pytest.approx(5.3, abs=0.1)
     assert out.voice.shape == (len(out.transcript.segments), 512)
+
+
+def test_keyframe_sampling_decodes_little_and_gives_a_full_decodes_frames(tmp_path):
+    """H.264 with a keyframe every second (as phones record), sampled once a second."""
+    path, fps = tmp_path / "phone.mp4", 25
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = *CLIP_SIZE, "yuv420p"
+        video.gop_size = fps
+        video.options = {"keyint_min": str(fps), "sc_threshold": "0"}
+        for index in range(8 * fps):
+            rgb = _frame_bgr(index, SCENE_COLOURS[0])[:, :, ::-1].copy()
+            container.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(video.encode())
+    capture = cv2.VideoCapture(str(path))
+    decoded = {}
+    while capture.grab():
+        decoded[round(capture.get(cv2.CAP_PROP_POS_MSEC))] = capture.retrieve()[1][:, :, ::-1]
+    capture.release()
+    sampler = FrameSampler(path, every_s=1.0, max_side=None)
+    frames = list(sampler)
+    assert (
+        [f.index for f in frames]
+        == [drawn_index(f.image) for f in frames]
+        == list(range(0, 8 * fps, fps))
+    )
+    for frame in frames:
+        assert np.array_equal(frame.image, decoded[round(frame.time * 1000)])
+    assert sampler.stats.grabbed < 8 * fps / 4  # a few frames decoded per sample, not 25
