@@ -74,7 +74,7 @@ def current_peak_rss_mb() -> float:
 
 
 def words(text: str) -> list[str]:
-    """Lowercased words without punctuation (the WER normalisation of tests/test_speech.py)."""
+    """Lowercased words without punctuation (the WER normalisation; tests/test_speech.py too)."""
     return re.sub(r"[^\w\s]", " ", text.lower()).split()
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from helpers.tiny_models import tiny_whisper
 
+from benchmarks.common import word_errors, words
 from mmfuse.cache import file_sha256
 from mmfuse.encoders.base import create_encoder
 from mmfuse.encoders.speech import SAMPLE_RATE, STATES_PER_SECOND, WINDOW_SAMPLES
@@ -264,24 +265,6 @@ def test_a_broken_checkpoint_is_model_unavailable(tmp_path):
 
 
 # ---------------------------------------------------------------- real models
-
-
-def words(text: str) -> list[str]:
-    """Lowercased words without punctuation (the WER normalisation)."""
-    return re.sub(r"[^\w\s]", " ", text.lower()).split()
-
-
-def word_errors(reference: list[str], hypothesis: list[str]) -> int:
-    """Levenshtein distance in words: substitutions + deletions + insertions."""
-    row = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, start=1):
-        previous, row[0] = row[0], i
-        for j, hyp_word in enumerate(hypothesis, start=1):
-            previous, row[j] = (
-                row[j],
-                min(row[j] + 1, row[j - 1] + 1, previous + (ref_word != hyp_word)),
-            )
-    return row[-1]
 
 
 def speech_references(shared_data: Path) -> dict[Path, str]:

@@ -433,14 +433,14 @@ class OpenAIWhisperEncoder(SpeechEncoder):
         language = max(probs, key=probs.get)
         return language, float(probs[language])
 
-    def _decode(self, audio, language):
+    def _transcribe(self, audio, language: str, **options) -> dict:
+        """openai-whisper's transcribe with the shared decoding options, seeded."""
         import torch
         import whisper
 
-        language, language_prob = (language, 1.0) if language else self._detect_language(audio)
         with torch.random.fork_rng():
             torch.manual_seed(SAMPLING_SEED)
-            result = whisper.transcribe(
+            return whisper.transcribe(
                 self._model,
                 audio,
                 language=language,
@@ -449,7 +449,12 @@ class OpenAIWhisperEncoder(SpeechEncoder):
                 temperature=TEMPERATURES,
                 fp16=self._model.device.type == "cuda",
                 verbose=None,
+                **options,
             )
+
+    def _decode(self, audio, language):
+        language, language_prob = (language, 1.0) if language else self._detect_language(audio)
+        result = self._transcribe(audio, language)
         segments = [
             Segment(s["start"], s["end"], s["text"].strip(), s["avg_logprob"], s["no_speech_prob"])
             for s in result["segments"]
@@ -458,24 +463,8 @@ class OpenAIWhisperEncoder(SpeechEncoder):
         return segments, language, language_prob
 
     def _decode_words(self, audio, language, prompt):
-        import torch
-        import whisper
-
         language = language or self._detect_language(audio)[0]
-        with torch.random.fork_rng():
-            torch.manual_seed(SAMPLING_SEED)
-            result = whisper.transcribe(
-                self._model,
-                audio,
-                language=language,
-                beam_size=BEAM_SIZE,
-                best_of=BEAM_SIZE,
-                temperature=TEMPERATURES,
-                fp16=self._model.device.type == "cuda",
-                verbose=None,
-                word_timestamps=True,
-                initial_prompt=prompt,
-            )
+        result = self._transcribe(audio, language, word_timestamps=True, initial_prompt=prompt)
         segments, words = [], []
         for s in result["segments"]:
             if not s["text"].strip():
