@@ -175,3 +175,23 @@ def test_media_libraries_warnings_stay_off_stderr(tmp_path):
     assert done.returncode == 1
     # FFmpeg's "[mov,mp4,... @ 0x...] moov atom not found", OpenCV's "[ WARN:0@...]"
     assert not [line for line in done.stderr.splitlines() if line.startswith("[")]
+
+
+def test_every_reader_error_starts_with_the_files_name(tmp_path):
+    from mmfuse.errors import InputError
+    from mmfuse.io.audio import load_audio
+    from mmfuse.io.documents import read_document
+    from mmfuse.io.image import load_image
+    from mmfuse.io.video import probe_video
+
+    cases = [
+        (load_image, truncate(write_image(tmp_path / "cut_image.jpg", size=(64, 64)))),
+        (load_audio, write_image(tmp_path / "renamed.wav", fmt="PNG")),
+        (probe_video, write_text(tmp_path / "fake.mp4", "not a video")),
+        (read_document, tmp_path / "empty.pdf"),
+    ]
+    (tmp_path / "empty.pdf").write_bytes(b"%PDF-1.4 broken")
+    for read, path in cases:
+        with pytest.raises(InputError) as error:
+            read(path)
+        assert str(error.value).startswith(f"{path.name}: "), str(error.value)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The start of a missing file's error: a file the input names must exist, so the item fails.
+# A missing file's error: a file the input names must exist, so the item fails.
 MISSING = "file not found"
 # An error cell is one line of at most this many characters.
 ERROR_MAX_CHARS = 300
@@ -62,7 +62,7 @@ def _check_file(path: os.PathLike) -> str | None:
     try:
         info = os.stat(full)
     except FileNotFoundError:
-        return f"{MISSING}: {full}" + (" (broken link)" if os.path.islink(full) else "")
+        return f"{name}: {MISSING}" + (" (broken link)" if os.path.islink(full) else "")
     except OSError as error:
         return f"{name}: cannot read ({error.strerror})"
     if not stat.S_ISREG(info.st_mode):
@@ -98,7 +98,7 @@ def check_files(item: Item) -> tuple[Item, str | None]:
     if not bad:
         return item, None
     good = tuple(path for path, problem in problems if not problem)
-    missing = [problem for problem in bad if problem.startswith(MISSING)]
+    missing = [problem for problem in bad if MISSING in problem]
     if missing or (not good and item.text is None):
         return item, (missing or bad)[0]
     return replace(item, paths=good, notes=(*item.notes, *bad)), None

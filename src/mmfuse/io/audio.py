@@ -8,6 +8,7 @@ raises ``InputError`` with one line; files are opened read-only.
 
 from __future__ import annotations
 
+import functools
 import struct
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def _open(path: Path):
     import av
 
     if not path.is_file():
-        raise InputError(f"no such file: {path}")
+        raise InputError("no such file")
     if path.stat().st_size == 0:
         raise InputError("empty file")
     try:
@@ -110,6 +111,20 @@ class _Samples:
         return self.data if self.size == len(self.data) else self.data[: self.size].copy()
 
 
+def _named(read):
+    """Puts the file's name before a reader's error: ``voice.wav: empty file``."""
+
+    @functools.wraps(read)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return read(path, *args, **kwargs)
+        except InputError as error:
+            raise InputError(f"{Path(path).name}: {error}") from None
+
+    return wrapper
+
+
+@_named
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Decodes the first audio track of an audio or video file to mono at ``sample_rate``.
 
@@ -158,6 +173,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     return audio
 
 
+@_named
 def audio_duration(path: str | Path) -> float:
     """Duration in seconds of the first audio track, from the headers when they give it.
 

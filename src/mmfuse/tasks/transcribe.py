@@ -123,10 +123,7 @@ class TranscribeTask(Task):
         if len(files) != 1:
             found = "no audio or video file" if not files else f"{len(files)} audio/video files"
             raise InputError(f"{item.id}: {found} (transcribe takes one per item)")
-        try:
-            return files[0], load_audio(files[0], SAMPLE_RATE)
-        except InputError as error:
-            raise InputError(f"{files[0].name}: {error}") from None
+        return files[0], load_audio(files[0], SAMPLE_RATE)  # errors name the file
 
     def process(self, batch: Sequence[tuple[Item, tuple]]) -> list[dict]:
         self.setup()
