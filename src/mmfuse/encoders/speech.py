@@ -335,18 +335,23 @@ class FasterWhisperEncoder(SpeechEncoder):
         states = self._model.model.encode(features, to_cpu=True)  # [1, 1500, dim]
         return np.asarray(states, dtype=np.float32)[0]
 
-    def _decode(self, audio, language):
+    def _transcribe(self, audio, language, **options):
+        """faster-whisper's transcribe with the shared decoding options, seeded."""
         import ctranslate2
 
         ctranslate2.set_random_seed(SAMPLING_SEED)
-        pieces, info = self._model.transcribe(
+        return self._model.transcribe(
             audio,
             language=language,
             beam_size=BEAM_SIZE,
             best_of=BEAM_SIZE,
             temperature=list(TEMPERATURES),
             vad_filter=False,
+            **options,
         )
+
+    def _decode(self, audio, language):
+        pieces, info = self._transcribe(audio, language)
         segments = [
             Segment(s.start, s.end, s.text.strip(), s.avg_logprob, s.no_speech_prob)
             for s in pieces
@@ -355,19 +360,7 @@ class FasterWhisperEncoder(SpeechEncoder):
         return segments, info.language, info.language_probability
 
     def _decode_words(self, audio, language, prompt):
-        import ctranslate2
-
-        ctranslate2.set_random_seed(SAMPLING_SEED)
-        pieces, _ = self._model.transcribe(
-            audio,
-            language=language,
-            beam_size=BEAM_SIZE,
-            best_of=BEAM_SIZE,
-            temperature=list(TEMPERATURES),
-            vad_filter=False,
-            word_timestamps=True,
-            initial_prompt=prompt,
-        )
+        pieces, _ = self._transcribe(audio, language, word_timestamps=True, initial_prompt=prompt)
         segments, words = [], []
         for s in pieces:
             if not s.text.strip():
