@@ -24,6 +24,7 @@ from mmfuse.tasks.social_scoring import SOURCES
 from mmfuse.tasks.social_summary import (
     GROUP_COLUMNS,
     SARCASM_THRESHOLD,
+    SENTIMENTS,
     SUMMARY_COLUMNS,
     summarize,
 )
@@ -38,7 +39,6 @@ EMOTIONS_SHOWN = 6
 DAILY_SPAN_DAYS = 92
 # Characters of a post's text and transcript on its card (the CSV has them whole).
 CARD_TEXT_CHARS = 400
-_SENTIMENTS = ("negative", "neutral", "positive")
 
 
 def _number(row: dict, column: str) -> float | None:
@@ -55,7 +55,7 @@ def _mix_chart(name: str, title: str, summary: list[dict]) -> Html:
         name,
         title,
         [f"{s['value']} ({s['scored']})" for s in summary],
-        {k: [s[k] or 0 for s in summary] for k in _SENTIMENTS},
+        {k: [s[k] or 0 for s in summary] for k in SENTIMENTS},
         "share of scored posts",
         SENTIMENT_COLOURS,
     )

@@ -34,7 +34,7 @@ SUMMARY_COLUMNS = (
 )
 # Shares and means in the summary keep this many decimals.
 DECIMALS = 3
-_SENTIMENTS = ("negative", "neutral", "positive")
+SENTIMENTS = ("negative", "neutral", "positive")  # the summary's mix columns, in order
 
 
 def _groups(rows: Sequence[dict], columns: Sequence[str]) -> dict[tuple[str, str], list[dict]]:
@@ -69,7 +69,7 @@ def _summary(group: str, value: str, rows: list[dict]) -> dict:
         "value": value,
         "posts": len(rows),
         "scored": n,
-        **{name: round(mix[name] / n, DECIMALS) if n else None for name in _SENTIMENTS},
+        **{name: round(mix[name] / n, DECIMALS) if n else None for name in SENTIMENTS},
         "mean_sentiment_score": round(sum(scores) / len(scores), DECIMALS) if scores else None,
         "sarcastic_share": (
             round(sum(p >= SARCASM_THRESHOLD for p in sarcasm) / len(sarcasm), DECIMALS)
