@@ -45,6 +45,7 @@ from mmfuse.fusion.fit import Checkpoint, FitOptions, fit_many_shot
 from mmfuse.fusion.metrics import MISSING
 from mmfuse.fusion.stack import BOW_C, EMBEDDING_C, fit_task
 from mmfuse.fusion.train import TrainOptions
+from mmfuse.fusion.tune import TuneOptions
 from mmfuse.io.writers import write_json
 from mmfuse.types import Item
 
@@ -96,10 +97,14 @@ SEED = 0
 # Residual heads (``FitOptions.residual``): the classification heads start from the stacked
 # models' mean, which on emotion scored above the plain head (validation 70.3 vs 64.0); the
 # valence head stays plain (a valence prior weakened the ``sentiment_score``).
+# Fine-tuned top layers (``FitOptions.tune``, the ``tuned`` stack): MiniLM's top two of six
+# layers, two epochs. Tried on 2,000 SemEval tweets with the emotion, irony and sarcasm sets,
+# one epoch already read emotion at 71.7 and irony at 66.0 (frozen stacks: 71.2 and 59.7).
 FIT_OPTIONS = FitOptions(
     model={"n_layers": 0},
     value_ranges={"valence": VALENCE_RANGE},
     residual=("sentiment", "emotion", "irony"),
+    tune=TuneOptions(layers=2, epochs=2, seed=SEED),
     train=TrainOptions(
         epochs=40,
         batch_size=128,

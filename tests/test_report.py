@@ -151,3 +151,34 @@ def test_report_rebuilds_the_page_from_a_finished_run(tmp_path, capsys):
 def test_report_of_a_folder_without_a_run_is_a_usage_error(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "manifest.json" in capsys.readouterr().err
+
+
+def test_posts_to_read_show_each_listed_post_with_its_picture(tmp_path):
+    from mmfuse.tasks.social_report import posts_section
+
+    photo = tmp_path / "sarcastic.jpg"
+    Image.new("RGB", (320, 240), (200, 40, 40)).save(photo)
+    rows = [
+        {
+            "id": "sarcastic",
+            "text": "Fantastic.",
+            "sentiment": "negative",
+            "sentiment_score": "-0.4",
+            "sarcasm_prob": "0.9",
+            "incongruity": "",
+            "error": "",
+        },
+        {
+            "id": "sincere",
+            "text": "Lovely day",
+            "sentiment": "positive",
+            "sentiment_score": "0.6",
+            "sarcasm_prob": "0.1",
+            "incongruity": "",
+            "error": "",
+        },
+    ]
+    files = {"sarcastic": [photo], "sincere": [tmp_path / "missing.jpg"]}
+    page = render(Page("t", sections=[posts_section(rows, files)]))
+    assert page.count("data:image/jpeg;base64,") == 2  # listed as most negative and sarcastic
+    assert "Most sarcastic" in page and "sincere" not in page

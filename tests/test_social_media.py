@@ -51,8 +51,9 @@ def test_posts_are_read_for_sentiment_emotion_and_language(posts):
 
 
 @pytest.mark.xfail(
-    reason="issue 13: the v2 mmfuse-base (scripts/train_base.py) is not trained yet; v1 reads "
-    "both sarcastic posts as positive with joy",
+    reason="issue 13: mmfuse-base v2 reads the Monday post negative, but the support post "
+    "still positive (its fine-tuned layers read it negative, the fusion sides with the linear "
+    "readers) and emotion keeps the literal joy",
     strict=True,  # passing it is the signal to drop this marker
 )
 def test_sarcastic_posts_read_with_their_intended_sentiment(posts):
@@ -87,7 +88,7 @@ def test_summary_and_report_are_written(posts):
     page = (posts / "report.html").read_text(encoding="utf-8")
     assert "post08_flight" in page and "Summary (summary.csv)" in page
     assert 'data-chart="sentiment-by-topic"' in page and 'data-chart="attention-shares"' in page
-    assert page.count("data:image/jpeg;base64,") >= 2  # the garden photo, the launch video
+    assert "Posts to read" in page and "post02_monday" in page  # listed as most sarcastic
     manifest = json.loads((posts / "manifest.json").read_text())
     assert manifest["task"] == "social-media" and manifest["items"]["failed"] == 0
 

@@ -42,6 +42,7 @@ from mmfuse.fusion.fit import (
 from mmfuse.fusion.inference import predict
 from mmfuse.fusion.labels import Labels, LabelsError, read_labels
 from mmfuse.fusion.metrics import task_metrics
+from mmfuse.fusion.tune import TuneOptions
 from mmfuse.io.discover import discover, read_manifest
 from mmfuse.io.writers import write_json
 from mmfuse.types import Item
@@ -92,6 +93,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-stacks",
         action="store_true",
         help="no stacked linear models: the fusion model reads the text embedding itself",
+    )
+    many.add_argument(
+        "--tune-layers",
+        type=int,
+        default=0,
+        help="also fine-tune the text encoder's top N layers (a third stack; default: 0, frozen)",
+    )
+    many.add_argument(
+        "--tune-epochs", type=int, default=2, help="epochs of the --tune-layers fine-tuning"
     )
     many.add_argument("--seed", type=int, default=0)
     encoders = parser.add_argument_group("encoders")
@@ -185,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--shots must be 0 or more")
     if args.examples is not None and args.labels is not None:
         raise UsageError("give --labels or --examples, not both")
+    if args.tune_layers and (args.no_stacks or args.examples is not None or args.shots is not None):
+        raise UsageError("--tune-layers is many-shot training with the stacks")
     _prepare_out(args.out, args.overwrite)
     descriptions = read_descriptions(args.descriptions)
     many_shot = args.examples is None and args.shots is None
@@ -228,6 +240,9 @@ def run(args: argparse.Namespace) -> int:
             holdout=args.holdout,
             stacks=not args.no_stacks,
             cosine=args.no_stacks,
+            tune=TuneOptions(args.tune_layers, args.tune_epochs, seed=args.seed)
+            if args.tune_layers
+            else None,
             seed=args.seed,
         )
         options = replace(

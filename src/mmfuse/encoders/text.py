@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +70,23 @@ class SentenceConfig:
     pooling: str
     lowercase: bool
     dim: int
+
+
+@dataclass(frozen=True)
+class Readout:
+    """A second reading of the encoder's forward pass, from the hidden states after its first
+    ``layer`` layers (the fine-tuned top layers of ``mmfuse.fusion.tune``).
+
+    Attributes:
+        layer: layers run before the readout (1 .. number of layers - 1).
+        width: outputs per text.
+        read: (states [b, t, dim], attention mask as the encoder's layers take it, bool mask
+            [b, t]) -> float32 [b, width].
+    """
+
+    layer: int
+    width: int
+    read: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def read_sentence_config(folder: Path) -> SentenceConfig:
@@ -227,20 +244,52 @@ class TextEncoder(Encoder):
             verbose=False,  # long texts are windowed, so the over-length warning does not apply
         )
 
-    @torch.inference_mode()
-    def _forward(self, sequences: list[list[int]], layers: Sequence[int] | None):
-        """Runs one padded batch; returns float32 states [b, t, dim] and the bool mask [b, t].
-
-        The states are the last layer's, or the mean over ``layers`` of the hidden states.
-        """
+    def _batch(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded ids and the 0/1 attention mask [b, t] of one batch, on the device."""
         longest = max(len(s) for s in sequences)
         ids = np.full((len(sequences), longest), self.tokenizer.pad_token_id, dtype=np.int64)
         mask = np.zeros((len(sequences), longest), dtype=np.int64)
         for row, seq in enumerate(sequences):
             ids[row, : len(seq)] = seq
             mask[row, : len(seq)] = 1
-        ids_t = torch.from_numpy(ids).to(self.device)
-        mask_t = torch.from_numpy(mask).to(self.device)
+        return torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
+
+    def layer_mask(self, mask: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """The attention mask the model's layers take, from a 0/1 mask [b, t] of ``states``."""
+        return self.model._create_attention_masks(
+            attention_mask=mask,
+            encoder_attention_mask=None,
+            embedding_output=states,
+            encoder_hidden_states=None,
+            cache=None,
+        )[0]
+
+    @property
+    def layers(self) -> torch.nn.ModuleList:
+        """The transformer layers, in order."""
+        return self.model.encoder.layer
+
+    @torch.inference_mode()
+    def _forward(
+        self,
+        sequences: list[list[int]],
+        layers: Sequence[int] | None,
+        readout: Readout | None = None,
+    ):
+        """Runs one padded batch; returns float32 states [b, t, dim], the bool mask [b, t] and
+        the readout's float32 [b, width] (None without one).
+
+        The states are the last layer's, or the mean over ``layers`` of the hidden states.
+        """
+        ids_t, mask_t = self._batch(sequences)
+        if readout is not None:  # layer by layer, reading the states after ``readout.layer``
+            states = self.model.embeddings(input_ids=ids_t)
+            layer_mask = self.layer_mask(mask_t, states)
+            for index, layer in enumerate(self.layers):
+                if index == readout.layer:
+                    read = readout.read(states, layer_mask, mask_t.bool()).float()
+                states = layer(states, attention_mask=layer_mask)
+            return states.float(), mask_t.bool(), read
         out = self.model(
             input_ids=ids_t, attention_mask=mask_t, output_hidden_states=layers is not None
         )
@@ -248,7 +297,27 @@ class TextEncoder(Encoder):
             states = out.last_hidden_state  # [b, t, dim]
         else:
             states = torch.stack([out.hidden_states[i].float() for i in layers]).mean(0)
-        return states.float(), mask_t.bool()
+        return states.float(), mask_t.bool(), None
+
+    @torch.inference_mode()
+    def lower_states(
+        self, texts: Sequence[str], layer: int, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> list[torch.Tensor]:
+        """Hidden states after the first ``layer`` layers, special tokens included: one
+        float16 [n_tokens_i, dim] tensor per text, of its first ``max_length`` tokens (what the
+        fine-tuned top layers of ``mmfuse.fusion.tune`` train on)."""
+        ids = self._tokenize(texts)["input_ids"]
+        sequences = [self._prefix + seq[: self._content_window] + self._suffix for seq in ids]
+        out: list[torch.Tensor] = [torch.empty(0)] * len(texts)
+        for index in self._buckets(sequences, batch_size):
+            ids_t, mask_t = self._batch([sequences[i] for i in index])
+            states = self.model.embeddings(input_ids=ids_t)
+            layer_mask = self.layer_mask(mask_t, states)
+            for block in self.layers[:layer]:
+                states = block(states, attention_mask=layer_mask)
+            for row, i in enumerate(index):
+                out[i] = states[row, : len(sequences[i])].to(torch.float16).cpu().clone()
+        return out
 
     def _pool(self, states: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
         """Sentence vectors [b, dim] from token states, pooled as configured and L2-normalised."""
@@ -267,13 +336,20 @@ class TextEncoder(Encoder):
         for start in range(0, len(order), batch_size):
             yield order[start : start + batch_size]
 
-    def _embed_windows(self, sequences: list[list[int]], batch_size: int) -> np.ndarray:
-        """Unit vectors [n, dim] of content-token sequences, in the order given."""
+    def _embed_windows(
+        self, sequences: list[list[int]], batch_size: int, readout: Readout | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Unit vectors [n, dim] of content-token sequences, in the order given, and the
+        readout's float32 [n, width] (None without one)."""
         out = np.zeros((len(sequences), self.dim), dtype=np.float32)
+        read = None if readout is None else np.zeros((len(sequences), readout.width), np.float32)
         for index in self._buckets(sequences, batch_size):
             batch = [self._prefix + sequences[i] + self._suffix for i in index]
-            out[index] = self._pool(*self._forward(batch, layers=None))
-        return out
+            states, mask, values = self._forward(batch, layers=None, readout=readout)
+            out[index] = self._pool(states, mask)
+            if read is not None:
+                read[index] = values.cpu().numpy()
+        return out, read
 
     def encode(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Embeds texts, each as one unit vector.
@@ -289,6 +365,13 @@ class TextEncoder(Encoder):
             float32 [N, dim], L2 norm 1 per row, in the order of ``texts``; a text with no
             tokens (empty or whitespace only) gives a zero row.
         """
+        return self.encode_read(texts, None, batch_size)[0]
+
+    def encode_read(
+        self, texts: Sequence[str], readout: Readout | None, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``encode``, and in the same forward passes the readout of each text (the mean over
+        a long text's windows; zeros for a text with no tokens); None without a readout."""
         ids = self._tokenize(texts)["input_ids"]
         windows, owners = [], []
         for owner, seq in enumerate(ids):
@@ -296,11 +379,17 @@ class TextEncoder(Encoder):
                 windows.append(seq[start:end])
                 owners.append(owner)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        read = None if readout is None else np.zeros((len(texts), readout.width), np.float32)
         if not windows:
-            return out
-        np.add.at(out, np.asarray(owners), self._embed_windows(windows, batch_size))
+            return out, read
+        owners_np = np.asarray(owners)
+        vectors, values = self._embed_windows(windows, batch_size, readout)
+        np.add.at(out, owners_np, vectors)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return np.divide(out, norms, out=out, where=norms > 0)
+        if read is not None:
+            np.add.at(read, owners_np, values)
+            read /= np.maximum(np.bincount(owners_np, minlength=len(texts)), 1)[:, None]
+        return np.divide(out, norms, out=out, where=norms > 0), read
 
     def encode_chunks(
         self, text: str, max_tokens: int = 256, stride: int = DEFAULT_STRIDE
@@ -323,7 +412,7 @@ class TextEncoder(Encoder):
         spans = token_windows(len(ids), window, stride)
         if not spans:
             return np.zeros((0, self.dim), dtype=np.float32), []
-        vectors = self._embed_windows([ids[s:e] for s, e in spans], DEFAULT_BATCH_SIZE)
+        vectors, _ = self._embed_windows([ids[s:e] for s, e in spans], DEFAULT_BATCH_SIZE)
         return vectors, [(offsets[s][0], offsets[e - 1][1]) for s, e in spans]
 
     def token_states(
@@ -354,7 +443,7 @@ class TextEncoder(Encoder):
         first = len(self._prefix)
         for index in self._buckets(windows, batch_size):
             batch = [self._prefix + windows[i] + self._suffix for i in index]
-            states, _ = self._forward(batch, layers=tuple(layers))
+            states, _, _ = self._forward(batch, layers=tuple(layers))
             states_np = states.cpu().numpy()
             for row, i in enumerate(index):
                 parts[i] = states_np[row, first : first + len(windows[i])]

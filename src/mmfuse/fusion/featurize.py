@@ -166,6 +166,7 @@ class Featurizer:
         self._text_encoder = text_encoder
         self._media: MediaEncoders | None = None
         self._cache = cache
+        self._tuned_digest: str | None = None
         self.device = device
 
     # -- encoders and cache ---------------------------------------------------------------
@@ -296,6 +297,22 @@ class Featurizer:
             "text", encoder.settings(), texts, lambda rows: encoder.encode([texts[i] for i in rows])
         )
 
+    def embed_and_read(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence embeddings [N, dim] of prepared texts and, from the same forward passes,
+        the fine-tuned top layers' token [N, width] (cached together)."""
+        encoder = self.text_encoder
+        tuned = self.stacks.attach(encoder)
+        readout = tuned.readout()
+        if self._tuned_digest is None:  # hashing 14 MB of weights once, not per batch
+            self._tuned_digest = tuned.digest()
+        settings = {**encoder.settings(), "tuned": self._tuned_digest}
+
+        def compute(rows: list[int]) -> np.ndarray:
+            return np.concatenate(encoder.encode_read([texts[i] for i in rows], readout), axis=1)
+
+        both = self._cached("text+tuned", settings, texts, compute)
+        return both[:, : encoder.dim], both[:, encoder.dim :]
+
     def lexical(self, texts: Sequence[str]) -> np.ndarray:
         """float32 [N, K] lexical features of raw texts (cached)."""
         from mmfuse.encoders.features import LEXICAL_FEATURE_NAMES, lexical_features
@@ -313,6 +330,26 @@ class Featurizer:
         prepared = [self.prepare(t) for t in texts] if prepared is None else prepared
         return np.concatenate([self.embed_texts(prepared), self.lexical(texts)], axis=1)
 
+    def predict_stacks(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The fitted stacks' tokens of unseen raw texts: token name -> float32 [N, dim]."""
+        return self._text_inputs(texts, need_text=False)[1]
+
+    def _text_inputs(
+        self, texts: Sequence[str], need_text: bool
+    ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """Sentence embeddings of raw texts (when ``need_text`` or the stacks need them) and
+        the stacks' tokens ({} without stacks); each encoded once, even without a cache."""
+        prepared = [self.prepare(t) for t in texts]
+        if self.stacks is None:
+            return (self.embed_texts(prepared) if need_text else None), {}
+        tuned = None
+        if self.stacks.tuned_classes:
+            embeddings, tuned = self.embed_and_read(prepared)
+        else:
+            embeddings = self.embed_texts(prepared)
+        dense = np.concatenate([embeddings, self.lexical(texts)], axis=1)
+        return embeddings, self.stacks.predict(prepared, dense, tuned)
+
     def featurize_texts(
         self, texts: Sequence[str], stacked: Mapping[str, np.ndarray] | None = None
     ) -> dict[str, ModalityTokens]:
@@ -323,20 +360,16 @@ class Featurizer:
             stacked: token name -> float32 [N, dim] replacing the stacks' predictions: the
                 out-of-fold tokens of ``fit_stacks`` while training.
         """
-        prepared = [self.prepare(t) for t in texts]
-        needs_dense = self.stacks is not None and stacked is None
-        embeddings = (
-            self.embed_texts(prepared) if self.config.text or needs_dense else None
-        )  # each computed once: without a cache, a second call would encode again
-        lexical = self.lexical(texts) if self.config.lexical or needs_dense else None
+        if stacked is None:
+            embeddings, stacked = self._text_inputs(texts, need_text=self.config.text)
+        elif self.config.text:
+            embeddings = self.embed_texts([self.prepare(t) for t in texts])
         inputs = {}
         if self.config.text:
             inputs[TEXT] = _single(unit_variance(embeddings))
         if self.config.lexical:
-            inputs[LEXICAL] = _single(lexical)
+            inputs[LEXICAL] = _single(self.lexical(texts))
         if self.stacks is not None:
-            if stacked is None:
-                stacked = self.stacks.predict(prepared, np.concatenate([embeddings, lexical], 1))
             inputs.update({name: _single(stacked[name]) for name in self.stacks.dims})
         return inputs
 
@@ -388,6 +421,7 @@ class Featurizer:
         texts: Sequence[str],
         targets: Mapping[str, np.ndarray],
         classes: Mapping[str, list[str]],
+        tune=None,
     ) -> dict[str, np.ndarray]:
         """Fits the stacked linear models on raw training texts; returns their tokens.
 
@@ -396,13 +430,17 @@ class Featurizer:
             targets: task -> class indices (-1 where unlabelled) or values (NaN where
                 unlabelled).
             classes: task -> class names (``[]`` for a regression task).
+            tune: ``mmfuse.fusion.tune.TuneOptions`` to fine-tune the text encoder's top
+                layers as a third stack (``tuned``); None for the linear stacks only.
 
         Returns:
             Token name -> float32 [N, dim], out of fold (pass to ``featurize``).
         """
-        self.stacks = TextStacks()
+        self.stacks = TextStacks(tune=tune)
+        self._tuned_digest = None
         prepared = [self.prepare(t) for t in texts]
-        return self.stacks.fit(prepared, self.dense(texts, prepared), targets, classes)
+        encoder = self.text_encoder if tune is not None else None
+        return self.stacks.fit(prepared, self.dense(texts, prepared), targets, classes, encoder)
 
     # -- checkpoint files -----------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from mmfuse.fusion.model import (
     save_model,
 )
 from mmfuse.fusion.train import EpochRecord, TrainHistory, TrainOptions, train
+from mmfuse.fusion.tune import TuneOptions
 from mmfuse.registry import select_device
 from mmfuse.types import ModalityTokens
 
@@ -206,6 +207,8 @@ class FitOptions:
         value_ranges: regression task -> (low, high) its output is squashed into.
         residual: classification tasks whose heads start from the mean of the stacked
             models' probabilities (``TaskConfig.prior``); needs ``stacks`` and linear heads.
+        tune: fine-tune the text encoder's top layers as a third stack (``tuned``;
+            ``mmfuse.fusion.tune``); needs ``stacks``. None: frozen encoder.
         train: the training loop's options (``balance_classes`` etc.).
         seed: holdout split.
     """
@@ -217,6 +220,7 @@ class FitOptions:
     cosine: bool = False
     value_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     residual: tuple[str, ...] = ()
+    tune: TuneOptions | None = None
     train: TrainOptions = field(
         default_factory=lambda: TrainOptions(
             epochs=40, batch_size=128, patience=5, balance_classes=True
@@ -260,11 +264,10 @@ def fit_many_shot(
             [texts[i] for i in fit_rows],
             {t: np.asarray(v)[fit_rows] for t, v in labels.items()},
             classes,
+            options.tune,
         )
         stacked = {k: np.zeros((len(decoded), v.shape[1]), np.float32) for k, v in fitted.items()}
-        held_texts = [texts[i] for i in held_rows]
-        prepared = [featurizer.prepare(t) for t in held_texts]
-        unseen = featurizer.stacks.predict(prepared, featurizer.dense(held_texts, prepared))
+        unseen = featurizer.predict_stacks([texts[i] for i in held_rows])
         for name, values in fitted.items():
             stacked[name][fit_rows] = values
             stacked[name][held_rows] = unseen[name]

@@ -186,6 +186,8 @@ class LinearStack:
 STACKS_FILE = "stacks.json"  # settings, task classes and the TF-IDF vocabularies
 STACK_WEIGHTS_FILE = "stacks.safetensors"  # IDF weights and coefficients
 BOW, EMBEDDING = "bow", "embedding"  # the tokens, and the modality names they feed
+TUNED = "tuned"  # the fine-tuned top layers' token (``mmfuse.fusion.tune``), when fitted
+TUNED_WEIGHTS_FILE = "tuned.safetensors"  # their layers and heads (float16)
 # Regularisation of the two stacks (logistic C): TF-IDF rows are sparse and need little, the
 # dense embedding + lexical rows more; set on held-out parts of the TweetEval train splits.
 BOW_C = 10.0
@@ -193,32 +195,70 @@ EMBEDDING_C = 1.0
 
 
 class TextStacks:
-    """The two stacked tokens of a text: ``bow`` (TF-IDF n-grams) and ``embedding`` (sentence
-    embedding and lexical features), each from one linear model per task.
+    """The stacked tokens of a text: ``bow`` (TF-IDF n-grams) and ``embedding`` (sentence
+    embedding and lexical features), each from one linear model per task, and with ``tune``
+    ``tuned``: the class probabilities of the encoder's fine-tuned top layers
+    (``mmfuse.fusion.tune``; classification tasks only).
 
     Args:
         bow_config: TF-IDF settings.
+        tune: fine-tune the encoder's top layers too (None: the two linear stacks only).
     """
 
-    def __init__(self, bow_config: BowConfig | None = None):
+    def __init__(self, bow_config: BowConfig | None = None, tune=None):
         self.tfidf = TfidfFeatures(bow_config)
         self.stacks = {BOW: LinearStack(BOW_C), EMBEDDING: LinearStack(EMBEDDING_C)}
+        self.tune = tune
+        self.tuned = None  # the TunedTop, once fitted or attached to an encoder
+        self._saved_tuned: tuple[dict, dict[str, np.ndarray]] | None = None
+
+    @property
+    def tuned_classes(self) -> dict[str, list[str]]:
+        """Task -> class names of the ``tuned`` token ({} without one)."""
+        if self.tuned is not None:
+            return self.tuned.classes
+        return self._saved_tuned[0]["classes"] if self._saved_tuned else {}
 
     @property
     def dims(self) -> dict[str, int]:
         """Token name -> size."""
-        return {name: stack.dim for name, stack in self.stacks.items()}
+        dims = {name: stack.dim for name, stack in self.stacks.items()}
+        if self.tuned_classes:
+            dims[TUNED] = sum(len(c) for c in self.tuned_classes.values())
+        return dims
 
     def columns(self, task: str) -> dict[str, list[int]]:
         """Token name -> [start, stop) of ``task``'s outputs in that token."""
+        widths = {name: {t: m.width for t, m in s.tasks.items()} for name, s in self.stacks.items()}
+        if self.tuned_classes:
+            widths[TUNED] = {t: len(c) for t, c in self.tuned_classes.items()}
         out = {}
-        for name, stack in self.stacks.items():
+        for name, tasks in widths.items():
             start = 0
-            for other, model in stack.tasks.items():
+            for other, width in tasks.items():
                 if other == task:
-                    out[name] = [start, start + model.width]
-                start += model.width
+                    out[name] = [start, start + width]
+                start += width
         return out
+
+    def attach(self, encoder):
+        """The fine-tuned top layers, on ``encoder`` (built from the saved weights on the
+        first call); None without them."""
+        if self.tuned is None and self._saved_tuned is not None:
+            import torch
+
+            from mmfuse.fusion.tune import TunedTop
+
+            document, tensors = self._saved_tuned
+            model = TunedTop(encoder, document["classes"], document["layers"])
+            prefix = f"{TUNED}."
+            model.load_state_dict(
+                {k[len(prefix) :]: torch.from_numpy(v).float() for k, v in tensors.items()}
+            )
+            # the encoder's precision (bfloat16 with --text-precision bfloat16); float32 else
+            dtype = next(encoder.model.parameters()).dtype
+            self.tuned = model.to(dtype if dtype.is_floating_point else torch.float32).eval()
+        return self.tuned
 
     def fit(
         self,
@@ -226,30 +266,56 @@ class TextStacks:
         dense: np.ndarray,
         targets: Mapping[str, np.ndarray],
         classes: Mapping[str, list[str]],
+        encoder=None,
     ) -> dict[str, np.ndarray]:
-        """Fits both stacks on training items; returns their out-of-fold tokens.
+        """Fits the stacks on training items; returns their out-of-fold tokens.
 
         Args:
-            texts: N prepared texts (for TF-IDF).
+            texts: N prepared texts (for TF-IDF and the fine-tuned layers).
             dense: float32 [N, D] sentence embeddings and lexical features.
             targets: task -> labels (``LinearStack.fit``).
             classes: task -> class names (``[]`` for regression).
+            encoder: the ``TextEncoder`` whose top layers are fine-tuned (with ``tune``).
 
         Returns:
             Token name -> float32 [N, dim].
         """
         bow = self.stacks[BOW].fit(self.tfidf.fit_transform(texts), targets, classes)
-        return {BOW: bow, EMBEDDING: self.stacks[EMBEDDING].fit(dense, targets, classes)}
+        out = {BOW: bow, EMBEDDING: self.stacks[EMBEDDING].fit(dense, targets, classes)}
+        if self.tune is not None:
+            from mmfuse.fusion.tune import fit_tuned, out_of_fold, predict_states
 
-    def predict(self, texts: Sequence[str], dense: np.ndarray) -> dict[str, np.ndarray]:
-        """Token name -> float32 [N, dim] for unseen items."""
-        return {
+            labels = {t: c for t, c in classes.items() if c}
+            rows = np.flatnonzero(np.any([np.asarray(targets[t]) != MISSING for t in labels], 0))
+            states = encoder.lower_states(texts, len(encoder.layers) - self.tune.layers)
+            self.tuned = fit_tuned(encoder, states, targets, labels, self.tune)
+            out[TUNED] = predict_states(encoder, self.tuned, states)  # the unlabelled items'
+            out[TUNED][rows] = out_of_fold(
+                encoder,
+                [states[i] for i in rows],
+                {t: np.asarray(targets[t])[rows] for t in labels},
+                labels,
+                self.tune,
+            )
+        return out
+
+    def predict(
+        self, texts: Sequence[str], dense: np.ndarray, tuned: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Token name -> float32 [N, dim] for unseen items (``tuned``: the fine-tuned layers'
+        readout of the texts, required when the stacks have them)."""
+        out = {
             BOW: self.stacks[BOW].predict(self.tfidf.transform(texts)),
             EMBEDDING: self.stacks[EMBEDDING].predict(dense),
         }
+        if self.tuned_classes:
+            if tuned is None:
+                raise ValueError("these stacks need the fine-tuned layers' readout")
+            out[TUNED] = tuned
+        return out
 
     def save(self, folder: Path) -> None:
-        """Writes ``stacks.json`` and ``stacks.safetensors`` into ``folder``."""
+        """Writes ``stacks.json`` and ``stacks.safetensors`` (and ``tuned.safetensors``)."""
         from safetensors.numpy import save_file
 
         document, tensors = self.tfidf.state()
@@ -257,6 +323,13 @@ class TextStacks:
         for name, stack in self.stacks.items():
             document[name], stack_tensors = stack.state(name)
             tensors.update(stack_tensors)
+        if self.tuned is not None:
+            document[TUNED] = {"layers": len(self.tuned.layers), "classes": self.tuned.classes}
+            tuned = {
+                f"{TUNED}.{k}": v.detach().cpu().half().numpy()
+                for k, v in self.tuned.state_dict().items()
+            }
+            save_file(tuned, folder / TUNED_WEIGHTS_FILE)
         (folder / STACKS_FILE).write_text(json.dumps(document, ensure_ascii=False) + "\n")
         save_file(
             {k: np.ascontiguousarray(v) for k, v in tensors.items()}, folder / STACK_WEIGHTS_FILE
@@ -264,7 +337,8 @@ class TextStacks:
 
     @classmethod
     def load(cls, folder: Path) -> TextStacks:
-        """Reads the stacks ``save`` wrote (JSON and safetensors only, no pickle)."""
+        """Reads the stacks ``save`` wrote (JSON and safetensors only, no pickle); the
+        fine-tuned layers are built on the encoder by ``attach``."""
         from safetensors.numpy import load_file
 
         document = json.loads((folder / STACKS_FILE).read_text())
@@ -274,4 +348,6 @@ class TextStacks:
         stacks.stacks = {
             name: LinearStack.from_state(name, document[name], tensors) for name in (BOW, EMBEDDING)
         }
+        if TUNED in document:
+            stacks._saved_tuned = (document[TUNED], load_file(folder / TUNED_WEIGHTS_FILE))
         return stacks
