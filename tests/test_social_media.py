@@ -50,22 +50,28 @@ def test_posts_are_read_for_sentiment_emotion_and_language(posts):
     assert "customer service" in rows["post06_support"]["topics"]
 
 
-@pytest.mark.xfail(
-    reason="issue 13: mmfuse-base v2 reads the Monday post negative, but the support post "
-    "still positive (its fine-tuned layers read it negative, the fusion sides with the linear "
-    "readers) and emotion keeps the literal joy",
-    strict=True,  # passing it is the signal to drop this marker
-)
 def test_sarcastic_posts_read_with_their_intended_sentiment(posts):
     """The sample's two sarcastic complaints read negative and sarcastic; the sincere praise
-    stays positive; not every post gets joy."""
+    stays positive and is not flagged."""
     rows = read_rows(posts / "results.csv")
     for sarcastic in ("post02_monday", "post06_support"):
         assert rows[sarcastic]["sentiment"] == "negative", sarcastic
         assert float(rows[sarcastic]["sarcasm_prob"]) > 0.5, sarcastic
-        assert rows[sarcastic]["emotion"] != "joy", sarcastic
     for sincere in ("post01_temple", "post03_garden", "post04_headphones"):
         assert rows[sincere]["sentiment"] == "positive", sincere
+    for sincere in ("post01_temple", "post03_garden"):
+        assert float(rows[sincere]["sarcasm_prob"]) < 0.5, sincere
+
+
+@pytest.mark.xfail(
+    reason="issue 13: emotion is trained on literal readings (TweetEval), so the sarcastic "
+    "complaints keep joy",
+    strict=True,  # passing it is the signal to drop this marker
+)
+def test_sarcastic_complaints_are_not_joyful(posts):
+    rows = read_rows(posts / "results.csv")
+    for sarcastic in ("post02_monday", "post06_support"):
+        assert rows[sarcastic]["emotion"] != "joy", sarcastic
     emotions = [r["emotion"] for r in rows.values()]
     assert emotions.count("joy") <= len(emotions) // 2, emotions
 
@@ -75,7 +81,12 @@ def test_speech_that_contradicts_the_caption_is_incongruous(posts):
     headphones = rows["post04_headphones"]
     assert "headphones broke" in headphones["transcript"].lower()
     assert headphones["incongruity_source"] == "audio"
-    assert float(headphones["incongruity"]) > 0.2
+    others = [
+        float(r["incongruity"])
+        for k, r in rows.items()
+        if r["incongruity"] and k != "post04_headphones"
+    ]
+    assert float(headphones["incongruity"]) > max(0.1, 2 * max(others))  # the one to read first
     assert float(headphones["sentiment_from_audio"]) > 0
     assert rows["post02_monday"]["incongruity"] == ""  # text only: nothing to compare
     shares = [float(headphones[f"sentiment_from_{s}"]) for s in ("text", "audio", "image", "video")]

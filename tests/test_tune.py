@@ -112,3 +112,32 @@ def test_tune_layers_need_many_shot_training_with_stacks(tiny, tmp_path):
     argv = ["train", "--out", tmp_path / "m", "--text-model", tiny, "--shots", "2"]
     argv += ["--examples", tmp_path, "--tune-layers", "1"]
     assert main([str(a) for a in argv]) == 2
+
+
+def test_blended_fusion_starts_from_the_tuned_reading_and_trains_on_unseen_tokens(tiny):
+    from mmfuse.fusion.featurize import Featurizer, FeaturizerConfig
+    from mmfuse.fusion.fit import FitOptions, fit_many_shot, holdout_mask
+    from mmfuse.fusion.train import TrainOptions
+    from mmfuse.types import Item
+
+    texts, labels = posts(400, seed=5)
+    featurizer = Featurizer(FeaturizerConfig(text_model=tiny, text=False), cache=False)
+    decoded = [featurizer.decode(Item(str(i), text=t)) for i, t in enumerate(texts)]
+    options = FitOptions(
+        base="fusion-tiny",
+        residual=("sentiment",),
+        tune=TuneOptions(layers=1, epochs=6, batch_size=16, learning_rate=1e-3),
+        prior_tokens=(TUNED,),
+        blend=True,
+        train=TrainOptions(epochs=20, batch_size=16, patience=5, balance_classes=True),
+    )
+    y = {"sentiment": labels}
+    checkpoint, history = fit_many_shot(
+        featurizer, decoded, y, {"sentiment": ["neg", "pos"]}, None, options
+    )
+    assert list(checkpoint.model.task("sentiment").prior) == [TUNED]
+    held = int(holdout_mask(y, options.holdout, options.seed).sum())
+    assert history.epochs[0].val_metrics["sentiment"]["n"] == round(0.3 * held)  # of the held
+    new, new_labels = posts(60, seed=6)
+    read = predict(checkpoint.model, featurizer.featurize_texts(new))["sentiment"]
+    assert np.mean(read.argmax(1) == new_labels) >= 0.9

@@ -422,6 +422,7 @@ class Featurizer:
         targets: Mapping[str, np.ndarray],
         classes: Mapping[str, list[str]],
         tune=None,
+        out_of_fold: bool = True,
     ) -> dict[str, np.ndarray]:
         """Fits the stacked linear models on raw training texts; returns their tokens.
 
@@ -432,6 +433,8 @@ class Featurizer:
             classes: task -> class names (``[]`` for a regression task).
             tune: ``mmfuse.fusion.tune.TuneOptions`` to fine-tune the text encoder's top
                 layers as a third stack (``tuned``); None for the linear stacks only.
+            out_of_fold: False skips the fine-tuned layers' out-of-fold runs (their token
+                is then the full model's, for callers that do not train on it).
 
         Returns:
             Token name -> float32 [N, dim], out of fold (pass to ``featurize``).
@@ -440,7 +443,8 @@ class Featurizer:
         self._tuned_digest = None
         prepared = [self.prepare(t) for t in texts]
         encoder = self.text_encoder if tune is not None else None
-        return self.stacks.fit(prepared, self.dense(texts, prepared), targets, classes, encoder)
+        dense = self.dense(texts, prepared)
+        return self.stacks.fit(prepared, dense, targets, classes, encoder, out_of_fold)
 
     # -- checkpoint files -----------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from mmfuse.types import ModalityTokens
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "fusion-small"  # named config many-shot and few-shot models start from
+BLEND_EARLY_STOP = 0.3  # share of the held-out items that stops a blended fusion model
 
 
 @dataclass
@@ -209,6 +210,15 @@ class FitOptions:
             models' probabilities (``TaskConfig.prior``); needs ``stacks`` and linear heads.
         tune: fine-tune the text encoder's top layers as a third stack (``tuned``;
             ``mmfuse.fusion.tune``); needs ``stacks``. None: frozen encoder.
+        prior_tokens: the stacked tokens whose mean probabilities the residual heads start
+            from; empty for all of them.
+        blend: train the fusion model on the held-out items only (blending), whose stacked
+            tokens come from stacks that never saw them, as every item's do at inference;
+            ``BLEND_EARLY_STOP`` of them drive early stopping. No out-of-fold fine-tuning is
+            needed then (two fewer fine-tuning runs), and the fusion model does not learn
+            from out-of-fold tokens weaker than the full stacks' (the fine-tuned layers' folds
+            see half the items). Needs enough items: the fusion model sees ``holdout`` of
+            them.
         train: the training loop's options (``balance_classes`` etc.).
         seed: holdout split.
     """
@@ -221,6 +231,8 @@ class FitOptions:
     value_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     residual: tuple[str, ...] = ()
     tune: TuneOptions | None = None
+    prior_tokens: tuple[str, ...] = ()
+    blend: bool = False
     train: TrainOptions = field(
         default_factory=lambda: TrainOptions(
             epochs=40, batch_size=128, patience=5, balance_classes=True
@@ -265,6 +277,7 @@ def fit_many_shot(
             {t: np.asarray(v)[fit_rows] for t, v in labels.items()},
             classes,
             options.tune,
+            out_of_fold=not options.blend,
         )
         stacked = {k: np.zeros((len(decoded), v.shape[1]), np.float32) for k, v in fitted.items()}
         unseen = featurizer.predict_stacks([texts[i] for i in held_rows])
@@ -275,7 +288,10 @@ def fit_many_shot(
     tasks = task_configs(classes, descriptions, options.cosine, options.value_ranges)
     for task in tasks:
         if task.name in options.residual:
-            task.prior = featurizer.stacks.columns(task.name)
+            columns = featurizer.stacks.columns(task.name)
+            task.prior = {
+                k: v for k, v in columns.items() if k in (options.prior_tokens or columns)
+            }
             task.__post_init__()  # checks the prior against the head
     model = create_model(
         options.base, modalities=featurizer.modalities, tasks=tasks, **options.model
@@ -283,6 +299,11 @@ def fit_many_shot(
     if options.cosine:
         set_zero_shot(model, featurizer)
     y = {t: np.asarray(v) for t, v in labels.items()}
+    if options.blend:
+        stop = holdout_mask(
+            {t: v[held_rows] for t, v in y.items()}, BLEND_EARLY_STOP, options.seed + 1
+        )
+        fit_rows, held_rows = held_rows[~stop], held_rows[stop]
     history = train(
         model,
         _subset(inputs, fit_rows),

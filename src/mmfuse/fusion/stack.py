@@ -267,6 +267,7 @@ class TextStacks:
         targets: Mapping[str, np.ndarray],
         classes: Mapping[str, list[str]],
         encoder=None,
+        out_of_fold: bool = True,
     ) -> dict[str, np.ndarray]:
         """Fits the stacks on training items; returns their out-of-fold tokens.
 
@@ -276,6 +277,8 @@ class TextStacks:
             targets: task -> labels (``LinearStack.fit``).
             classes: task -> class names (``[]`` for regression).
             encoder: the ``TextEncoder`` whose top layers are fine-tuned (with ``tune``).
+            out_of_fold: False: the ``tuned`` token of the training items is the full
+                model's (no out-of-fold runs), for callers that do not train on it.
 
         Returns:
             Token name -> float32 [N, dim].
@@ -283,20 +286,21 @@ class TextStacks:
         bow = self.stacks[BOW].fit(self.tfidf.fit_transform(texts), targets, classes)
         out = {BOW: bow, EMBEDDING: self.stacks[EMBEDDING].fit(dense, targets, classes)}
         if self.tune is not None:
-            from mmfuse.fusion.tune import fit_tuned, out_of_fold, predict_states
+            from mmfuse.fusion.tune import fit_out_of_fold, fit_tuned, predict_states
 
             labels = {t: c for t, c in classes.items() if c}
             rows = np.flatnonzero(np.any([np.asarray(targets[t]) != MISSING for t in labels], 0))
             states = encoder.lower_states(texts, len(encoder.layers) - self.tune.layers)
             self.tuned = fit_tuned(encoder, states, targets, labels, self.tune)
             out[TUNED] = predict_states(encoder, self.tuned, states)  # the unlabelled items'
-            out[TUNED][rows] = out_of_fold(
-                encoder,
-                [states[i] for i in rows],
-                {t: np.asarray(targets[t])[rows] for t in labels},
-                labels,
-                self.tune,
-            )
+            if out_of_fold:
+                out[TUNED][rows] = fit_out_of_fold(
+                    encoder,
+                    [states[i] for i in rows],
+                    {t: np.asarray(targets[t])[rows] for t in labels},
+                    labels,
+                    self.tune,
+                )
         return out
 
     def predict(

@@ -14,7 +14,7 @@ output. At inference the copies read the same forward pass the sentence embeddin
 (``mmfuse.encoders.text.Readout``): two more layers for a six-layer encoder.
 
 Its class probabilities become the ``tuned`` token of ``mmfuse.fusion.stack.TextStacks``, with
-out-of-fold predictions for the training items (``out_of_fold``), as the linear stacks have:
+out-of-fold predictions for the training items (``fit_out_of_fold``), as the linear stacks have:
 a model's reading of the items it was fitted on is overconfident, and the fusion model would
 learn to trust it more than it deserves on unseen posts. The checkpoint keeps the fine-tuned
 layers and heads only (``tuned.safetensors``, float16: 7 MB for two MiniLM layers): a delta
@@ -236,11 +236,14 @@ def fit_tuned(
             schedule.step()
             total += float(loss.detach())
         log.info("tuned layers, epoch %d: mean loss %.4f", epoch + 1, total / len(batches))
+    with torch.no_grad():  # float16 precision, as saved: the fitted model reads as the saved one
+        for tensor in model.state_dict().values():
+            tensor.copy_(tensor.half().float())
     model.eval()
     return model
 
 
-def out_of_fold(
+def fit_out_of_fold(
     encoder,
     states: Sequence[torch.Tensor],
     targets: Mapping[str, np.ndarray],
