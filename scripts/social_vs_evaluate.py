@@ -29,7 +29,7 @@ import numpy as np
 from mmfuse import config
 from mmfuse.cli import main as mmfuse
 from mmfuse.fusion.evaluate import score
-from mmfuse.tasks.social_scoring import NO_EMOTION
+from mmfuse.tasks.social_scoring import NEGATIVE, NO_EMOTION, SARCASTIC
 
 TASKS = ("sentiment", "emotion", "irony")
 METRIC = {"sentiment": "macro_recall", "emotion": "macro_f1", "irony": "f1_irony"}
@@ -65,16 +65,19 @@ def write_inputs(data: Path, folder: Path, limit: int | None) -> tuple[Path, Pat
 def pipeline_metrics(results: Path, labels: Path, predictions: Path) -> dict[str, float]:
     """TweetEval's metric per task from the pipeline's results.csv.
 
-    The pipeline writes ``NO_EMOTION`` where the sentiment reads neutral; TweetEval's emotion
-    classes have no such class, so those posts take the emotion head's class, which
-    ``mmfuse evaluate`` wrote in ``predictions`` (``emotion_predicted``).
+    The pipeline writes ``NO_EMOTION`` where the sentiment reads neutral (TweetEval's emotion
+    classes have no such class), and the emotion a sarcastic complaint means where the head
+    reads its literal words' joy (``intended_emotions``): those posts take the emotion head's
+    class, which ``mmfuse evaluate`` wrote in ``predictions`` (``emotion_predicted``), so that
+    both paths score the same head.
     """
     with open(results, encoding="utf-8", newline="") as stream:
         rows = {row["id"]: row for row in csv.DictReader(stream)}
     with open(predictions, encoding="utf-8", newline="") as stream:
         head = {row["id"]: row.get("emotion_predicted", "") for row in csv.DictReader(stream)}
     for key, row in rows.items():
-        if row["emotion"] == NO_EMOTION:
+        meant = row["sentiment"] == NEGATIVE and float(row["sarcasm_prob"]) > SARCASTIC
+        if row["emotion"] == NO_EMOTION or meant:
             row["emotion"] = head.get(key, row["emotion"])
     with open(labels, encoding="utf-8", newline="") as stream:
         truth = list(csv.DictReader(stream))

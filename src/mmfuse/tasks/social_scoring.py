@@ -30,6 +30,11 @@ OUTPUT_NAMES = {"irony": "sarcasm"}
 # The emotion of a post whose sentiment reads neutral: its emotion classes (TweetEval's anger,
 # joy, optimism, sadness) all assume a feeling, so a factual post gets none of them.
 NO_EMOTION = "neutral"
+# Emotion classes that only a positive reading carries. A sarcastic post whose intended
+# sentiment is negative ("on hold for two hours. Fantastic.") keeps its literal words' joy in
+# an emotion head trained on literal labels; it gets its likeliest other emotion instead.
+POSITIVE_EMOTIONS = frozenset({"joy", "optimism", "love", "trust"})
+SARCASTIC = 0.5  # irony probability above which a post reads as sarcastic
 
 
 @dataclass
@@ -101,6 +106,8 @@ def _fill_predictions(model, fused, posts: list[PostScores]) -> None:
                 for post, value in zip(posts, scores, strict=True):
                     post.columns[task] = float(value)
             continue
+        if task == "emotion":
+            scores = intended_emotions(model, fused.scores)
         best = scores.argmax(axis=1)
         for i, post in enumerate(posts):
             if task == "irony":
@@ -117,6 +124,29 @@ def _fill_predictions(model, fused, posts: list[PostScores]) -> None:
             total = shares[:, columns].sum(axis=1) if columns else np.zeros(len(posts))
             for post, value in zip(posts, total, strict=True):
                 post.columns[f"{name}_from_{source}"] = float(value)
+
+
+def intended_emotions(model, scores: dict[str, np.ndarray]) -> np.ndarray:
+    """float [n, classes] emotion probabilities, the positive emotions (``POSITIVE_EMOTIONS``)
+    taken out where the post reads sarcastic (irony > ``SARCASTIC``) and its sentiment
+    negative: the emotion its author meant, as its sentiment is; the other emotions' shares
+    are renormalised to sum to 1. Unchanged without the three tasks or without a
+    non-positive emotion class."""
+    emotion = scores["emotion"]
+    if not {"sentiment", "irony"} <= set(model.tasks):
+        return emotion
+    classes = model.task("emotion").classes
+    positive = [i for i, name in enumerate(classes) if name in POSITIVE_EMOTIONS]
+    sentiments, ironies = model.task("sentiment").classes, model.task("irony").classes
+    if not 0 < len(positive) < len(classes) or NEGATIVE not in sentiments or "irony" not in ironies:
+        return emotion
+    negative = scores["sentiment"].argmax(axis=1) == sentiments.index(NEGATIVE)
+    sarcastic = scores["irony"][:, ironies.index("irony")] > SARCASTIC
+    rows = np.flatnonzero(negative & sarcastic)
+    meant = emotion.copy()
+    meant[np.ix_(rows, positive)] = 0.0
+    meant[rows] /= np.maximum(meant[rows].sum(axis=1, keepdims=True), 1e-12)
+    return meant
 
 
 def _no_emotion_when_neutral(model, fused, posts: list[PostScores]) -> None:
