@@ -43,8 +43,9 @@ class EncodeOptions(MediaOptions):
     text_model: str = option("", "text encoder (default: the registry's)")
     text_precision: str = option(
         "float32",
-        "sentence encoder precision: float32 keeps an item's embedding independent of its "
-        "batch; bfloat16 or auto (bfloat16 where the hardware has it) is faster",
+        "sentence encoder precision: float32 is closest to the published model; bfloat16 "
+        "or auto (bfloat16 where the hardware has it) is faster; either way an item's "
+        "embedding does not depend on its batch",
         choices=("float32", "bfloat16", "int8", "auto"),
     )
 

@@ -76,10 +76,11 @@ class ScreeningOptions:
     )
     text_model: str = option("", "sentence encoder (default: the registry's)")
     text_precision: str = option(
-        "float32",
-        "sentence encoder precision: bfloat16 is about twice as fast on CPUs with bfloat16 "
-        "units, but a CV's scores then move by ~0.1 with the other CVs of its batch",
-        choices=("float32", "bfloat16"),
+        "auto",
+        "sentence encoder precision: auto is bfloat16 where the hardware multiplies it "
+        "natively (CPUs with AVX512-BF16 or AMX, CUDA), else float32; a CV's scores never "
+        "depend on the other CVs of its batch either way",
+        choices=("auto", "float32", "bfloat16"),
     )
     speech_model: str = option("", "speech recogniser for interviews (default: the registry's)")
     as_of: str = option(
@@ -156,6 +157,7 @@ class ScreeningTask(Task):
         return date.fromisoformat(self.options.as_of) if self.options.as_of else date.today()
 
     def settings(self) -> dict:
+        from mmfuse.encoders.text import resolve_precision
         from mmfuse.nlp import pii, skills
         from mmfuse.tasks.screening import matching, scoring
 
@@ -181,6 +183,9 @@ class ScreeningTask(Task):
             "speech_model": self.speech_model,
             "as_of": self.as_of.isoformat(),
             "blind": not self.options.keep_pii,
+            "text_precision": resolve_precision(
+                self.options.text_precision, registry.select_device(self.device)
+            ),
         }
 
     # -- the stages -------------------------------------------------------------------------
