@@ -3,14 +3,15 @@
 The folder's own sentence-transformers files decide the pooling (mean, CLS or max over tokens)
 and the maximum length; every embedding is L2-normalised so dot products are cosines. Speed
 comes from length-bucketed batches (each text padded only to the next multiple of
-``PAD_MULTIPLE`` tokens and batched with texts of that length, so a tweet costs ~30 tokens,
-not 256, and its embedding does not depend on its batch), one tokenizer call for all texts,
+``PAD_MULTIPLE`` tokens and batched with texts of that length, so a tweet costs ~30 tokens, not
+256, and its embedding does not depend on its batch), one tokenizer call for all texts,
 ``torch.inference_mode`` and, by default where the hardware has native bfloat16 matrix units
-(AMX / AVX512-BF16 CPUs, CUDA), bfloat16 weights. On 2,000 TweetEval tweets (one thread, Xeon with AMX) bfloat16 ran 440
-tweets/s against 147 for float32 and 102 for plain sentence-transformers, at cosine >= 0.9999
-to the float32 embeddings and with unchanged downstream scores (sentiment macro-recall 0.543
-vs 0.542, emotion macro-F1 0.635 vs 0.639, logistic regression, 5-fold). Dynamic int8
-quantization is offered but is not faithful (see ``PRECISIONS``).
+(AMX / AVX512-BF16 CPUs, CUDA), bfloat16 weights. On 2,000 TweetEval tweets (one thread, Xeon
+with AMX) bfloat16 ran 440 tweets/s against 147 for float32 and 102 for plain
+sentence-transformers, at cosine >= 0.9999 to the float32 embeddings and with unchanged downstream
+scores (sentiment macro-recall 0.543 vs 0.542, emotion macro-F1 0.635 vs 0.639, logistic
+regression, 5-fold). Dynamic int8 quantization is offered but is not faithful (see
+``PRECISIONS``).
 
 Threads are torch's (``torch.set_num_threads``): on a machine whose cores are busy with other
 processes, two OpenMP threads on two cores wait on each other and ran 6x slower than one.

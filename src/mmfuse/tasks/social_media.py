@@ -39,8 +39,8 @@ from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.social_scoring import (
     OUTPUT_NAMES,
-    SCORE_TASK,
     SOURCES,
+    VALENCE,
     add_media_aliases,
     score_posts,
 )
@@ -163,7 +163,8 @@ class SocialMediaTask(Task):
 
     @property
     def columns(self) -> tuple[str, ...]:
-        extra = [t for t in self.kinds if t not in (*CORE_TASKS, SCORE_TASK)]
+        valence = (VALENCE,) if self.kinds.get(VALENCE) == "regression" else ()
+        extra = [t for t in self.kinds if t not in (*CORE_TASKS, *valence)]
         explained = [OUTPUT_NAMES.get(t, t) for t in CORE_TASKS if t in self.kinds]
         return (
             "id",
@@ -174,6 +175,7 @@ class SocialMediaTask(Task):
             "sentiment",
             "sentiment_prob",
             "sentiment_score",
+            *valence,
             "sarcasm_prob",
             "emotion",
             "emotion_prob",

@@ -17,9 +17,11 @@ import numpy as np
 from mmfuse.encoders.conse import normalise
 from mmfuse.fusion.inference import infer
 
-# The sentiment score in [-1, 1]: the model's valence regression when it has one (mmfuse-base
-# learns it from VADER's human ratings), else p(positive) - p(negative).
-SCORE_TASK = "valence"
+# The sentiment score in [-1, 1] is p(positive) - p(negative) of the sentiment as meant, so
+# it agrees with ``sentiment`` (a sarcastic complaint scores below 0). A model's valence
+# regression (mmfuse-base learns it from VADER's human ratings of the words, a literal
+# reading) is its own column.
+VALENCE = "valence"
 POSITIVE, NEGATIVE = "positive", "negative"
 # The media sources and the modalities (aliases of the text modality) that carry them; every
 # other modality of the model is made from the post's text. ``<task>_from_<source>`` columns.
@@ -67,9 +69,7 @@ def add_media_aliases(model, target: str = "text") -> None:
 
 
 def sentiment_scores(model, predictions) -> np.ndarray:
-    """float [n] sentiment score per item of ``infer`` output (see ``SCORE_TASK``)."""
-    if SCORE_TASK in model.tasks:
-        return predictions.scores[SCORE_TASK].astype(np.float64)
+    """float [n] sentiment score per item of ``infer`` output: p(positive) - p(negative)."""
     probs, classes = predictions.scores["sentiment"], model.task("sentiment").classes
     return probs[:, classes.index(POSITIVE)] - probs[:, classes.index(NEGATIVE)]
 
@@ -102,9 +102,8 @@ def _fill_predictions(model, fused, posts: list[PostScores]) -> None:
     for task in model.tasks:
         config, scores = model.task(task), fused.scores[task]
         if config.kind == "regression":
-            if task != SCORE_TASK:
-                for post, value in zip(posts, scores, strict=True):
-                    post.columns[task] = float(value)
+            for post, value in zip(posts, scores, strict=True):
+                post.columns[task] = float(value)
             continue
         if task == "emotion":
             scores = intended_emotions(model, fused.scores)
