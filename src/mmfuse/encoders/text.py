@@ -225,6 +225,7 @@ class TextEncoder(Encoder):
             "lowercase": self.config.lowercase,
             "precision": self.precision,
             "quantized": self.precision == "int8",
+            "pad_multiple": PAD_MULTIPLE,  # cached embeddings from batch-padded runs differ
         }
 
     @property
