@@ -10,6 +10,7 @@ from helpers.tiny_text import save_tiny_sentence_transformer
 
 from mmfuse import cli
 from mmfuse.nlp.pii import Redactor
+from mmfuse.types import Item
 
 PLANTED = {
     "PERSON": "Marguerite Okonkwo",
@@ -85,23 +86,27 @@ def test_no_trace_in_outputs_cache_or_logs(tmp_path, caplog, capfd, monkeypatch,
     cache = tmp_path / "cache"
     monkeypatch.setenv("MMFUSE_CACHE", str(cache))
     model = save_tiny_sentence_transformer(tmp_path / "tiny", ["java", "team", "engineer"], 16)
-    folder = tmp_path / "in" / "candidate-017"
+    folder = tmp_path / "in" / "marguerite_okonkwo"  # an id that names her
     folder.mkdir(parents=True)
     (folder / "cv.txt").write_text(CV, encoding="utf-8")
     (tmp_path / "job.txt").write_text(JOB, encoding="utf-8")
     caplog.set_level(logging.DEBUG)
-    out = tmp_path / "out"
+    out, key = tmp_path / "out", tmp_path / "private" / "key.csv"
     flags = ["--text-model", f"sentence-transformers:{model}", "--no-progress", "-v"]
-    code = cli.main(["run", "screening", str(tmp_path / "in"), "--job", str(tmp_path / "job.txt"),
-                     "-o", str(out), *flags])  # fmt: skip
-    assert code == 0
+    command = ["run", "screening", str(tmp_path / "in"), "--job", str(tmp_path / "job.txt"),
+               "-o", str(out), "--id-key", str(key), *flags]  # fmt: skip
+    assert cli.main(command) == 0
     printed = capfd.readouterr()
     logs = caplog.text + printed.out + printed.err
     import csv
 
     with open(out / "results.csv", encoding="utf-8", newline="") as stream:
         (row,) = list(csv.DictReader(stream))
-    assert row["id"] == "candidate-017" and not row["error"]
+    assert row["id"].startswith("cand-") and not row["error"]
+    assert key.read_text(encoding="utf-8").splitlines() == [
+        "id,original_id",
+        f"{row['id']},marguerite_okonkwo",
+    ]
     redacted = json.loads(row["pii_redacted"])
     assert redacted["PERSON"] >= 3 and redacted["PHONE_NUMBER"] == 1
     files = [p for root in (out, cache) for p in root.rglob("*") if p.is_file()]
@@ -113,6 +118,10 @@ def test_no_trace_in_outputs_cache_or_logs(tmp_path, caplog, capfd, monkeypatch,
             assert value.lower() not in text.lower(), f"{value!r} in {where}"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["settings"]["blind"] is True
+    # the same name gets the same id again: the second run is served from the cache
+    assert cli.main([*command, "--overwrite"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["items"]["from_cache"] == 1
 
 
 def test_keep_pii_is_recorded_and_keeps_the_text(tmp_path):
@@ -120,7 +129,24 @@ def test_keep_pii_is_recorded_and_keeps_the_text(tmp_path):
     from mmfuse.tasks.screening import ScreeningOptions, ScreeningTask
 
     options = resolve(ScreeningOptions, {"job_text": JOB, "keep_pii": True}, {})
-    assert ScreeningTask(options).settings()["blind"] is False
+    task = ScreeningTask(options)
+    assert task.settings()["blind"] is False
+    items = [Item("jane_doe", text="a CV")]
+    assert task.run_items(items) == items  # ids as given
+
+
+def test_name_like_ids_are_replaced_by_a_salted_hash(monkeypatch, tmp_path):
+    from mmfuse.tasks.screening.identity import blind_items
+
+    monkeypatch.setenv("MMFUSE_CACHE", str(tmp_path / "cache"))
+    items = [Item("jane_doe"), Item("Jane-Doe"), Item("cand-017"), Item("0042"), Item("jane_doe2")]
+    blinded, key = blind_items(items, b"salt one")
+    ids = [i.id for i in blinded]
+    assert ids[0].startswith("cand-") and ids[1].startswith("cand-") and ids[0] != ids[1]
+    assert ids[2:] == ["cand-017", "0042", "jane_doe2"]  # not names: kept
+    assert key == {ids[0]: "jane_doe", ids[1]: "Jane-Doe"}
+    assert [i.id for i in blind_items(items, b"salt one")[0]] == ids  # stable
+    assert blind_items(items, b"salt two")[0][0].id != ids[0]  # the salt is the secret
 
 
 def test_a_photo_in_a_docx_cv_is_counted_never_read(tmp_path):

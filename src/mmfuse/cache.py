@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS rows (
 CREATE TABLE IF NOT EXISTS file_hashes (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL);
 """
+# ``file_hashes.path`` holds the SHA-256 of the path, not the path: file and folder names
+# ("jane_doe/cv.pdf") can name a person, and the cache must not keep them.
 
 
 def default_results_dir() -> Path:
@@ -195,7 +197,7 @@ class Cache:
             self._connect()
             .execute(
                 "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ?",
-                (path, size, mtime_ns),
+                (_path_key(path), size, mtime_ns),
             )
             .fetchone()
         )
@@ -203,8 +205,14 @@ class Cache:
 
     def _remember_hash(self, path: str, size: int, mtime_ns: int, digest: str) -> None:
         self._connect().execute(
-            "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)", (path, size, mtime_ns, digest)
+            "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)",
+            (_path_key(path), size, mtime_ns, digest),
         )
+
+
+def _path_key(path: str) -> str:
+    """What ``file_hashes`` stores for a path: its SHA-256."""
+    return hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def file_digest(path: str | Path, memo: Cache | None = None) -> str:

@@ -38,4 +38,5 @@ def run(args: argparse.Namespace) -> int:
     run_options, options = resolve_options(args, task_class.Options, task_class.default_batch_size)
     items = items_from_args(args, task_class.group_by)
     task = task_class(options, items, run_options.device)
+    items = task.run_items(items)
     return exit_code(run_task(task, items, args.out, run_options, sys.argv, source=args.input))

@@ -52,6 +52,11 @@ class Task(abc.ABC):
         self.options = options if options is not None else self.Options()
         self.device = device
 
+    def run_items(self, items: Sequence[Item]) -> Sequence[Item]:
+        """The items as the run keys, logs and writes them: ``items`` unchanged by default
+        (screening replaces ids that look like people's names)."""
+        return items
+
     @abc.abstractmethod
     def settings(self) -> dict:
         """Model ids, weight hashes and options: the cache key and the run manifest's record."""

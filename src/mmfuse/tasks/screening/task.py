@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,6 +20,7 @@ from mmfuse.tasks.base import Task
 from mmfuse.tasks.options import option, to_record
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.screening.answers import Recording, read_recording
+from mmfuse.tasks.screening.identity import blind_items, id_salt, write_key
 from mmfuse.types import Item, media_kind
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,6 @@ QUESTION_FILES = ("questions.txt", "questions.md")
 # cv_path, recording, video, ...) become the item's files in discovery, confined to the
 # manifest's folder.
 CV_TEXT_COLUMNS = ("cv_text", "text")
-# An id of two or three words of letters ("jane_doe", "Jane-Doe"): maybe a person's name.
-NAME_LIKE_ID = re.compile(r"[A-Za-z]{2,}(?:[ _.-][A-Za-z]{2,}){1,2}")
 DEFAULT_BATCH = 32  # CVs per process call: their sentences are embedded in one batch
 COLUMNS = (
     "id",
@@ -70,7 +68,15 @@ class ScreeningOptions:
 
     job: Path | None = option(None, "the job description: a TXT, PDF or DOCX file")
     job_text: str | None = option(None, "the job description as text (instead of --job)")
-    keep_pii: bool = option(False, "do not redact personal data (blind screening is the default)")
+    keep_pii: bool = option(
+        False,
+        "do not redact personal data, nor replace ids that look like names (blind is the default)",
+    )
+    id_key: Path | None = option(
+        None,
+        "write id,original_id for the ids replaced because they look like names to this "
+        "CSV file (keep it apart from what reviewers see)",
+    )
     must_have_all: bool = option(
         False, "mark (never drop) candidates who miss any must-have requirement"
     )
@@ -135,14 +141,25 @@ class ScreeningTask(Task):
             dict.fromkeys(k for item in items for k in item.meta if k not in skip)
         )
         self.columns = (*COLUMNS, *self.meta_columns, "notes", "error")
-        if named := sum(bool(NAME_LIKE_ID.fullmatch(item.id)) for item in items):
-            log.warning(
-                "%d candidate ids look like people's names; ids are never redacted (they key "
-                "the outputs and the logs): prefer neutral ids such as cand-017",
-                named,
-            )
         self.screener = None
         self.interviewer = None
+
+    def run_items(self, items: Sequence[Item]) -> Sequence[Item]:
+        """Ids that look like people's names replaced (``identity``), unless ``keep_pii``."""
+        if self.options.keep_pii:
+            return items
+        blinded, key = blind_items(items, id_salt())
+        if key:
+            log.warning(
+                "%d candidate ids looked like people's names and were replaced by cand-... ids%s",
+                len(key),
+                f"; the mapping is in {self.options.id_key}"
+                if self.options.id_key
+                else " (--id-key FILE keeps the mapping)",
+            )
+        if self.options.id_key:
+            write_key(self.options.id_key, key)
+        return blinded
 
     @property
     def text_model(self) -> str:
@@ -174,6 +191,7 @@ class ScreeningTask(Task):
         )
         record = to_record(self.options)
         record.pop("job_text", None)  # the job is keyed by its hash below
+        record.pop("id_key", None)  # where the mapping is written changes no result
         return {
             "version": __version__,
             "options": record,
