@@ -119,12 +119,17 @@ def test_manifest_with_cv_paths(tmp_path, tiny_model, one_torch_thread):
     assert rows["c2"]["error"] and rows["c2"]["rank"] == ""
 
 
-def test_ids_that_look_like_names_are_warned_about_without_naming_them(caplog):
+def test_ids_that_look_like_names_are_replaced_and_logged_without_naming_them(
+    caplog, monkeypatch, tmp_path
+):
     from mmfuse.tasks.options import resolve
     from mmfuse.tasks.screening import ScreeningOptions, ScreeningTask
     from mmfuse.types import Item
 
+    monkeypatch.setenv("MMFUSE_CACHE", str(tmp_path))
     options = resolve(ScreeningOptions, {"job_text": JOB}, {})
-    ScreeningTask(options, [Item("jane_doe"), Item("cand-017"), Item("cand-a")])
-    (record,) = [r for r in caplog.records if "look like" in r.getMessage()]
+    items = [Item("jane_doe"), Item("cand-017"), Item("cand-a")]
+    ids = [i.id for i in ScreeningTask(options, items).run_items(items)]
+    assert ids[0].startswith("cand-") and ids[1:] == ["cand-017", "cand-a"]
+    (record,) = [r for r in caplog.records if "looked like" in r.getMessage()]
     assert record.getMessage().startswith("1 candidate ids") and "jane" not in record.getMessage()
