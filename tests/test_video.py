@@ -470,8 +470,10 @@ def test_default_encoders_on_big_buck_bunny(bunny_features):
     assert out.voice.shape == (len(out.transcript.segments), 512)
 
 
-def test_keyframe_sampling_decodes_little_and_gives_a_full_decodes_frames(tmp_path):
-    """H.264 with a keyframe every second (as phones record), sampled once a second."""
+@pytest.mark.parametrize("every_s", [1.0, 1.6])
+def test_keyframe_sampling_decodes_little_and_gives_a_full_decodes_frames(tmp_path, every_s):
+    """H.264 with a keyframe every second (as phones record), sampled once a second (every
+    sample a keyframe: the keyframes alone are decoded) and every 1.6 s (seek and decode)."""
     path, fps = tmp_path / "phone.mp4", 25
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=fps)
@@ -487,13 +489,16 @@ def test_keyframe_sampling_decodes_little_and_gives_a_full_decodes_frames(tmp_pa
     while capture.grab():
         decoded[round(capture.get(cv2.CAP_PROP_POS_MSEC))] = capture.retrieve()[1][:, :, ::-1]
     capture.release()
-    sampler = FrameSampler(path, every_s=1.0, max_side=None)
+    sampler = FrameSampler(path, every_s=every_s, max_side=None)
     frames = list(sampler)
     assert (
         [f.index for f in frames]
         == [drawn_index(f.image) for f in frames]
-        == list(range(0, 8 * fps, fps))
+        == list(range(0, 8 * fps, round(every_s * fps)))
     )
     for frame in frames:
         assert np.array_equal(frame.image, decoded[round(frame.time * 1000)])
-    assert sampler.stats.grabbed < 8 * fps / 4  # a few frames decoded per sample, not 25
+    if every_s == 1.0:
+        assert sampler.stats.grabbed == len(frames) and sampler.stats.seeks == 0
+    else:
+        assert sampler.stats.grabbed < 8 * fps / 2  # from each keyframe to its sample

@@ -85,13 +85,70 @@ def packet_index(path: Path) -> PacketIndex | None:
     return PacketIndex(pts, sorted(keyframes), Fraction(time_base), start)
 
 
+def sampled_frames(index: PacketIndex, every_s: float) -> list[int]:
+    """Presentation timestamps of the sampled frames: for each multiple of ``every_s`` seconds,
+    the first frame at or after it less half a frame; the next multiple after that frame."""
+    half_frame = _half_frame(index)
+    wanted, target = [], 0.0
+    while True:
+        first = index.start + math.ceil((target - half_frame) / index.time_base)
+        number = bisect.bisect_left(index.pts, first)
+        if number == len(index.pts):
+            return wanted
+        wanted.append(index.pts[number])
+        time = index.seconds(index.pts[number])
+        target = (math.floor((time + half_frame) / every_s) + 1) * every_s
+
+
+def _half_frame(index: PacketIndex) -> float:
+    """Half the mean frame interval in seconds (0 for a single frame)."""
+    if len(index.pts) < 2 or index.seconds(index.pts[-1]) <= 0:
+        return 0.0
+    return 0.5 * index.seconds(index.pts[-1]) / (len(index.pts) - 1)
+
+
 def sample_by_keyframes(path: Path, index: PacketIndex, every_s: float, stats) -> Iterator:
     """Yields (time, frame number, BGR uint8 [h, w, 3]) of the frame nearest each multiple of
-    ``every_s`` seconds; ``stats`` (a ``SamplerStats``) counts decoded frames and seeks."""
+    ``every_s`` seconds; ``stats`` (a ``SamplerStats``) counts decoded frames and seeks.
+
+    When every sampled frame is a keyframe (a keyframe every ``every_s`` seconds, as encoders
+    set with a GOP of one sampling interval write), one pass decodes the keyframes only (the
+    decoder skips the other frames' data): no seeks, no frames decoded to be thrown away.
+    """
+    wanted = sampled_frames(index, every_s)
+    if wanted and set(wanted) <= set(index.keyframes):
+        yield from _keyframes_only(path, index, wanted, stats)
+        return
+    yield from _seek_and_decode(path, index, every_s, stats)
+
+
+def _keyframes_only(path: Path, index: PacketIndex, wanted: list[int], stats) -> Iterator:
     import av
 
-    fps = (len(index.pts) - 1) / index.seconds(index.pts[-1]) if len(index.pts) > 1 else None
-    half_frame = 0.5 / fps if fps else 0.0
+    remaining = set(wanted)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.codec_context.skip_frame = "NONKEY"
+        try:
+            for frame in container.decode(stream):
+                stats.grabbed += 1
+                if frame.pts not in remaining:
+                    continue
+                remaining.discard(frame.pts)
+                stats.retrieved += 1
+                number = bisect.bisect_left(index.pts, frame.pts)
+                yield index.seconds(frame.pts), number, frame.to_ndarray(format="bgr24")
+                if not remaining:
+                    return
+        except av.FFmpegError as error:  # damaged data part-way: stop at what decoded
+            logger.debug("%s: decoding stopped: %s", path.name, error)
+
+
+def _seek_and_decode(path: Path, index: PacketIndex, every_s: float, stats) -> Iterator:
+    import av
+
+    half_frame = _half_frame(index)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
