@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 logger = logging.getLogger(__name__)
+# Decoding every keyframe in one pass beats seeking up to this many keyframes a sample.
+KEYFRAMES_PER_SAMPLE = 2
 
 
 @dataclass(frozen=True)
@@ -112,11 +114,14 @@ def sample_by_keyframes(path: Path, index: PacketIndex, every_s: float, stats) -
     ``every_s`` seconds; ``stats`` (a ``SamplerStats``) counts decoded frames and seeks.
 
     When every sampled frame is a keyframe (a keyframe every ``every_s`` seconds, as encoders
-    set with a GOP of one sampling interval write), one pass decodes the keyframes only (the
+    set with a GOP of one sampling interval write) and there are at most
+    ``KEYFRAMES_PER_SAMPLE`` keyframes a sample, one pass decodes the keyframes only (the
     decoder skips the other frames' data): no seeks, no frames decoded to be thrown away.
+    All-keyframe video (Motion JPEG) sampled sparsely seeks instead.
     """
     wanted = sampled_frames(index, every_s)
-    if wanted and set(wanted) <= set(index.keyframes):
+    few = len(index.keyframes) <= KEYFRAMES_PER_SAMPLE * len(wanted)  # else seek past them
+    if wanted and few and set(wanted) <= set(index.keyframes):
         yield from _keyframes_only(path, index, wanted, stats)
         return
     yield from _seek_and_decode(path, index, every_s, stats)
@@ -128,7 +133,9 @@ def _keyframes_only(path: Path, index: PacketIndex, wanted: list[int], stats) ->
     remaining = set(wanted)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # frame threads pass every skipped frame through their pipeline: slices only (0.40 s
+        # against 0.75 s for a minute of 720p with a keyframe a second)
+        stream.thread_type = "SLICE"
         stream.codec_context.skip_frame = "NONKEY"
         try:
             for frame in container.decode(stream):
