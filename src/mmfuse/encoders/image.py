@@ -35,6 +35,10 @@ from mmfuse.registry import ModelRef, default_model
 
 # Images per forward pass: about 20 MB of float32 224x224 inputs, bounded whatever N is given.
 BATCH_SIZE = 32
+# A timm CNN on the CPU runs channels-last in batches of two: EfficientNet-Lite0 on the 2-core
+# development machine, 74 images/s against 40 NCHW in batches of 32 (Lite2: 40 against 20);
+# the activations of small batches stay in the caches.
+CPU_CNN_BATCH_SIZE = 2
 # ImageNet-1k: the label space of ``probs`` for every backend.
 N_CLASSES = 1000
 # ImageNet classes per text-tower call when building the zero-shot classifier: 350 prompts,
@@ -85,6 +89,7 @@ class ImageEncoder(Encoder):
     """
 
     modality = "image"
+    batch_size = BATCH_SIZE  # images per forward pass
 
     def __init__(self, model_id: str, dim: int, device: str, text_encoder: conse.TextEmbedder):
         super().__init__(model_id, dim, device)
@@ -107,7 +112,7 @@ class ImageEncoder(Encoder):
         """float32 [n, F] L2-normalised features and [n, 1000] probabilities of one batch."""
 
     def encode(self, images: Sequence[np.ndarray]) -> ImageFeatures:
-        """Encodes images in batches of BATCH_SIZE.
+        """Encodes images in batches of ``batch_size``.
 
         Args:
             images: RGB uint8 [H, W, 3] arrays, any sizes.
@@ -121,7 +126,8 @@ class ImageEncoder(Encoder):
         features = np.zeros((0, self.dim), dtype=np.float32)
         probs = np.zeros((0, N_CLASSES), dtype=np.float32)
         parts = [
-            self._forward(images[i : i + BATCH_SIZE]) for i in range(0, len(images), BATCH_SIZE)
+            self._forward(images[i : i + self.batch_size])
+            for i in range(0, len(images), self.batch_size)
         ]
         if parts:
             features = np.concatenate([p[0] for p in parts])
@@ -174,6 +180,29 @@ def _batch_tensor(images: Sequence[np.ndarray], transform, device: str) -> torch
     return torch.stack([transform(Image.fromarray(image)) for image in images]).to(device)
 
 
+def _fast_pixels(transform):
+    """The same tensors as a timm ``transform`` ending in to-tensor and normalise, with those two
+    steps done once for the batch (``(pixels / 255 - mean) / std``, in torchvision's order) on
+    channels-last memory instead of per image; None for other transforms."""
+    from torchvision import transforms as T
+
+    steps = list(getattr(transform, "transforms", []))
+    if len(steps) < 2 or not isinstance(steps[-1], T.Normalize):
+        return None
+    if type(steps[-2]).__name__ not in ("ToTensor", "MaybeToTensor"):
+        return None
+    resize = T.Compose(steps[:-2])
+    mean = torch.as_tensor(steps[-1].mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.as_tensor(steps[-1].std, dtype=torch.float32).view(1, -1, 1, 1)
+
+    def pixels(images: Sequence[np.ndarray], device: str) -> torch.Tensor:
+        arrays = np.stack([np.asarray(resize(Image.fromarray(image))) for image in images])
+        batch = torch.from_numpy(arrays).to(device).permute(0, 3, 1, 2).float().div(255)
+        return batch.sub(mean.to(device)).div(std.to(device))
+
+    return pixels
+
+
 class TimmImageEncoder(ImageEncoder):
     """An ImageNet-1k timm classifier; labels scored through its class probabilities.
 
@@ -193,14 +222,21 @@ class TimmImageEncoder(ImageEncoder):
                 f"classifier ({N_CLASSES}) is needed"
             )
         super().__init__(model_id, model.num_features, device, text_encoder)
-        self.model = model.eval().to(device)
+        self.model = model.eval().to(device, memory_format=torch.channels_last)
+        if device.startswith("cpu"):
+            self.batch_size = CPU_CNN_BATCH_SIZE
         self.transform = timm.data.create_transform(
             **timm.data.resolve_data_config({}, model=model)
         )
+        self._pixels = _fast_pixels(self.transform)
 
     @torch.inference_mode()
     def _forward(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        pixels = _batch_tensor(images, self.transform, self.device)  # [n, 3, 224, 224]
+        if self._pixels is None:
+            pixels = _batch_tensor(images, self.transform, self.device)  # [n, 3, 224, 224]
+        else:
+            pixels = self._pixels(images, self.device)
+        pixels = pixels.contiguous(memory_format=torch.channels_last)
         pooled = self.model.forward_head(self.model.forward_features(pixels), pre_logits=True)
         logits = self.model.get_classifier()(pooled)  # [n, 1000]
         features = torch.nn.functional.normalize(pooled.float(), dim=-1)
