@@ -1,11 +1,11 @@
 """Scale-out: the Ray engine with 1 and 2 model actors against the local engine, same folder.
 
-``mmfuse run social-media`` on five copies of ``sample_data/social_media`` (40 posts: text,
+``mmfuse run social-media`` on four copies of ``sample_data/social_media`` (32 posts: text,
 photos, a voice note, a video with speech), each run a fresh process with ``--no-cache``:
 the local engine, then ``--engine ray --workers 1`` and ``--workers 2`` (a local Ray instance
 started for the run; every actor loads its own models). Ray's own start-up is timed apart
 (``ray.init`` and ``ray.shutdown`` with nothing to run). Run from the repository root:
-``python -m benchmarks.bench_ray [--copies 5] [--workers 1 2]``.
+``python -m benchmarks.bench_ray [--copies 4] [--workers 1 2]``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ STARTUP = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=5)
+    parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args(argv)
     try:

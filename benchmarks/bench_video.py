@@ -7,10 +7,9 @@ frames, re-encoded with libx264 at 30 fps) looped for 1 and 10 minutes by copyin
 process, so its peak RSS is its own:
 
 - the alternative: ``cv2.VideoCapture.read()`` of every frame, keeping every 30th (as RGB);
-- mmfuse: ``mmfuse.io.video.sample_frames(path, every_s=1)`` (skipped frames grabbed or
-  sought, never converted; frames downscaled to 512 px);
-- a prototype of what would close the gap: PyAV, seeking to the keyframe before each target
-  when that is ahead of the decoder, decoding forward from it otherwise.
+- mmfuse: ``mmfuse.io.video.sample_frames(path, every_s=1)`` (keyframes only when every
+  sample is one, else seeking to the keyframe before each sample; skipped frames never
+  converted; frames downscaled to 512 px).
 
 Targets: at least 5x the alternative's speed; the peak RSS for 10 minutes within 1.2x of
 that for 1 minute. Run from the repository root: ``python -m benchmarks.bench_video
@@ -108,36 +107,7 @@ def mmfuse_sampler(path: Path) -> int:
     return sum(1 for _ in sample_frames(path, every_s=1.0))
 
 
-def pyav_keyframes(path: Path) -> int:
-    """Prototype: seek to the keyframe before a target when it is ahead of the decoder."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        keyframes = [p.pts for p in container.demux(stream) if p.is_keyframe and p.pts is not None]
-        container.seek(0)
-        stream.thread_type = "AUTO"
-        base = stream.time_base
-        half = 0.5 / FPS
-        position, target, n = -1.0, 0.0, 0
-        frames = container.decode(stream)
-        while True:
-            key = max((k for k in keyframes if k * base <= target + half), default=0)
-            if key * base > position + half:  # a keyframe lies between decoder and target
-                container.seek(key, stream=stream)
-                frames = container.decode(stream)
-            frame = next(frames, None)
-            while frame is not None and frame.time < target - half:
-                frame = next(frames, None)
-            if frame is None:
-                return n
-            frame.to_ndarray(format="rgb24")
-            n += 1
-            position = frame.time
-            target += 1.0
-
-
-READERS = {"opencv": opencv_every_30th, "mmfuse": mmfuse_sampler, "pyav": pyav_keyframes}
+READERS = {"opencv": opencv_every_30th, "mmfuse": mmfuse_sampler}
 
 
 def measure(reader: str, path: Path) -> dict:
@@ -197,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 path.unlink()
             if len(results) > 1:
                 short, long = min(args.minutes), max(args.minutes)
-                for name in ("mmfuse", "pyav"):
+                for name in ("mmfuse",):
                     growth = results[long][name]["peak_mb"] / results[short][name]["peak_mb"]
                     speed = results[long]["opencv"]["seconds"] / results[long][name]["seconds"]
                     print(
