@@ -31,7 +31,10 @@ FALLBACK_SAMPLE = "social_media"
 # Tasks whose input is not their sample folder itself: (folder, extra arguments).
 INPUTS = {
     "screening": ("screening/candidates", ("--job", str(SAMPLES / "screening" / "job.txt"))),
+    "wildlife": ("wildlife/survey", ("--species", str(SAMPLES / "wildlife" / "species.txt"))),
 }
+# Arguments a task needs on another task's sample folder.
+FALLBACK_ARGUMENTS = {"label": ("--labels", "a person,an animal,food,a building,a landscape")}
 # Functions the profile reports as stages: the encoders, the fusion model, tasks, NLP.
 STAGE_PREFIXES = ("mmfuse/encoders/", "mmfuse/fusion/", "mmfuse/tasks/", "mmfuse/nlp/")
 TOP_STAGES = 6
@@ -42,7 +45,7 @@ def task_input(task: str) -> tuple[Path, tuple[str, ...], bool]:
     folder, extra = INPUTS.get(task, (task.replace("-", "_"), ()))
     if (SAMPLES / folder).is_dir():
         return SAMPLES / folder, extra, True
-    return SAMPLES / FALLBACK_SAMPLE, (), False
+    return SAMPLES / FALLBACK_SAMPLE, FALLBACK_ARGUMENTS.get(task, ()), False
 
 
 def copies(folder: Path, target: Path, n: int) -> Path:
