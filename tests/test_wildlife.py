@@ -263,3 +263,20 @@ def test_sample_survey_zebras_blanks_events_and_a_zebra_found_by_its_description
         events = list(csv.DictReader(stream))
     assert [e["n_files"] for e in events] == ["4", "3", "1", "1"]
     assert camtrapdp.validate_package(out / "camtrap-dp") == []
+
+
+def test_files_that_are_not_survey_media_are_left_out_not_failed(tmp_path, caplog):
+    """A species list, notes or a spreadsheet in the folder is no failed photo: it is left
+    out with a warning; a sound file stays (it gets its own row)."""
+    from mmfuse.io.discover import discover
+    from mmfuse.tasks.wildlife.task import WildlifeTask
+
+    for name in ("IMG_0001.JPG", "IMG_0002.JPG", "dawn.wav", "species.txt", "notes.md", "log.csv"):
+        (tmp_path / name).write_bytes(b"x")
+    items = discover(tmp_path)
+    kept = WildlifeTask(None, items).run_items(items)
+    assert sorted(i.id for i in kept) == ["IMG_0001", "IMG_0002", "dawn"]
+    (record,) = [r for r in caplog.records if "left out" in r.getMessage()]
+    assert record.getMessage().startswith(
+        "2 files in the input are not"
+    )  # discovery skips the .csv already

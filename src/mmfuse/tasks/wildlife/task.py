@@ -10,6 +10,7 @@ event; ``finish`` writes ``events.csv``, ``summary.csv`` and a Camtrap DP packag
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,11 @@ from mmfuse.tasks.wildlife.reading import FileMedia, read_photo, read_video
 from mmfuse.tasks.wildlife.sequence import Cameras, Placement, common_root
 from mmfuse.tasks.wildlife.species import Species, read_species
 from mmfuse.types import Item, media_kind
+
+log = logging.getLogger(__name__)
+# Files a camera-trap or acoustic survey is made of; others in the folder (species lists,
+# notes, spreadsheets, thumbnail databases) are left out of the run, not reported as failures.
+SURVEY_KINDS = ("image", "video", "audio")
 
 # The crop classifier: EfficientNet-Lite2 tells blank crops from animals far better than Lite0
 # (crop animal mass of blanks at most 0.56 against 0.74 for animals, on the speciesnet test
@@ -101,6 +107,16 @@ def _inputs_digest(items: Sequence[Item]) -> str:
     return digest.hexdigest()[:16]
 
 
+def survey_items(items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
+    """The items that hold a photo, a video or a sound file (or an error to report), and the
+    others (``species.txt``, notes, spreadsheets), which a survey run leaves out."""
+    kept, left = [], []
+    for item in items:
+        survey = item.error or any(media_kind(p) in SURVEY_KINDS for p in item.paths)
+        (kept if survey else left).append(item)
+    return kept, left
+
+
 @register_task("wildlife")
 class WildlifeTask(Task):
     """The wildlife pipeline as an engine task (see the module docstring)."""
@@ -128,6 +144,7 @@ class WildlifeTask(Task):
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
         super().__init__(options, items, device)
+        items, _ = survey_items(items)
         self.species: list[Species] | None = None
         if self.options.species is not None:
             try:
@@ -141,6 +158,24 @@ class WildlifeTask(Task):
         )
         self.digest = _inputs_digest(items)
         self.locator = None
+
+    def run_items(self, items: Sequence[Item]) -> list[Item]:
+        """``survey_items``, with a warning that names what was left out."""
+        kept, left = survey_items(items)
+        if left:
+            what = (
+                "file in the input is not a photo, video or sound and was"
+                if len(left) == 1
+                else "files in the input are not photos, videos or sound and were"
+            )
+            log.warning(
+                "%d %s left out: %s",
+                len(left),
+                what,
+                ", ".join(p.name for i in left[:3] for p in i.paths[:1])
+                + (", ..." if len(left) > 3 else ""),
+            )
+        return kept
 
     def settings(self) -> dict:
         examples = self.options.examples
