@@ -174,6 +174,7 @@ class ScreeningTask(Task):
         return date.fromisoformat(self.options.as_of) if self.options.as_of else date.today()
 
     def settings(self) -> dict:
+        from mmfuse.encoders.speech import WORD_OPTIONS
         from mmfuse.encoders.text import resolve_precision
         from mmfuse.nlp import pii, skills
         from mmfuse.tasks.screening import matching, scoring
@@ -199,6 +200,7 @@ class ScreeningTask(Task):
             "rules_sha256": hashlib.sha256(rules.encode()).hexdigest()[:16],
             "text_model": self.text_model,
             "speech_model": self.speech_model,
+            "transcription": WORD_OPTIONS,
             "as_of": self.as_of.isoformat(),
             "blind": not self.options.keep_pii,
             "text_precision": resolve_precision(
