@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import wave
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,3 +120,22 @@ def test_synthesized_interview_rate_and_inserted_silences(tmp_path):
     assert measured["paused"].pause_ratio > 0.5 * inserted / span
     assert measured["paused"].long_pauses >= len(sentences) - 2
     print({k: (v.speaking_rate_wpm, v.pause_ratio) for k, v in measured.items()}, known_wpm)
+
+
+@pytest.mark.integration
+def test_the_sample_interview_is_transcribed_without_invented_answers():
+    """cand-b's interview ends in silence, where Whisper, conditioned on its own previous
+    window, once looped "I would add a data pipeline." (113 words for 62 spoken)."""
+    from mmfuse.encoders.base import create_encoder
+    from mmfuse.registry import default_model
+    from mmfuse.tasks.screening.answers import read_recording
+    from mmfuse.tasks.screening.interview import FILLER_PROMPT
+
+    path = Path(__file__).resolve().parents[1] / "sample_data/screening/candidates/cand-b"
+    recording = read_recording(path / "interview.mp4")
+    speech = create_encoder(default_model("speech"), "cpu")
+    segments, words = speech.transcribe_words(recording.audio, language="en", prompt=FILLER_PROMPT)
+    text = " ".join(s.text for s in segments)
+    assert "I have not built a large data pipeline yet" in text
+    assert text.count("I would add a data pipeline") <= 1
+    assert len(words) < 80
