@@ -332,23 +332,26 @@ class Featurizer:
 
     def predict_stacks(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The fitted stacks' tokens of unseen raw texts: token name -> float32 [N, dim]."""
-        return self._text_inputs(texts, need_text=False)[1]
+        return self._text_inputs(texts, need_text=False, need_lexical=False)[2]
 
     def _text_inputs(
-        self, texts: Sequence[str], need_text: bool
-    ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
-        """Sentence embeddings of raw texts (when ``need_text`` or the stacks need them) and
-        the stacks' tokens ({} without stacks); each encoded once, even without a cache."""
+        self, texts: Sequence[str], need_text: bool, need_lexical: bool
+    ) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, np.ndarray]]:
+        """Sentence embeddings and lexical features of raw texts (when asked for or the stacks
+        need them) and the stacks' tokens ({} without stacks); each computed once, even
+        without a cache."""
         prepared = [self.prepare(t) for t in texts]
         if self.stacks is None:
-            return (self.embed_texts(prepared) if need_text else None), {}
+            embeddings = self.embed_texts(prepared) if need_text else None
+            return embeddings, (self.lexical(texts) if need_lexical else None), {}
         tuned = None
         if self.stacks.tuned_classes:
             embeddings, tuned = self.embed_and_read(prepared)
         else:
             embeddings = self.embed_texts(prepared)
-        dense = np.concatenate([embeddings, self.lexical(texts)], axis=1)
-        return embeddings, self.stacks.predict(prepared, dense, tuned)
+        lexical = self.lexical(texts)
+        dense = np.concatenate([embeddings, lexical], axis=1)
+        return embeddings, lexical, self.stacks.predict(prepared, dense, tuned)
 
     def featurize_texts(
         self, texts: Sequence[str], stacked: Mapping[str, np.ndarray] | None = None
@@ -361,14 +364,19 @@ class Featurizer:
                 out-of-fold tokens of ``fit_stacks`` while training.
         """
         if stacked is None:
-            embeddings, stacked = self._text_inputs(texts, need_text=self.config.text)
-        elif self.config.text:
-            embeddings = self.embed_texts([self.prepare(t) for t in texts])
+            embeddings, lexical, stacked = self._text_inputs(
+                texts, self.config.text, self.config.lexical
+            )
+        else:
+            embeddings = None
+            if self.config.text:
+                embeddings = self.embed_texts([self.prepare(t) for t in texts])
+            lexical = self.lexical(texts) if self.config.lexical else None
         inputs = {}
         if self.config.text:
             inputs[TEXT] = _single(unit_variance(embeddings))
         if self.config.lexical:
-            inputs[LEXICAL] = _single(self.lexical(texts))
+            inputs[LEXICAL] = _single(lexical)
         if self.stacks is not None:
             inputs.update({name: _single(stacked[name]) for name in self.stacks.dims})
         return inputs
