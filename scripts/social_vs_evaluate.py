@@ -29,7 +29,8 @@ import numpy as np
 from mmfuse import config
 from mmfuse.cli import main as mmfuse
 from mmfuse.fusion.evaluate import score
-from mmfuse.tasks.social_scoring import NEGATIVE, NO_EMOTION, SARCASTIC
+from mmfuse.tasks.social_scoring import NEGATIVE, NO_EMOTION
+from mmfuse.tasks.social_summary import SARCASM_THRESHOLD
 
 TASKS = ("sentiment", "emotion", "irony")
 METRIC = {"sentiment": "macro_recall", "emotion": "macro_f1", "irony": "f1_irony"}
@@ -76,7 +77,7 @@ def pipeline_metrics(results: Path, labels: Path, predictions: Path) -> dict[str
     with open(predictions, encoding="utf-8", newline="") as stream:
         head = {row["id"]: row.get("emotion_predicted", "") for row in csv.DictReader(stream)}
     for key, row in rows.items():
-        meant = row["sentiment"] == NEGATIVE and float(row["sarcasm_prob"]) > SARCASTIC
+        meant = row["sentiment"] == NEGATIVE and float(row["sarcasm_prob"]) >= SARCASM_THRESHOLD
         if row["emotion"] == NO_EMOTION or meant:
             row["emotion"] = head.get(key, row["emotion"])
     with open(labels, encoding="utf-8", newline="") as stream:

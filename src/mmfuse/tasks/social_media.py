@@ -100,7 +100,7 @@ class SocialOptions(MediaOptions):
     text_precision: str = option(
         "auto",
         "sentence encoder precision: auto is bfloat16 where the hardware multiplies it "
-        "natively (CPUs with AVX512-BF16 or AMX, CUDA), about 1.7x faster, else float32; "
+        "natively (CPUs with AVX512-BF16 or AMX, CUDA), about 1.5x faster, else float32; "
         "a post's scores never depend on its batch either way",
         choices=("auto", "float32", "bfloat16"),
     )

@@ -16,6 +16,7 @@ import numpy as np
 
 from mmfuse.encoders.conse import normalise
 from mmfuse.fusion.inference import infer
+from mmfuse.tasks.social_summary import SARCASM_THRESHOLD
 
 # The sentiment score in [-1, 1] is p(positive) - p(negative) of the sentiment as meant, so
 # it agrees with ``sentiment`` (a sarcastic complaint scores below 0). A model's valence
@@ -36,7 +37,6 @@ NO_EMOTION = "neutral"
 # sentiment is negative ("on hold for two hours. Fantastic.") keeps its literal words' joy in
 # an emotion head trained on literal labels; it gets its likeliest other emotion instead.
 POSITIVE_EMOTIONS = frozenset({"joy", "optimism", "love", "trust"})
-SARCASTIC = 0.5  # irony probability above which a post reads as sarcastic
 
 
 @dataclass
@@ -127,7 +127,8 @@ def _fill_predictions(model, fused, posts: list[PostScores]) -> None:
 
 def intended_emotions(model, scores: dict[str, np.ndarray]) -> np.ndarray:
     """float [n, classes] emotion probabilities, the positive emotions (``POSITIVE_EMOTIONS``)
-    taken out where the post reads sarcastic (irony > ``SARCASTIC``) and its sentiment
+    taken out where the post reads sarcastic (irony >= ``SARCASM_THRESHOLD``, as the summary
+    counts sarcastic posts) and its sentiment
     negative: the emotion its author meant, as its sentiment is; the other emotions' shares
     are renormalised to sum to 1. Unchanged without the three tasks or without a
     non-positive emotion class."""
@@ -140,7 +141,7 @@ def intended_emotions(model, scores: dict[str, np.ndarray]) -> np.ndarray:
     if not 0 < len(positive) < len(classes) or NEGATIVE not in sentiments or "irony" not in ironies:
         return emotion
     negative = scores["sentiment"].argmax(axis=1) == sentiments.index(NEGATIVE)
-    sarcastic = scores["irony"][:, ironies.index("irony")] > SARCASTIC
+    sarcastic = scores["irony"][:, ironies.index("irony")] >= SARCASM_THRESHOLD
     rows = np.flatnonzero(negative & sarcastic)
     meant = emotion.copy()
     meant[np.ix_(rows, positive)] = 0.0
