@@ -29,7 +29,7 @@ from mmfuse.types import Item, media_kind
 
 log = logging.getLogger(__name__)
 # Files a camera-trap or acoustic survey is made of; others in the folder (species lists,
-# notes, spreadsheets, thumbnail databases) are left out of the run, not reported as failures.
+# notes) are left out of the run, not reported as failures.
 SURVEY_KINDS = ("image", "video", "audio")
 
 # The crop classifier: EfficientNet-Lite2 tells blank crops from animals far better than Lite0
@@ -109,7 +109,7 @@ def _inputs_digest(items: Sequence[Item]) -> str:
 
 def survey_items(items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
     """The items that hold a photo, a video or a sound file (or an error to report), and the
-    others (``species.txt``, notes, spreadsheets), which a survey run leaves out."""
+    others (``species.txt``, notes), which a survey run leaves out."""
     kept, left = [], []
     for item in items:
         survey = item.error or any(media_kind(p) in SURVEY_KINDS for p in item.paths)
