@@ -41,7 +41,10 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=192, help="CVs to screen (default: 192)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
     parser.add_argument(
-        "--precision", default="float32", choices=("float32", "bfloat16"), help="text encoder"
+        "--precision",
+        default="auto",
+        choices=("auto", "float32", "bfloat16"),
+        help="text encoder (default: auto, the screening task's default)",
     )
     args = parser.parse_args()
     folder = config.shared_data_dir() / RESUMES
