@@ -10,6 +10,11 @@ the class descriptions alone); ``--examples DIR`` takes every file (or sub-folde
 the zero-shot prompts "class: description", come from ``--descriptions FILE.json``
 ({"task": {"class": "description"}}); without it a class is described by its name.
 
+Screening head: ``mmfuse train --labels decisions.csv --data SCREENING_RUN --out HEAD``, where
+``--data`` is the output folder of ``mmfuse run screening`` over past candidates and the labels
+are their decisions (``id,decision``) or 1-5 ratings; ``mmfuse run screening --model HEAD``
+uses it (``mmfuse.tasks.screening.training``).
+
 The model folder holds ``config.json`` + ``model.safetensors`` (the fusion model),
 ``featurizer.json`` (+ bag-of-words files) and ``training.json`` (options, epochs, metrics on
 the held-out items). Give it to ``mmfuse evaluate --model``.
@@ -42,14 +47,23 @@ from mmfuse.fusion.fit import (
 from mmfuse.fusion.inference import predict
 from mmfuse.fusion.labels import Labels, LabelsError, read_labels
 from mmfuse.fusion.metrics import task_metrics
+from mmfuse.fusion.model import save_model
 from mmfuse.fusion.tune import TuneOptions
 from mmfuse.io.discover import discover, read_manifest
 from mmfuse.io.writers import write_json
+from mmfuse.runner import MANIFEST, RESULTS_PARQUET
 from mmfuse.types import Item
 
 log = logging.getLogger(__name__)
 
 TRAINING_FILE = "training.json"
+MANY_SHOT_DEFAULTS = {
+    "epochs": 40,
+    "batch_size": 128,
+    "learning_rate": 1e-3,
+    "patience": 5,
+    "holdout": 0.15,
+}
 EXAMPLES_TASK = "label"  # task name of an --examples folder unless --task names it
 
 
@@ -79,12 +93,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     few.add_argument("--descriptions", type=Path, help='JSON {"task": {"class": "text"}}')
     many = parser.add_argument_group("many-shot training")
     many.add_argument("--base", default=DEFAULT_BASE, help="named fusion config to start from")
-    many.add_argument("--epochs", type=int, default=40, help="most epochs (default: 40)")
-    many.add_argument("--batch-size", type=int, default=128)
-    many.add_argument("--learning-rate", type=float, default=1e-3)
-    many.add_argument("--patience", type=int, default=5, help="epochs without improvement")
+    many.add_argument("--epochs", type=int, help="most epochs (default: 40; a head: 300)")
+    many.add_argument("--batch-size", type=int, help="(default: 128; a head: 16)")
+    many.add_argument("--learning-rate", type=float, help="(default: 0.001; a head: 0.003)")
     many.add_argument(
-        "--holdout", type=float, default=0.15, help="share held out for early stopping"
+        "--patience", type=int, help="epochs without improvement (default: 5; a head: 30)"
+    )
+    many.add_argument(
+        "--holdout",
+        type=float,
+        help="share held out for early stopping (default: 0.15; a head: 0.2)",
     )
     many.add_argument(
         "--layers", type=int, help="self-attention layers (default: the base config's)"
@@ -104,6 +122,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tune-epochs", type=int, default=2, help="epochs of the --tune-layers fine-tuning"
     )
     many.add_argument("--seed", type=int, default=0)
+    head = parser.add_argument_group(
+        "screening head (--data is the output folder of `mmfuse run screening`)"
+    )
+    head.add_argument(
+        "--positive", help="the favourable decision, when it is not hire, yes, advance, ..."
+    )
     encoders = parser.add_argument_group("encoders")
     encoders.add_argument(
         "--text-model",
@@ -191,6 +215,11 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.data is not None and (args.data / MANIFEST).is_file():
+        return train_head(args)
+    for name, value in MANY_SHOT_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.shots is not None and args.shots < 0:
         raise UsageError("--shots must be 0 or more")
     if args.examples is not None and args.labels is not None:
@@ -324,3 +353,59 @@ def _plain(metrics: Mapping[str, Mapping]) -> dict:
         task: {k: np.asarray(v).tolist() if isinstance(v, np.ndarray) else v for k, v in m.items()}
         for task, m in metrics.items()
     }
+
+
+def train_head(args: argparse.Namespace) -> int:
+    """A screening head from a finished screening run (``--data``) and past decisions."""
+    from mmfuse.tasks.screening.training import (
+        HeadOptions,
+        fit_head,
+        labelled_records,
+        run_meta,
+    )
+
+    if args.labels is None:
+        raise UsageError("--labels is required: a CSV of id and a decision or rating column")
+    manifest = json.loads((args.data / MANIFEST).read_text(encoding="utf-8"))
+    if manifest.get("task") != "screening" or not (args.data / RESULTS_PARQUET).is_file():
+        raise UsageError(
+            f"{args.data} is a run of {manifest.get('task')!r}; mmfuse train reads the "
+            "output folder of a screening run (other tasks train on their items)"
+        )
+    try:
+        labels = read_labels(args.labels, args.id_column, args.tasks)
+    except LabelsError as error:
+        raise UsageError(str(error)) from None
+    if len(labels.tasks) != 1:
+        raise UsageError(
+            f"a screening head learns one column; pick one with --tasks ({', '.join(labels.tasks)})"
+        )
+    (column,) = labels.tasks
+    values = dict(zip(labels.ids, labels.tasks[column], strict=True))
+    records, kept, missing = labelled_records(args.data / RESULTS_PARQUET, values)
+    if missing:
+        log.warning("%d labelled ids have no screened row in %s", len(missing), args.data)
+    _prepare_out(args.out, args.overwrite)
+    defaults = HeadOptions()
+    options = HeadOptions(
+        **{
+            name: getattr(defaults, name) if getattr(args, name) is None else getattr(args, name)
+            for name in MANY_SHOT_DEFAULTS
+        },
+        seed=args.seed,
+    )
+    started = time.perf_counter()
+    model, record = fit_head(records, kept, args.positive, options, run_meta(manifest))
+    save_model(model, args.out)
+    record.update(
+        regime="screening head", labels=column, seconds=round(time.perf_counter() - started, 1)
+    )
+    write_json(record, args.out / TRAINING_FILE)
+    comparison = record.get("held_out_comparison")
+    if comparison and comparison.get("fit_score") is not None:
+        print(
+            f"held-out {comparison['metric']}: head {comparison['head']}, "
+            f"zero-shot fit_score {comparison['fit_score']} ({record['held_out']} candidates)"
+        )
+    print(f"screening head on {len(records)} candidates ({column}): {args.out}")
+    return 0

@@ -11,6 +11,9 @@ description's requirements (``requirements``) are matched against the CV (``matc
 skill names, lemmas and sentence embeddings, each with its evidence sentence; the fit score is
 the documented weighted sum of ``scoring``; the interview gives speaking rate, pauses, fillers
 and answer relevance (``interview``); ``finish`` ranks the candidates and writes summary.csv.
+Each candidate is also a set of fusion tokens (``tokens``: score parts, CV sections,
+requirements, interview segments); ``mmfuse train`` fits a head on them from past decisions
+(``training``), and ``--model`` adds its learned score (``head``) beside the parts.
 """
 
 from mmfuse.tasks.screening.task import ScreeningOptions, ScreeningTask

@@ -26,6 +26,7 @@ from mmfuse.tasks.screening.interview import (
     sentiment,
 )
 from mmfuse.tasks.screening.matching import meaning_score
+from mmfuse.tasks.screening.tokens import interview_tokens, token_columns
 from mmfuse.types import media_kind
 
 LANGUAGE = "en"  # the text models are English; Whisper is told so rather than guessing
@@ -126,6 +127,12 @@ class Interviewer:
             return {**row, "answers": "[]"}, notes
         vectors = self.encoder.encode([*texts, *questions])
         segment_vectors, question_vectors = vectors[: len(texts)], vectors[len(texts) :]
+        to_job = (
+            meaning_score(segment_vectors @ self.requirements.T).max(axis=1)
+            if len(self.requirements)
+            else np.zeros(len(texts), np.float32)
+        )
+        row[token_columns("interview")] = interview_tokens(segment_vectors, to_job)
         groups = align_answers(segment_vectors, question_vectors, segments) if questions else []
         answers = []
         for index, group in enumerate(groups):

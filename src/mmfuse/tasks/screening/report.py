@@ -55,6 +55,12 @@ RANKED_COLUMNS = (
     "knocked_out",
     "recording_quality",
 )
+LEARNED = ("learned_score", "learned_prediction")
+LEARNED_NOTE = (
+    " The rank is by learned_score, a head trained on past decisions (--model): it learns "
+    "whatever those decisions held, their biases included, so audit it (mmfuse audit "
+    "--score-column learned_score)."
+)
 
 
 def _number(value) -> float | None:
@@ -90,15 +96,18 @@ def ranking_section(ranked: list[dict]) -> Section:
     ]
     chart = stacked_bars("fit-score-parts", "Fit score and its parts", labels, parts, "points")
     weights = ", ".join(f"{PART_LABELS[p]} {w:.2f}" for p, w in WEIGHTS.items())
+    learned = any(_number(r.get("learned_score")) is not None for r in ranked)
+    columns = (*RANKED_COLUMNS[:2], *LEARNED, *RANKED_COLUMNS[2:]) if learned else RANKED_COLUMNS
     return Section(
         "Ranked candidates",
         [
             tag("p", NOTE, class_="callout", id="assists-note"),
             charts(chart),
-            table(RANKED_COLUMNS, ranked),
+            table(columns, ranked),
         ],
         f"Each bar is the fit score (0-100): the weighted mean of its parts ({weights}; a part "
-        "a candidate lacks, such as an interview, is left out and the others reweighted).",
+        "a candidate lacks, such as an interview, is left out and the others reweighted)."
+        + (LEARNED_NOTE if learned else ""),
         id="screening-ranking",
     )
 

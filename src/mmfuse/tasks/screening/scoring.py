@@ -78,15 +78,16 @@ def fit_parts(
     }
 
 
-def rank(rows: Sequence[dict]) -> list[int | None]:
-    """1-based ranks by fit score, knocked-out and failed candidates after the others.
+def rank(rows: Sequence[dict], score: str = "fit_score") -> list[int | None]:
+    """1-based ranks by ``score`` (the fit score, or a trained head's ``learned_score``),
+    knocked-out and failed candidates after the others.
 
     Ties keep the input order; a row without a score (an error) gets None.
     """
     scored = [
-        (bool(row.get("knocked_out")), -float(row["fit_score"]), index)
+        (bool(row.get("knocked_out")), -float(row[score]), index)
         for index, row in enumerate(rows)
-        if row.get("fit_score") not in (None, "") and not row.get("error")
+        if row.get(score) not in (None, "") and not row.get("error")
     ]
     ranks: list[int | None] = [None] * len(rows)
     for position, (_, _, index) in enumerate(sorted(scored), start=1):

@@ -33,6 +33,13 @@ from mmfuse.tasks.screening.profile import highest_degree, years_of_experience
 from mmfuse.tasks.screening.requirements import DEGREE_NAMES, Requirement, extract_requirements
 from mmfuse.tasks.screening.scoring import CV_PARTS, WEIGHTS, document_similarity, fit_parts
 from mmfuse.tasks.screening.scoring import weighted as weighted_score
+from mmfuse.tasks.screening.tokens import (
+    SECTION_TIMES,
+    parts_token,
+    requirement_tokens,
+    section_tokens,
+    token_columns,
+)
 
 DECIMALS = 4
 TEXT_BATCH = 256  # sentences per encoder batch
@@ -67,6 +74,7 @@ class CvResult:
     degree: int | None
     similarity: float
     sections: tuple[str, ...]
+    tokens: dict[str, np.ndarray]  # the CV's fusion tokens (``tokens``): sections, requirements
 
 
 class Screener:
@@ -138,8 +146,16 @@ class Screener:
                 )
             )
             similarity = document_similarity(float(document @ self.job.vector))
+            section_vectors, section_kinds = section_tokens(sections, cv.sentences, mine)
+            tokens = {
+                token_columns("sections"): section_vectors,
+                SECTION_TIMES: section_kinds,
+                token_columns("requirements"): requirement_tokens(matches, self.job.vectors),
+            }
             results.append(
-                CvResult(redaction, matches, cv.years, cv.degree, similarity, sections.found)
+                CvResult(
+                    redaction, matches, cv.years, cv.degree, similarity, sections.found, tokens
+                )
             )
         return results
 
@@ -173,6 +189,8 @@ def cv_columns(result: CvResult, relevance: float | None) -> dict:
         "degree": DEGREE_NAMES.get(result.degree, "") if result.degree else "",
         **{name: _round(value) for name, value in parts.items()},
         "cv_sections": ",".join(result.sections),
+        token_columns("parts"): parts_token(parts, fit),
+        **result.tokens,
     }
 
 

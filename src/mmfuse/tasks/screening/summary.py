@@ -60,9 +60,10 @@ def summary_rows(rows: Sequence[dict], requirements: Sequence[Requirement]) -> l
     return out
 
 
-def ranked(rows: Sequence[dict]) -> list[dict]:
-    """The rows with their ``rank`` filled in (it needs every candidate's score)."""
-    return [{**row, "rank": position} for row, position in zip(rows, rank(rows), strict=True)]
+def ranked(rows: Sequence[dict], score: str = "fit_score") -> list[dict]:
+    """The rows with their ``rank`` by ``score`` filled in (it needs every candidate's)."""
+    ranks = rank(rows, score)
+    return [{**row, "rank": position} for row, position in zip(rows, ranks, strict=True)]
 
 
 def write_outputs(

@@ -60,6 +60,7 @@ COLUMNS = (
     "pii_redacted",
     "cv_sections",
 )
+LEARNED_COLUMNS = ("learned_score", "learned_prediction")  # with --model, after rank
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,19 @@ class ScreeningOptions:
     as_of: str = option(
         "", "the date 'present' means in CV date ranges, YYYY-MM-DD (default: today)"
     )
+    model: Path | None = option(
+        None,
+        "a screening head trained by `mmfuse train` on past decisions: adds learned_score "
+        "and learned_prediction and ranks by learned_score (the parts and fit_score stay)",
+    )
 
     def __post_init__(self):
         if self.job is None and not self.job_text:
             raise UsageError("screening needs --job FILE or --job-text TEXT")
         if self.job is not None and not self.job.is_file():
             raise UsageError(f"job description not found: {self.job}")
+        if self.model is not None and not self.model.is_dir():
+            raise UsageError(f"--model {self.model}: not a folder")
         if self.as_of:
             try:
                 date.fromisoformat(self.as_of)
@@ -140,9 +148,11 @@ class ScreeningTask(Task):
         self.meta_columns = tuple(
             dict.fromkeys(k for item in items for k in item.meta if k not in skip)
         )
-        self.columns = (*COLUMNS, *self.meta_columns, "notes", "error")
+        learned = LEARNED_COLUMNS if self.options.model else ()
+        self.columns = (*COLUMNS[:2], *learned, *COLUMNS[2:], *self.meta_columns, "notes", "error")
         self.screener = None
         self.interviewer = None
+        self.head = None
 
     def run_items(self, items: Sequence[Item]) -> Sequence[Item]:
         """Ids that look like people's names replaced (``identity``), unless ``keep_pii``."""
@@ -193,6 +203,10 @@ class ScreeningTask(Task):
         record = to_record(self.options)
         record.pop("job_text", None)  # the job is keyed by its hash below
         record.pop("id_key", None)  # where the mapping is written changes no result
+        if self.options.model:  # the head by its content, not its path
+            from mmfuse.tasks.screening.head import digest
+
+            record["model"] = digest(self.options.model)
         return {
             "version": __version__,
             "options": record,
@@ -231,6 +245,8 @@ class ScreeningTask(Task):
             self.screener.job.vectors,
             device,
         )
+        if self.options.model:
+            self.head = load_head(self.options.model, self.text_model, self.job_text, device)
 
     def decode(self, item: Item) -> Candidate:
         questions, cv_text, images = [], None, 0
@@ -291,12 +307,15 @@ class ScreeningTask(Task):
                 }
             )
             rows.append(row)
+        if self.head is not None:
+            for row, learned in zip(rows, self.head.predict(rows), strict=True):
+                row.update(learned)
         return rows
 
     def complete(self, rows: Sequence[dict]) -> list[dict]:
         from mmfuse.tasks.screening.summary import ranked
 
-        return ranked(rows)
+        return ranked(rows, "learned_score" if self.options.model else "fit_score")
 
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         from mmfuse.tasks.screening.summary import write_outputs
@@ -314,3 +333,24 @@ class ScreeningTask(Task):
         from mmfuse.tasks.screening.requirements import extract_requirements
 
         return extract_requirements(self.job_text)
+
+
+def load_head(folder: Path, text_model: str, job_text: str, device: str):
+    """The screening head of ``--model``, checked against this run's sentence encoder.
+
+    Raises:
+        UsageError: not a head, or one trained on tokens of another sentence encoder.
+    """
+    from mmfuse.tasks.screening.head import Head
+
+    head = Head(folder, device)
+    trained_with = head.meta.get("text_model")
+    if trained_with and trained_with != text_model:
+        raise UsageError(
+            f"--model {folder} was trained on candidates screened with {trained_with}, "
+            f"this run uses {text_model}"
+        )
+    job = hashlib.sha256(job_text.encode()).hexdigest()[:16]
+    if head.meta.get("job_sha256") not in (None, job):
+        log.warning("--model %s was trained for another job description", folder)
+    return head

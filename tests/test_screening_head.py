@@ -1,0 +1,152 @@
+"""A screening head trained on past decisions: `mmfuse train` on a screening run, then `--model`.
+
+The past decisions here favour a nice-to-have (Terraform) that the zero-shot fit score weighs
+at 0.10 against the must-have Kubernetes' 0.40: a head that learnt from them ranks new
+candidates differently from the fit score, and the parts stay in the output beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from helpers.tiny_text import save_tiny_sentence_transformer
+
+from mmfuse import cli
+
+JOB = """Requirements
+- 3+ years of experience with Python
+- Experience with Kubernetes
+Nice to have
+- Terraform is a plus
+"""
+WORK = "Work Experience\nEngineer, Acme, {start} - 2025\n{line}\nSkills\n{skills}\n"
+
+
+def _cv(kubernetes: bool, terraform: bool, start: int) -> str:
+    skills = [
+        "Python",
+        *(["Kubernetes"] if kubernetes else []),
+        *(["Terraform"] if terraform else []),
+    ]
+    line = (
+        "Built Python services"
+        + (" on Kubernetes" if kubernetes else "")
+        + (" and Terraform modules" if terraform else "")
+    )
+    return WORK.format(start=start, line=line + ".", skills=", ".join(skills))
+
+
+def _manifest(path, candidates) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["id", "cv_text"])
+        writer.writerows(candidates)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model") / "tiny"
+    return save_tiny_sentence_transformer(folder, ["python", "kubernetes", "terraform"], 16)
+
+
+def _screen(tmp_path, tiny_model, manifest, out, *extra) -> int:
+    return cli.main(
+        ["run", "screening", str(manifest), "--job", str(tmp_path / "job.txt"), "-o", str(out),
+         "--text-model", f"sentence-transformers:{tiny_model}", "--no-progress",
+         "--as-of", "2026-01-01", *extra]
+    )  # fmt: skip
+
+
+def _rows(path) -> dict[str, dict]:
+    with open(path, encoding="utf-8", newline="") as stream:
+        return {row["id"]: row for row in csv.DictReader(stream)}
+
+
+def test_a_head_trained_on_past_decisions_ranks_by_what_they_valued(
+    tmp_path, tiny_model, one_torch_thread
+):
+    (tmp_path / "job.txt").write_text(JOB, encoding="utf-8")
+    past, decisions = [], []
+    for n in range(32):
+        kubernetes, terraform, start = n % 2 == 0, (n // 2) % 2 == 0, 2016 + n % 10
+        past.append((f"p{n}", _cv(kubernetes, terraform, start)))
+        decisions.append((f"p{n}", "hire" if terraform else "reject"))
+    _manifest(tmp_path / "past.csv", past)
+    assert _screen(tmp_path, tiny_model, tmp_path / "past.csv", tmp_path / "past") == 0
+    with open(tmp_path / "decisions.csv", "w", encoding="utf-8", newline="") as stream:
+        csv.writer(stream).writerows([("id", "decision"), *decisions])
+
+    code = cli.main(
+        ["train", "--labels", str(tmp_path / "decisions.csv"), "--data", str(tmp_path / "past"),
+         "--out", str(tmp_path / "head")]
+    )  # fmt: skip
+    assert code == 0
+    record = json.loads((tmp_path / "head" / "training.json").read_text())
+    assert record["target"]["classes"] == ["hire", "reject"]  # the favourable decision first
+    comparison = record["held_out_comparison"]
+    assert comparison["metric"] == "roc_auc" and comparison["head"] > comparison["fit_score"]
+
+    new = [
+        ("new-1", _cv(kubernetes=True, terraform=False, start=2012)),
+        ("new-2", _cv(kubernetes=False, terraform=True, start=2025)),
+    ]
+    _manifest(tmp_path / "new.csv", new)
+    out = tmp_path / "new"
+    assert (
+        _screen(tmp_path, tiny_model, tmp_path / "new.csv", out, "--model", str(tmp_path / "head"))
+        == 0
+    )
+    rows = _rows(out / "results.csv")
+    k8s, terraform = rows["new-1"], rows["new-2"]
+    assert float(k8s["fit_score"]) > float(terraform["fit_score"])  # the zero-shot view
+    assert float(terraform["learned_score"]) > float(k8s["learned_score"])  # the decisions' view
+    assert (terraform["rank"], k8s["rank"]) == ("1", "2")  # ranked by the learned score
+    assert terraform["learned_prediction"] == "hire" and k8s["learned_prediction"] == "reject"
+    assert k8s["must_have_coverage"] and k8s["cv_job_similarity"]  # the parts stay
+    header = list(rows["new-1"])
+    assert header[:4] == ["id", "rank", "learned_score", "learned_prediction"]
+    assert not any(c.startswith("tokens_") for c in header)  # arrays go to Parquet only
+
+
+def test_an_untrained_head_ranks_as_the_fit_score(tmp_path):
+    from mmfuse.fusion.inference import predict
+    from mmfuse.tasks.screening.head import Target, build_head
+    from mmfuse.tasks.screening.tokens import modality_dims, parts_token, stack
+
+    dim = 8
+    model = build_head(Target("decision", ("yes", "no")), dim, {}).eval()
+    rows = [
+        {
+            "tokens_parts": parts_token({"must_have_coverage": fit / 100}, fit),
+            "tokens_requirements": np.ones((2, dim + 3), np.float32),
+        }
+        for fit in (12.5, 61.0, 88.0)
+    ]
+    scores = predict(model, stack(rows, modality_dims(dim)))["decision"]
+    np.testing.assert_allclose(100 * scores[:, 0], [20.0, 58.8, 80.4], rtol=1e-5)  # 10 + 0.8 fit
+
+
+def test_train_refuses_a_run_of_another_task_and_labels_of_one_class(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"task": "wildlife"}))
+    (tmp_path / "labels.csv").write_text("id,decision\na,hire\nb,hire\n")
+    args = ["train", "--labels", str(tmp_path / "labels.csv"), "--data", str(run)]
+    assert cli.main([*args, "--out", str(tmp_path / "head")]) == 2
+    assert "screening run" in capsys.readouterr().err
+
+
+def test_decisions_need_a_favourable_one(tmp_path):
+    from mmfuse.errors import UsageError
+    from mmfuse.tasks.screening.head import target_of
+
+    assert target_of(["reject", "advance"]).classes == ("advance", "reject")
+    assert target_of(["2", "5", "3"]).value_range == (2.0, 5.0)
+    assert target_of(["A", "B"], positive="B").classes == ("B", "A")
+    with pytest.raises(UsageError, match="--positive"):
+        target_of(["A", "B"])
+    with pytest.raises(UsageError, match="two"):
+        target_of(["hire", "hire"])
