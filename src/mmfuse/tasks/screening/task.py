@@ -187,7 +187,7 @@ class ScreeningTask(Task):
         from mmfuse.encoders.speech import WORD_OPTIONS
         from mmfuse.encoders.text import resolve_precision
         from mmfuse.nlp import pii, skills
-        from mmfuse.tasks.screening import matching, scoring
+        from mmfuse.tasks.screening import matching, scoring, tokens
 
         rules = json.dumps(
             [
@@ -196,6 +196,7 @@ class ScreeningTask(Task):
                 pii.PATTERNS,
                 matching.COSINE_FLOOR,
                 matching.MET_SCORE,
+                tokens.MODALITIES,  # rows cached before they carried tokens are not reused
             ],
             sort_keys=True,
             default=str,
