@@ -11,7 +11,12 @@ from mmfuse.io.documents import read_document, read_text_file
 
 def minimal_pdf(text: str) -> bytes:
     """A one-page PDF whose text layer is ``text`` (Helvetica, no compression)."""
-    content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    return placed_pdf([(72, 720, text)])
+
+
+def placed_pdf(lines: list[tuple[float, float, str]]) -> bytes:
+    """A one-page PDF drawing each ``(x, y, text)`` in the given order (Helvetica 10 pt)."""
+    content = " ".join(f"BT /F1 10 Tf {x} {y} Td ({t}) Tj ET" for x, y, t in lines).encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -38,6 +43,38 @@ def test_pdf_text_layer_is_read(tmp_path):
     path = tmp_path / "cv.pdf"
     path.write_bytes(minimal_pdf("Senior Python engineer with ten years of experience"))
     assert "Senior Python engineer with ten years" in read_document(path)
+
+
+SIDEBAR = ["Skills", "Python, SQL, Kubernetes", "Languages", "English, Spanish", "Education"]
+SIDEBAR += ["BSc Physics, 2012"]
+MAIN = ["Work Experience", "Data engineer, Acme, 2015 - 2020", "Built the nightly pipelines"]
+MAIN += ["and the reporting service.", "Analyst, Initech, 2012 - 2015", "Wrote the sales models."]
+
+
+def test_two_column_pdf_drawn_row_by_row_reads_column_by_column(tmp_path):
+    from mmfuse.nlp.sections import split_sections
+
+    lines = [(60, 760, "Curriculum Vitae of a data engineer with ten years in retail")]
+    for row, (side, main) in enumerate(zip(SIDEBAR, MAIN, strict=True)):
+        lines += [(40, 720 - 16 * row, side), (240, 720 - 16 * row, main)]
+    path = tmp_path / "two-column.pdf"
+    path.write_bytes(placed_pdf(lines))
+    text = read_document(path)
+    assert text.splitlines() == [lines[0][2], *SIDEBAR, *MAIN]  # the title across the page first
+    sections = split_sections(text)
+    assert "Built the nightly pipelines" in sections.text_of("experience")
+    assert "Kubernetes" in sections.text_of("skills")
+    assert "Built" not in sections.text_of("skills") + sections.text_of("education")
+
+
+def test_one_column_pdf_with_a_margin_of_dates_keeps_its_order(tmp_path):
+    lines = []
+    for row, (date, body) in enumerate(zip(["2015 -", "2020"] * 3, MAIN, strict=True)):
+        lines += [(40, 720 - 16 * row, date), (120, 720 - 16 * row, body)]
+    path = tmp_path / "dates.pdf"
+    path.write_bytes(placed_pdf(lines))
+    text = read_document(path)
+    assert text.splitlines()[2] == "2015 - Built the nightly pipelines"
 
 
 def test_docx_paragraphs_and_tables_are_read(tmp_path):

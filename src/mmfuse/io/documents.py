@@ -1,5 +1,7 @@
 """Text out of documents: plain text (UTF-8), PDF (pypdf) and Word DOCX (python-docx).
 
+A PDF page laid out in two columns is read column by column (``pdf_columns``).
+
 Every reader opens its file read-only and raises ``InputError`` with one line for a file it
 cannot read: not UTF-8, encrypted or corrupt PDF, a DOCX that is not a zip, a scanned PDF
 without a text layer.
@@ -12,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from mmfuse.errors import InputError
+from mmfuse.io.pdf_columns import column_text
 
 # A DOCX or PDF whose text exceeds this is cut (with a warning): ~2,000 pages of prose.
 MAX_DOCUMENT_CHARS = 5_000_000
@@ -40,7 +43,7 @@ def _read_pdf(path: Path) -> str:
         reader = PdfReader(path)
         if reader.is_encrypted:
             raise InputError(f"{path.name}: encrypted PDF")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [column_text(page) or page.extract_text() or "" for page in reader.pages]
     except InputError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as error:
