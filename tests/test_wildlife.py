@@ -12,8 +12,8 @@ import pytest
 from mmfuse.encoders.conse import imagenet_classes
 from mmfuse.tasks.wildlife import camtrapdp, events, motion
 from mmfuse.tasks.wildlife.boxes import crop, format_boxes, iou, parse_boxes
-from mmfuse.tasks.wildlife.groups import category_mass, roll_up
-from mmfuse.tasks.wildlife.locate import picture_rows
+from mmfuse.tasks.wildlife.groups import category_mass, crop_mass, roll_up
+from mmfuse.tasks.wildlife.locate import Locator, picture_rows
 from mmfuse.tasks.wildlife.species import (
     few_shot_scores,
     leave_one_out_weight,
@@ -104,6 +104,49 @@ def test_categories_and_roll_up_follow_wordnet():
     assert roll_up(mixed, 0.6)[:2] == ("class", "mammal")
     assert category_mass(_probs_on({"pickup", "jeep"})[None])[0][2] > 0.99
     assert category_mass(_probs_on({"jean", "sweatshirt"})[None])[0][1] > 0.99
+
+
+def _mixed(shares):
+    """float32 [1000]: ``shares`` ({class name: probability}) and the rest on "valley"."""
+    probs = np.zeros(1000, np.float32)
+    for cls in imagenet_classes():
+        probs[cls.index] = shares.get(cls.name, 0.0)
+    probs[next(c.index for c in imagenet_classes() if c.name == "valley")] = 1 - probs.sum()
+    return probs
+
+
+class _CropClassifier:
+    """An image encoder whose every crop gets the same ImageNet probabilities."""
+
+    def __init__(self, probs):
+        self.probs = probs
+
+    def encode(self, images):
+        from mmfuse.encoders.image import ImageFeatures
+
+        n = len(images)
+        return ImageFeatures(np.ones((n, 4), np.float32), np.tile(self.probs, (n, 1)), None)
+
+
+def test_what_people_carry_or_ride_is_a_person_and_coats_are_not(tmp_path):
+    """A person an ImageNet classifier cannot name shows as a little of what people carry or
+    ride (chain saw, rifle, mountain bike): 0.15 of it in a crop is a person, 0.15 of the
+    clothing that striped coats reach is not, and the scan's windows stay as they were."""
+    import cv2
+
+    from mmfuse.io.image import load_image
+
+    carried = _mixed({"chain saw": 0.1, "mountain bike": 0.05})
+    assert crop_mass(carried[None])[0][1] >= 0.5 > category_mass(carried[None])[0][1]
+    coat = _mixed({"jersey": 0.15})
+    assert crop_mass(coat[None])[0][1] == pytest.approx(category_mass(coat[None])[0][1])
+    path = tmp_path / "trail.png"  # a lone photo: no motion, fixed tiles for a scan-less encoder
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(path), rng.integers(40, 200, (240, 320, 3), dtype=np.uint8))
+    frame = load_image(path)
+    for probs, expected in ((carried, {"person"}), (coat, set())):
+        located = Locator(_CropClassifier(probs)).locate([frame], [frame[..., 0]], [None])
+        assert {d.category for d in located.detections[0]} == expected
 
 
 def test_zero_shot_scores_follow_the_text_space_and_few_shot_the_examples():
@@ -239,6 +282,23 @@ def test_squirrel_burst_is_one_event_named_squirrel_with_boxes_on_the_labels(sha
         ious += [max([iou(t, b) for b in found] or [0.0]) for t in _yolo_boxes(label)]
     assert np.mean(ious) >= 0.5, ious
     assert camtrapdp.validate_package(out / "camtrap-dp") == []
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_speciesnet_person_far_in_a_forest_is_a_person_and_no_animal_is(shared_data, tmp_path):
+    from mmfuse import cli
+
+    out = tmp_path / "out"
+    folder = shared_data / "images" / "speciesnet"
+    code = cli.main(["run", "wildlife", str(folder), "-o", str(out), "--no-progress", "-q"])
+    assert code == 1  # the truncated elephant is an error row
+    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+        rows = {r["id"]: r for r in csv.DictReader(stream)}
+    assert rows["human"]["category"] == "person"
+    others = [r for i, r in rows.items() if i != "human" and not r["error"]]
+    assert len(others) == 12
+    assert not [r["id"] for r in others if r["category"] == "person" or "person" in r["notes"]]
 
 
 @pytest.mark.integration

@@ -24,14 +24,15 @@ import numpy as np
 
 from mmfuse.tasks.wildlife import motion, scan
 from mmfuse.tasks.wildlife.boxes import Box, crop, iou, nms
-from mmfuse.tasks.wildlife.groups import CATEGORIES, category_mass
+from mmfuse.tasks.wildlife.groups import CATEGORIES, category_mass, crop_mass
 
 # Mass a still crop needs per category, at the default threshold (animal, person, vehicle):
 # ImageNet classifiers see animals in leaves and bark (EfficientNet-Lite2 crops of camera-trap
 # blanks reach 0.56 animal mass, of animals 0.74 and more) but rarely vehicles (blanks stay
 # under 0.15). People show as clothing classes, which striped or patterned coats also reach
-# (a zebra's stripes give 0.2-0.4 "jersey"), so a person needs a clear majority. The
-# ``threshold`` option sets the animal value; the others scale with it.
+# (a zebra's stripes give 0.2-0.4 "jersey"), so a person needs a clear majority; what people
+# carry or ride counts four times on a crop (``groups.crop_mass``). The ``threshold`` option
+# sets the animal value; the others scale with it.
 DEFAULT_THRESHOLDS = (0.65, 0.5, 0.3)
 # The whole frame's scan distribution counts as a detection for these categories only: a
 # vehicle or person filling the frame; whole blank scenes reach 0.6 animal mass.
@@ -59,7 +60,8 @@ class Detection:
     Attributes:
         box: normalised (x, y, w, h) in the full frame.
         category: "animal", "person" or "vehicle".
-        mass: its crop's mass on that category.
+        mass: its crop's mass on that category (``groups.crop_mass``; the whole frame's
+            ``category_mass``).
         frame: which frame of the file it is in.
         probs: float32 [1000] the crop's ImageNet probabilities.
         features: float32 [F] the crop's pooled features.
@@ -180,11 +182,10 @@ class Locator:
         return regions, (probs, features)
 
     def _detection(
-        self, box, frame, probs, features, moved, categories=CATEGORIES
+        self, box, frame, probs, features, moved, mass, categories=CATEGORIES
     ) -> Detection | None:
-        """A classified region as a detection, or None when none of ``categories`` reaches
-        its mass."""
-        mass = category_mass(probs[None])[0]
+        """A classified region (``mass``: float32 [3] its category mass) as a detection, or None
+        when none of ``categories`` reaches its mass."""
         ratio = mass / (self.needed * (self.motion_factor if moved else 1.0))
         ratio = np.where([c in categories for c in CATEGORIES], ratio, 0.0)
         c = int(ratio.argmax())
@@ -222,15 +223,20 @@ class Locator:
             if whole is not None:
                 wholes.append(whole[0])
                 box = _to_frame((0.0, 0.0, 1.0, 1.0), rows, frame.shape[0])
-                found = self._detection(box, f, whole[0], whole[1], False, WHOLE_FRAME_CATEGORIES)
+                mass = category_mass(whole[0][None])[0]
+                found = self._detection(
+                    box, f, whole[0], whole[1], False, mass, WHOLE_FRAME_CATEGORIES
+                )
                 if found is not None:
                     located.detections[f].append(found)
         masses = [category_mass(np.stack(wholes))] if wholes else []
         if crops:
             feats = self.encoder.encode(crops)
-            masses.append(category_mass(feats.probs))
+            masses.append(crop_mass(feats.probs))
             for i, (f, box, moved) in enumerate(owners):
-                found = self._detection(box, f, feats.probs[i], feats.features[i], moved)
+                found = self._detection(
+                    box, f, feats.probs[i], feats.features[i], moved, masses[-1][i]
+                )
                 if found is not None:
                     located.detections[f].append(found)
         if masses:
