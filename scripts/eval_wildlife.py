@@ -8,7 +8,9 @@
 - zamba: the species of each video from the four in the file names;
 - zebra: the rendered zebras of ``sample_data/wildlife`` ranked against a list whose zebra
   entry is a name the text model does not know ("punda milia", Swahili), plain and described;
-- borneo: few-shot (k examples per species from ``--examples``) against zero-shot on the rest.
+- borneo: few-shot (k examples per species from ``--examples``) against zero-shot on the rest;
+- borneo_many: zero-, few- and many-shot (a species head trained with ``mmfuse train`` on a
+  labelled run) on one half, the other half being the examples and the training files.
 
 Writes ``DIR/evaluation.json`` and prints the numbers; runs ``mmfuse run wildlife`` in-process.
 """
@@ -160,7 +162,8 @@ def zebra(out: Path) -> dict:
     return results
 
 
-def borneo(data: Path, out: Path, seed: int = 0) -> dict:
+def _borneo_files(data: Path, seed: int) -> tuple[Path, dict[str, list[str]]]:
+    """The Borneo folder and each species' files, shuffled with ``seed``."""
     folder = data / "images" / "camtrapr_borneo"
     with open(folder / "labels.csv", encoding="utf-8", newline="") as stream:
         labels = [r for r in csv.DictReader(stream) if r["label"] in BORNEO]
@@ -168,39 +171,96 @@ def borneo(data: Path, out: Path, seed: int = 0) -> dict:
     for row in labels:
         by_species[row["label"]].append(row["file"])
     rng = random.Random(seed)
-    examples, test = out / "borneo-examples", out / "borneo-test"
-    for base in (examples, test):
-        base.mkdir(parents=True, exist_ok=True)
-    truth = {}
-    for label, files in sorted(by_species.items()):
-        files = sorted(files)
+    for _, files in sorted(by_species.items()):
+        files.sort()
         rng.shuffle(files)
-        (examples / label).mkdir(exist_ok=True)
+    return folder, dict(sorted(by_species.items()))
+
+
+def _link(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.symlink_to(source)
+
+
+def _top1(rows: list[dict], truth: dict[str, str]) -> float:
+    """Share of the files whose first species in ``top_species`` is the true one."""
+    top1 = [r["top_species"].split(";")[0].rsplit(" ", 1)[0] for r in rows]
+    return round(float(np.mean([t == truth[r["id"]] for t, r in zip(top1, rows, strict=True)])), 3)
+
+
+def borneo(data: Path, out: Path, seed: int = 0) -> dict:
+    folder, by_species = _borneo_files(data, seed)
+    examples, test = out / "borneo-examples", out / "borneo-test"
+    truth = {}
+    for label, files in by_species.items():
         for i, name in enumerate(files):
             source = folder / name
             if i < BORNEO_SHOTS:
-                target = examples / label / Path(name).name
+                _link(source, examples / label / Path(name).name)
             else:
                 target = test / f"{label}-{i:02d}{source.suffix}"
+                _link(source, target)
                 truth[target.stem] = BORNEO[label]
-            if not target.exists():
-                target.symlink_to(source)
     text = "\n".join(BORNEO.values()) + "\n"
     zero = run(test, out / "borneo-zero", text)
     few = run(test, out / "borneo-few", text, "--examples", str(examples))
-    score = {}
-    for name, rows in (("zero_shot", zero), ("few_shot", few)):
-        top1 = [r["top_species"].split(";")[0].rsplit(" ", 1)[0] for r in rows]
-        score[name] = round(
-            float(np.mean([t == truth[r["id"]] for t, r in zip(top1, rows, strict=True)])), 3
-        )
+    score = {"zero_shot": _top1(zero, truth), "few_shot": _top1(few, truth)}
     return {"test_images": len(truth), "shots": BORNEO_SHOTS, **score}
+
+
+def borneo_many(data: Path, out: Path, seeds: int = 5) -> dict:
+    """Zero-, few- and many-shot on random halves of the Borneo thumbnails (``half_split``),
+    and their means over ``seeds`` splits."""
+    splits = [half_split(data, out / f"borneo-half-{seed}", seed) for seed in range(seeds)]
+    means = {
+        name: round(float(np.mean([s[name] for s in splits])), 3)
+        for name in ("zero_shot", "few_shot", "many_shot")
+    }
+    return {"splits": splits, "mean": means}
+
+
+def half_split(data: Path, half: Path, seed: int) -> dict:
+    """Zero-, few- and many-shot on one test half of the Borneo thumbnails: the other half is
+    both the examples (few-shot) and the labelled run a species head is trained on."""
+    folder, by_species = _borneo_files(data, seed)
+    truth, labels = {}, ["id,species"]
+    for label, files in by_species.items():
+        for i, name in enumerate(files):
+            source = folder / name
+            if i < (len(files) + 1) // 2:
+                _link(source, half / "examples" / label / Path(name).name)
+                _link(source, half / "train" / f"{label}-{i:02d}{source.suffix}")
+                labels.append(f"{label}-{i:02d},{BORNEO[label]}")
+            else:
+                target = half / "test" / f"{label}-{i:02d}{source.suffix}"
+                _link(source, target)
+                truth[target.stem] = BORNEO[label]
+    (half / "labels.csv").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    text = "\n".join(BORNEO.values()) + "\n"
+    run(half / "train", half / "past", text)
+    train = ["train", "--labels", str(half / "labels.csv"), "--data", str(half / "past")]
+    cli.main([*train, "--out", str(half / "head"), "--overwrite"])
+    record = json.loads((half / "head" / "training.json").read_text(encoding="utf-8"))
+    rows = {
+        "zero_shot": run(half / "test", half / "zero", text),
+        "few_shot": run(half / "test", half / "few", text, "--examples", str(half / "examples")),
+        "many_shot": run(half / "test", half / "many", text, "--model", str(half / "head")),
+    }
+    return {
+        "seed": seed,
+        "train_images": len(labels) - 1,
+        "test_images": len(truth),
+        "head_trained_on": record["labelled"],
+        "head_kept": record["kept"],
+        **{name: _top1(found, truth) for name, found in rows.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--only", default="speciesnet,squirrel,zamba,zebra,borneo")
+    parser.add_argument("--only", default="speciesnet,squirrel,zamba,zebra,borneo,borneo_many")
     args = parser.parse_args(argv)
     data = config.shared_data_dir()
     report = {}

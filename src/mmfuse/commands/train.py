@@ -95,7 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     many.add_argument("--base", default=DEFAULT_BASE, help="named fusion config to start from")
     many.add_argument("--epochs", type=int, help="most epochs (default: 40; a head: 300)")
     many.add_argument("--batch-size", type=int, help="(default: 128; a head: 16)")
-    many.add_argument("--learning-rate", type=float, help="(default: 0.001; a head: 0.003)")
+    many.add_argument(
+        "--learning-rate", type=float, help="(default: 0.001; a screening head: 0.003)"
+    )
     many.add_argument(
         "--patience", type=int, help="epochs without improvement (default: 5; a head: 30)"
     )
@@ -355,22 +357,29 @@ def _plain(metrics: Mapping[str, Mapping]) -> dict:
     }
 
 
+def _head_trainer(task: str | None):
+    """The ``fit_from_run`` of a task whose runs a head is trained on, or None."""
+    if task == "screening":
+        from mmfuse.tasks.screening.training import fit_from_run
+    elif task == "wildlife":
+        from mmfuse.tasks.wildlife.training import fit_from_run
+    else:
+        return None
+    return fit_from_run
+
+
 def train_head(args: argparse.Namespace) -> int:
-    """A screening head from a finished screening run (``--data``) and past decisions."""
-    from mmfuse.tasks.screening.training import (
-        HeadOptions,
-        fit_head,
-        labelled_records,
-        run_meta,
-    )
+    """A head from a finished screening or wildlife run (``--data``) and its labels."""
+    from mmfuse.tasks.heads import HeadOptions
 
     if args.labels is None:
-        raise UsageError("--labels is required: a CSV of id and a decision or rating column")
+        raise UsageError("--labels is required: a CSV of id and one label column")
     manifest = json.loads((args.data / MANIFEST).read_text(encoding="utf-8"))
-    if manifest.get("task") != "screening" or not (args.data / RESULTS_PARQUET).is_file():
+    fit_from_run = _head_trainer(manifest.get("task"))
+    if fit_from_run is None or not (args.data / RESULTS_PARQUET).is_file():
         raise UsageError(
             f"{args.data} is a run of {manifest.get('task')!r}; mmfuse train reads the "
-            "output folder of a screening run (other tasks train on their items)"
+            "output folder of a screening or wildlife run (other tasks train on their items)"
         )
     try:
         labels = read_labels(args.labels, args.id_column, args.tasks)
@@ -378,13 +387,10 @@ def train_head(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     if len(labels.tasks) != 1:
         raise UsageError(
-            f"a screening head learns one column; pick one with --tasks ({', '.join(labels.tasks)})"
+            f"a head learns one column; pick one with --tasks ({', '.join(labels.tasks)})"
         )
     (column,) = labels.tasks
     values = dict(zip(labels.ids, labels.tasks[column], strict=True))
-    records, kept, missing = labelled_records(args.data / RESULTS_PARQUET, values)
-    if missing:
-        log.warning("%d labelled ids have no screened row in %s", len(missing), args.data)
     _prepare_out(args.out, args.overwrite)
     defaults = HeadOptions()
     options = HeadOptions(
@@ -395,17 +401,26 @@ def train_head(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     started = time.perf_counter()
-    model, record = fit_head(records, kept, args.positive, options, run_meta(manifest))
+    model, record = fit_from_run(args.data, manifest, values, options, args.positive)
+    if record.get("labels_without_a_row"):
+        log.warning(
+            "%d labelled ids have no usable row in %s", record["labels_without_a_row"], args.data
+        )
     save_model(model, args.out)
     record.update(
-        regime="screening head", labels=column, seconds=round(time.perf_counter() - started, 1)
+        regime=f"{manifest['task']} head",
+        labels=column,
+        seconds=round(time.perf_counter() - started, 1),
     )
     write_json(record, args.out / TRAINING_FILE)
-    comparison = record.get("held_out_comparison")
-    if comparison and comparison.get("fit_score") is not None:
+    comparison = record.get("held_out_comparison", {})
+    if comparison.get("baseline") is not None:
         print(
             f"held-out {comparison['metric']}: head {comparison['head']}, "
-            f"zero-shot fit_score {comparison['fit_score']} ({record['held_out']} candidates)"
+            f"{comparison['baseline_name']} {comparison['baseline']} ({record['held_out']} items)"
         )
-    print(f"screening head on {len(records)} candidates ({column}): {args.out}")
+    print(
+        f"{record['regime']} on {record['labelled']} labelled items ({column}), "
+        f"{record['kept']}: {args.out}"
+    )
     return 0

@@ -23,7 +23,6 @@ personal data than the rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -125,7 +124,7 @@ def stack(rows: Sequence[Mapping], dims: Mapping[str, int]) -> dict[str, Modalit
     """``dict[modality, ModalityTokens]`` of candidates' token arrays, padded to the longest.
 
     Args:
-        rows: rows (or records of ``read_tokens``) with the token columns.
+        rows: rows (or records read back from ``results.parquet``) with the token columns.
         dims: ``modality_dims`` of the encoder the model reads.
 
     Raises:
@@ -152,18 +151,3 @@ def _matrix(value) -> np.ndarray:
         return np.zeros((0, 0), np.float32)
     array = np.asarray(value, dtype=np.float32)
     return array if array.ndim == 2 else np.zeros((0, 0), np.float32)
-
-
-def read_tokens(parquet: Path) -> list[dict]:
-    """Id and token arrays of each candidate in a screening run's ``results.parquet``
-    (failed rows have none)."""
-    import pyarrow.parquet as pq
-
-    names = set(pq.read_schema(parquet).names)
-    wanted = [c for c in ("id", "error", *TOKEN_COLUMNS, SECTION_TIMES) if c in names]
-    records = pq.read_table(parquet, columns=wanted).to_pylist()
-    for record in records:
-        for column in (*TOKEN_COLUMNS, SECTION_TIMES):
-            if record.get(column) is not None:
-                record[column] = np.asarray(record[column], np.float32)
-    return records

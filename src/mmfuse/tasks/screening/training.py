@@ -4,122 +4,96 @@
 ``mmfuse run screening`` over the past candidates (its ``results.parquet`` holds each
 candidate's tokens, made from redacted text); decisions.csv has an id column and one column of
 decisions (``hire`` / ``reject``, ...) or ratings (1-5). A share of the labelled candidates
-(``holdout``, stratified) is held out for early stopping, and the head is compared there with
-the zero-shot ``fit_score`` of the same candidates: ROC AUC of the favourable decision for
-two-way decisions, Spearman's rank correlation for ratings, accuracy for more classes.
+(``holdout``, stratified) is held out for early stopping (``mmfuse.tasks.heads``), and the
+head is compared there with the zero-shot ``fit_score`` of the same candidates: ROC AUC of the
+favourable decision for two-way decisions, Spearman's rank correlation for ratings, accuracy
+for more classes. A two-way head starts as the fit score (``head``); its training is kept only
+when it ranks the held-out candidates better than the fit score does, else the head stays
+untrained and says so (``kept`` in ``training.json``).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
-from mmfuse.errors import UsageError
-from mmfuse.fusion.train import TrainOptions, train
+from mmfuse.tasks import heads
 from mmfuse.tasks.screening.head import DECISION, Target, build_head, head_dim, target_of
-from mmfuse.tasks.screening.tokens import read_tokens, stack
-
-log = logging.getLogger(__name__)
+from mmfuse.tasks.screening.tokens import SECTION_TIMES, TOKEN_COLUMNS, stack, token_columns
 
 MIN_LABELLED = 6  # fewer past decisions teach a head nothing worth its risk
+LEARNING_RATE = 3e-3
 
 
-@dataclass(frozen=True)
-class HeadOptions:
-    """How a head is trained (small data: many short epochs, small batches)."""
+def fit_from_run(
+    run_dir: Path,
+    manifest: Mapping,
+    labels: Mapping[str, str],
+    options: heads.HeadOptions,
+    positive: str | None = None,
+):
+    """A head trained on a screening run's candidates and their labels.
 
-    holdout: float = 0.2
-    epochs: int = 300
-    batch_size: int = 16
-    learning_rate: float = 3e-3
-    patience: int = 30
-    seed: int = 0
+    Returns:
+        ``(model, record)``: the trained head and what ``training.json`` keeps.
+    """
+    records = heads.read_arrays(run_dir / "results.parquet", (*TOKEN_COLUMNS, SECTION_TIMES))
+    records, values, unmatched = heads.labelled(
+        records, labels, lambda r: r.get(token_columns("parts")) is not None
+    )
+    heads.require(len(records), MIN_LABELLED, "screened candidates")
+    target = target_of(values, positive)
+    y = _targets(target, values)
+    settings = manifest.get("settings", {})
+    meta = {k: settings.get(k) for k in ("text_model", "job_sha256", "blind")}
+    model = build_head(target, head_dim(records), meta)
+    dims = dict(model.config.modalities)
+    held = heads.holdout(y, target.kind == DECISION, options.holdout, options.seed)
+    options = replace(options, learning_rate=options.learning_rate or LEARNING_RATE)
+    history = heads.fit(
+        model,
+        lambda rows: stack([records[i] for i in rows], dims),
+        y,
+        held,
+        options,
+        balance_classes=target.kind == DECISION,
+    )
+    comparison = None
+    if held.any():
+        held_records = [records[i] for i in np.flatnonzero(held)]
+        comparison = compare(model, target, held_records, y[held])
+    kept = "trained"
+    if len(target.classes) == 2 and _no_better(comparison):
+        model, kept = build_head(target, head_dim(records), meta), "untrained (the fit score)"
+    record = {
+        "kept": kept,
+        "target": asdict(target),
+        "labelled": len(records),
+        "labels_without_a_row": unmatched,
+        "held_out": int(held.sum()),
+        "best_epoch": history.best_epoch,
+        "epochs": len(history.epochs),
+        "options": asdict(options),
+    }
+    if comparison:
+        record["held_out_comparison"] = comparison
+    return model, record
 
 
-def labelled_records(
-    parquet: Path, labels: Mapping[str, str]
-) -> tuple[list[dict], list[str], list[str]]:
-    """The screened candidates with a label: their token records, labels and missing ids."""
-    records = {r["id"]: r for r in read_tokens(parquet) if not r.get("error")}
-    kept = [i for i in labels if labels[i] and i in records]
-    missing = [i for i in labels if labels[i] and i not in records]
-    return [records[i] for i in kept], [labels[i] for i in kept], missing
+def _no_better(comparison: dict | None) -> bool:
+    """Whether the trained head ranked the held-out candidates no better than the fit score."""
+    if not comparison or None in (comparison.get("head"), comparison.get("baseline")):
+        return False
+    return comparison["head"] <= comparison["baseline"]
 
 
 def _targets(target: Target, values: Sequence[str]) -> np.ndarray:
     if target.kind == DECISION:
         return np.asarray([target.classes.index(v) for v in values], np.int64)
     return np.asarray([float(v) for v in values], np.float32)
-
-
-def holdout(y: np.ndarray, target: Target, fraction: float, seed: int) -> np.ndarray:
-    """bool [n]: the held-out candidates, stratified by decision; none for tiny classes."""
-    rng = np.random.default_rng(seed)
-    groups = (
-        [np.flatnonzero(y == c) for c in np.unique(y)]
-        if target.kind == DECISION
-        else [np.arange(len(y))]
-    )
-    held = np.zeros(len(y), bool)
-    for members in groups:
-        n_held = round(fraction * len(members)) if len(members) >= 3 else 0
-        held[rng.choice(members, n_held, replace=False)] = True
-    return held
-
-
-def fit_head(
-    records: Sequence[dict],
-    values: Sequence[str],
-    positive: str | None,
-    options: HeadOptions,
-    meta: Mapping,
-):
-    """Trains a head on labelled token records; returns the model and a training record."""
-    if len(records) < MIN_LABELLED:
-        raise UsageError(
-            f"{len(records)} screened candidates have a label; a head needs at least {MIN_LABELLED}"
-        )
-    target = target_of(values, positive)
-    y = _targets(target, values)
-    model = build_head(target, head_dim(records), meta)
-    dims = dict(model.config.modalities)
-    held = holdout(y, target, options.holdout, options.seed)
-    fit_rows, held_rows = np.flatnonzero(~held), np.flatnonzero(held)
-    name = model.config.tasks[0].name
-
-    def part(rows):
-        return stack([records[i] for i in rows], dims), {name: y[rows]}
-
-    validation = part(held_rows) if len(held_rows) else (None, None)
-    history = train(
-        model,
-        *part(fit_rows),
-        *validation,
-        TrainOptions(
-            epochs=options.epochs,
-            batch_size=options.batch_size,
-            learning_rate=options.learning_rate,
-            patience=options.patience,
-            balance_classes=target.kind == DECISION,
-            seed=options.seed,
-        ),
-    )
-    record = {
-        "target": asdict(target),
-        "labelled": len(records),
-        "held_out": len(held_rows),
-        "best_epoch": history.best_epoch,
-        "epochs": len(history.epochs),
-        "options": asdict(options),
-    }
-    if len(held_rows):
-        held_records = [records[i] for i in held_rows]
-        record["held_out_comparison"] = compare(model, target, held_records, y[held_rows])
-    return model, record
 
 
 def compare(model, target: Target, records: Sequence[dict], y: np.ndarray) -> dict:
@@ -129,15 +103,21 @@ def compare(model, target: Target, records: Sequence[dict], y: np.ndarray) -> di
     scores = predict(model, stack(records, dict(model.config.modalities)))[target.kind]
     fit = np.asarray([float(r["tokens_parts"][0][-2]) for r in records])  # p of the fit score
     if target.kind != DECISION:
-        return {"metric": "spearman", "head": _spearman(scores, y), "fit_score": _spearman(fit, y)}
+        return {
+            "metric": "spearman",
+            "head": _spearman(scores, y),
+            "baseline": _spearman(fit, y),
+            "baseline_name": "zero-shot fit_score",
+        }
     if len(target.classes) == 2:
         favourable = (y == 0).astype(int)
         return {
             "metric": "roc_auc",
             "head": _auc(favourable, scores[:, 0]),
-            "fit_score": _auc(favourable, fit),
+            "baseline": _auc(favourable, fit),
+            "baseline_name": "zero-shot fit_score",
         }
-    return {"metric": "accuracy", "head": float(np.mean(scores.argmax(axis=1) == y))}
+    return {"metric": "accuracy", "head": round(float(np.mean(scores.argmax(axis=1) == y)), 4)}
 
 
 def _auc(truth: np.ndarray, score: np.ndarray) -> float | None:
@@ -154,9 +134,3 @@ def _spearman(score: np.ndarray, truth: np.ndarray) -> float | None:
     if len(truth) < 3 or np.ptp(truth) == 0:
         return None
     return round(float(spearmanr(score, truth).statistic), 4)
-
-
-def run_meta(manifest: Mapping) -> dict:
-    """What a head records of the screening run it learnt from: text model, job digest."""
-    settings = manifest.get("settings", {})
-    return {k: settings.get(k) for k in ("text_model", "job_sha256", "blind")}

@@ -62,6 +62,8 @@ class Namer:
         prototypes: float32 [S, F] few-shot prototypes of the species, or None.
         examples: the examples' crops (``examples.Examples``), to choose how much the
             prototypes count by leave-one-out; None: the even blend.
+        head: a trained species head (``head.SpeciesHead``) whose probabilities are the
+            scores instead (``species`` is its list then).
     """
 
     def __init__(
@@ -71,14 +73,16 @@ class Namer:
         threshold: float,
         prototypes: np.ndarray | None = None,
         examples=None,
+        head=None,
     ):
         self.encoder = encoder
         self.species = list(species) if species else []
         self.names = [s.name for s in self.species]
         self.threshold = threshold
         self.prototypes = prototypes
+        self.head = head
         self.vectors = None
-        if self.species and self._uses_conse:
+        if self.species and self._uses_conse and head is None:
             prompts = [s.prompt for s in self.species]
             self.vectors = conse.label_embeddings(encoder.text_encoder, prompts)
         self.weight = EVEN_BLEND
@@ -104,6 +108,8 @@ class Namer:
 
     def scores(self, probs: np.ndarray, features: np.ndarray) -> np.ndarray:
         """float32 [N, S] species scores of N crops (probabilities [N, 1000], features [N, F])."""
+        if self.head is not None:
+            return self.head.scores(features)
         zero = self._zero_shot(probs, features)
         few = None if self.prototypes is None else few_shot_scores(features, self.prototypes)
         return blend(zero, few, self.weight)

@@ -21,6 +21,7 @@ from mmfuse.tasks.base import Task
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.wildlife.boxes import format_boxes
+from mmfuse.tasks.wildlife.head import CROP_FEATURES, crop_features
 from mmfuse.tasks.wildlife.locate import DEFAULT_THRESHOLDS, Detection
 from mmfuse.tasks.wildlife.reading import FileMedia, read_photo, read_video
 from mmfuse.tasks.wildlife.sequence import Cameras, Placement, common_root
@@ -72,12 +73,21 @@ class WildlifeOptions:
     )
     every_s: float = option(1.0, "seconds between sampled video frames", flag="--every")
     max_frames: int = option(16, "frames analysed per video at most (spread over the clip)")
+    model: Path | None = option(
+        None,
+        "a species head trained by `mmfuse train` on labelled files of a wildlife run: names "
+        "the crops with its species instead of the zero-shot ones",
+    )
 
     def __post_init__(self):
         if self.species is not None and not self.species.is_file():
             raise UsageError(f"species file not found: {self.species}")
         if self.examples is not None and not self.examples.is_dir():
             raise UsageError(f"examples folder not found: {self.examples}")
+        if self.model is not None and not self.model.is_dir():
+            raise UsageError(f"--model {self.model}: not a folder")
+        if self.model is not None and self.examples is not None:
+            raise UsageError("give --model (many-shot) or --examples (few-shot), not both")
         for name in ("threshold", "species_threshold"):
             if not 0 < getattr(self, name) <= 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be in (0, 1]")
@@ -151,6 +161,8 @@ class WildlifeTask(Task):
                 self.species = read_species(self.options.species)
             except (ValueError, UnicodeDecodeError) as error:
                 raise UsageError(f"species file {self.options.species}: {error}") from None
+        if self.options.model is not None:
+            self.species = self._head_species()
         paths = [p for item in items for p in item.paths]
         self.root = common_root(paths)
         self.cameras = Cameras(
@@ -185,6 +197,8 @@ class WildlifeTask(Task):
             "scan_model": SCAN_MODEL,
             "species": [s.prompt for s in self.species or []],
             "examples_sha256": _folder_digest(examples) if examples else None,
+            "model_sha256": _folder_digest(self.options.model) if self.options.model else None,
+            "row_arrays": [CROP_FEATURES],  # rows cached before they carried them are not reused
             "inputs": self.digest,
         }
 
@@ -199,7 +213,11 @@ class WildlifeTask(Task):
         encoder = create_encoder(self.options.image_model, device)
         scanner = getattr(create_encoder(SCAN_MODEL, device), "model", None)
         self.locator = Locator(encoder, scanner, self.options.threshold)
-        prototypes = examples = None
+        prototypes = examples = head = None
+        if self.options.model is not None:
+            from mmfuse.tasks.wildlife.head import SpeciesHead
+
+            head = SpeciesHead(self.options.model, device)
         if self.options.examples is not None:
             from mmfuse.tasks.wildlife.examples import example_prototypes
 
@@ -207,8 +225,33 @@ class WildlifeTask(Task):
                 self.options.examples, self.species, self.locator
             )
         self.namer = Namer(
-            encoder, self.species, self.options.species_threshold, prototypes, examples
+            encoder, self.species, self.options.species_threshold, prototypes, examples, head
         )
+
+    def _head_species(self) -> list[Species]:
+        """The species of the ``--model`` head, checked against the crop classifier and the
+        species list.
+
+        Raises:
+            UsageError: not a species head, one trained on another classifier's features, or
+                a species list that names other species.
+        """
+        from mmfuse.tasks.wildlife.head import read_head
+
+        meta, classes = read_head(self.options.model)
+        trained_with = meta.get("image_model")
+        if trained_with and trained_with != self.options.image_model:
+            raise UsageError(
+                f"--model {self.options.model} names crops of {trained_with}, "
+                f"this run classifies them with {self.options.image_model}"
+            )
+        listed = {s.name.casefold() for s in self.species or []}
+        if listed and listed != {c.casefold() for c in classes}:
+            raise UsageError(
+                f"--species names other species than --model {self.options.model} "
+                f"({', '.join(classes)}); without --species the head's are used"
+            )
+        return [Species(name) for name in classes]
 
     def decode(self, item: Item) -> Decoded:
         media = [p for p in item.paths if media_kind(p) in ("image", "video")]
@@ -246,6 +289,7 @@ class WildlifeTask(Task):
             notes.append(f"{len(media.frames)} frames analysed")
         if not found:
             return {**row, "category": "blank", "count": 0, "notes": "; ".join(notes)}
+        row[CROP_FEATURES] = crop_features(found)
         best = max(found, key=lambda d: d.mass / self.locator.needed[_index(d.category)])
         category = best.category
         counted = [_counted(frame, category) for frame in per_frame]
