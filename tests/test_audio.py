@@ -58,6 +58,19 @@ def dominant_hz(audio: np.ndarray, rate: int) -> float:
     return float(np.fft.rfftfreq(len(audio), 1 / rate)[np.argmax(spectrum)])
 
 
+@pytest.mark.parametrize("codec", ["wav", "flac"])
+def test_max_seconds_reads_the_start_only(tmp_path, codec):
+    samples = tone(6.0, 44100)
+    samples[44100 * 2 :] = 0.0  # two seconds of tone, then silence
+    if codec == "wav":
+        path = write_wav(tmp_path / "long.wav", samples, 44100)
+    else:
+        path = write_with_av(tmp_path / "long.flac", samples, 44100, "flac")
+    audio = load_audio(path, 48000, max_seconds=2.5)
+    assert len(audio) == 2.5 * 48000  # no truncation error: the rest was not asked for
+    assert dominant_hz(audio[:48000], 48000) == pytest.approx(TONE_HZ, abs=1.0)
+
+
 def test_resampling_44k_to_16k_keeps_duration_pitch_and_level(tmp_path):
     path = write_wav(tmp_path / "tone.wav", tone(2.5, 44100), 44100)
     audio = load_audio(path)

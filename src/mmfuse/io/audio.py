@@ -125,12 +125,15 @@ def _named(read):
 
 
 @_named
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def load_audio(
+    path: str | Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None
+) -> np.ndarray:
     """Decodes the first audio track of an audio or video file to mono at ``sample_rate``.
 
     Args:
         path: an audio file (wav, flac, mp3, ...) or a video file with a soundtrack.
         sample_rate: output rate in Hz.
+        max_seconds: decode at most this much from the start (None: all of it).
 
     Returns:
         float32 [n_samples] mono samples in [-1, 1].
@@ -144,14 +147,20 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     with _open(path) as container:
         stream = _audio_stream(container)
         declared = _declared_seconds(path, container, stream)
+        if declared and max_seconds:
+            declared = min(declared, max_seconds)
+        limit = int(max_seconds * sample_rate) if max_seconds else None
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         samples = _Samples(int((declared or 0.0) * sample_rate) + sample_rate)
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     samples.append(out.to_ndarray()[0])  # packed mono "flt": [1, n]
-            for out in resampler.resample(None):  # flushes the resampler's delay line
-                samples.append(out.to_ndarray()[0])
+                if limit is not None and samples.size >= limit:
+                    break
+            else:
+                for out in resampler.resample(None):  # flushes the resampler's delay line
+                    samples.append(out.to_ndarray()[0])
         except (av.FFmpegError, ValueError) as error:
             decoded = samples.size / sample_rate
             raise InputError(
@@ -168,7 +177,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise InputError(
             f"truncated file: {decoded:.2f} s of audio, its header declares {declared:.2f} s"
         )
-    audio = samples.result()
+    audio = samples.result()[:limit]
     np.clip(audio, -1.0, 1.0, out=audio)
     return audio
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmfuse import __version__, registry
+from mmfuse.encoders.sound import MODEL_ID as SOUND_MODEL
+from mmfuse.encoders.sound import available as sound_available
 from mmfuse.errors import InputError, UsageError
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.options import option
@@ -25,6 +27,7 @@ from mmfuse.tasks.wildlife.head import CROP_FEATURES, crop_features
 from mmfuse.tasks.wildlife.locate import DEFAULT_THRESHOLDS, Detection
 from mmfuse.tasks.wildlife.reading import FileMedia, read_photo, read_video
 from mmfuse.tasks.wildlife.sequence import Cameras, Placement, common_root
+from mmfuse.tasks.wildlife.sound import Listener, SoundMedia, read_sound
 from mmfuse.tasks.wildlife.species import Species, read_species
 from mmfuse.types import Item, media_kind
 
@@ -78,6 +81,10 @@ class WildlifeOptions:
         "a species head trained by `mmfuse train` on labelled files of a wildlife run: names "
         "the crops with its species instead of the zero-shot ones",
     )
+    sound_threshold: float = option(
+        0.25, "BirdNET score a 3-s window of a sound file needs (optional extra mmfuse[sound])"
+    )
+    max_sound_s: float = option(600.0, "seconds of each sound file analysed at most")
 
     def __post_init__(self):
         if self.species is not None and not self.species.is_file():
@@ -91,6 +98,8 @@ class WildlifeOptions:
         for name in ("threshold", "species_threshold"):
             if not 0 < getattr(self, name) <= 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be in (0, 1]")
+        if not 0 < self.sound_threshold <= 1 or self.max_sound_s <= 0:
+            raise UsageError("--sound-threshold must be in (0, 1], --max-sound-s > 0")
         if self.event_gap < 0 or self.every_s <= 0 or self.max_frames < 1:
             raise UsageError("--event-gap must be >= 0, --every > 0, --max-frames >= 1")
 
@@ -99,7 +108,7 @@ class WildlifeOptions:
 class Decoded:
     """A file read from disk, with where it sits among its camera's files."""
 
-    media: FileMedia
+    media: FileMedia | SoundMedia
     placement: Placement
 
 
@@ -170,6 +179,7 @@ class WildlifeTask(Task):
         )
         self.digest = _inputs_digest(items)
         self.locator = None
+        self.listener = None
 
     def run_items(self, items: Sequence[Item]) -> list[Item]:
         """``survey_items``, with a warning that names what was left out."""
@@ -199,6 +209,9 @@ class WildlifeTask(Task):
             "examples_sha256": _folder_digest(examples) if examples else None,
             "model_sha256": _folder_digest(self.options.model) if self.options.model else None,
             "row_arrays": [CROP_FEATURES],  # rows cached before they carried them are not reused
+            "sound": [SOUND_MODEL, self.options.sound_threshold, self.options.max_sound_s]
+            if sound_available()
+            else None,
             "inputs": self.digest,
         }
 
@@ -255,6 +268,10 @@ class WildlifeTask(Task):
 
     def decode(self, item: Item) -> Decoded:
         media = [p for p in item.paths if media_kind(p) in ("image", "video")]
+        sounds = [p for p in item.paths if media_kind(p) == "audio"]
+        if not media and len(sounds) == 1:
+            read = read_sound(sounds[0], self.options.max_sound_s)
+            return Decoded(read, self.cameras.place(sounds[0]))
         if len(media) != 1:
             kinds = ", ".join(sorted({p.suffix or p.name for p in item.paths}))
             raise InputError(f"{item.id}: not a camera-trap photo or video ({kinds})")
@@ -272,10 +289,7 @@ class WildlifeTask(Task):
 
     def _row(self, item: Item, decoded: Decoded) -> dict:
         media, place = decoded.media, decoded.placement
-        located = self.locator.locate(media.frames, media.thumbs, media.positions)
-        per_frame = located.detections
-        found = [d for frame in per_frame for d in frame]
-        path = next(p for p in item.paths if media_kind(p) in ("image", "video"))
+        path = next(p for p in item.paths if media_kind(p) in SURVEY_KINDS)
         row = {
             "file": str(path.relative_to(self.root)) if path.is_relative_to(self.root) else path,
             "site": place.site,
@@ -284,6 +298,14 @@ class WildlifeTask(Task):
             "datetime_source": place.stamp.source,
             "event_id": "/".join(filter(None, (place.site, place.camera))) + f"#{place.event}",
         }
+        if isinstance(media, SoundMedia):
+            if self.listener is None:
+                names = [s.name for s in self.species or []]
+                self.listener = Listener(names, self.options.sound_threshold)
+            return {**row, **self.listener.columns(media)}
+        located = self.locator.locate(media.frames, media.thumbs, media.positions)
+        per_frame = located.detections
+        found = [d for frame in per_frame for d in frame]
         notes = []
         if media.kind == "video":
             notes.append(f"{len(media.frames)} frames analysed")
