@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.wildlife import run_wildlife
 
 from mmfuse.encoders.conse import imagenet_classes
 from mmfuse.tasks.wildlife import camtrapdp, events, motion
@@ -262,17 +263,10 @@ def _yolo_boxes(label: Path) -> list[tuple[float, float, float, float]]:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_squirrel_burst_is_one_event_named_squirrel_with_boxes_on_the_labels(shared_data, tmp_path):
-    from mmfuse import cli
-
     folder = shared_data / "images" / "squirrel_sequence" / "data_example"
-    species = tmp_path / "species.txt"
-    species.write_text("squirrel\nchipmunk\nrabbit\nraccoon\nbird\n")
     out = tmp_path / "out"
-    flags = ["--species", str(species), "--cameras", "input", "--no-progress", "-q"]
-    code = cli.main(["run", "wildlife", str(folder / "images"), "-o", str(out), *flags])
-    assert code == 0
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
-        rows = list(csv.DictReader(stream))
+    species = "squirrel\nchipmunk\nrabbit\nraccoon\nbird\n"
+    rows = list(run_wildlife(folder / "images", out, species, "--cameras", "input").values())
     assert len(rows) == 14 and {r["event_id"] for r in rows} == {"images#1"}
     assert sum(r["species"] == "squirrel" for r in rows) >= 12
     ious = []
@@ -304,16 +298,10 @@ def test_speciesnet_person_far_in_a_forest_is_a_person_and_no_animal_is(shared_d
 @pytest.mark.integration
 @pytest.mark.slow
 def test_sample_survey_zebras_blanks_events_and_a_zebra_found_by_its_description(tmp_path):
-    from mmfuse import cli
-
     sample = Path(__file__).resolve().parents[1] / "sample_data" / "wildlife"
-    species = tmp_path / "species.txt"  # a name the text model does not know, described
-    species.write_text("punda milia: a horse with black and white stripes\ngiraffe\nlion\n")
-    out = tmp_path / "out"
-    flags = ["--species", str(species), "--no-progress", "-q"]
-    assert cli.main(["run", "wildlife", str(sample / "survey"), "-o", str(out), *flags]) == 0
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
-        rows = {r["id"]: r for r in csv.DictReader(stream)}
+    species = "punda milia: a horse with black and white stripes\ngiraffe\nlion\n"  # described
+    out = tmp_path / "out"  # (the text model does not know the Swahili name)
+    rows = run_wildlife(sample / "survey", out, species)
     blanks = [f"savanna/cam01/IMG_{i:04d}" for i in (5, 6, 7)]
     assert all(rows[b]["category"] == "blank" for b in blanks)
     animals = [r for r in rows.values() if r["id"] not in blanks]

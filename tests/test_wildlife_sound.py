@@ -11,6 +11,7 @@ import wave
 
 import numpy as np
 import pytest
+from helpers.wildlife import run_wildlife
 
 from mmfuse import cli
 from mmfuse.encoders import sound
@@ -97,13 +98,8 @@ def test_birdnet_hears_the_cuckoo_and_not_the_wind(tmp_path):
     _write(survey / "dawn.wav", cuckoo_call())
     wind = np.random.default_rng(1).normal(size=RATE * 6)
     _write(survey / "wind.wav", 0.05 * np.convolve(wind, np.ones(50) / 50, mode="same"))
-    species = tmp_path / "species.txt"
-    species.write_text("common cuckoo: a grey bird that calls its name\nzebra\n")
-    out = tmp_path / "out"
-    flags = ["--species", str(species), "--no-progress", "-q"]
-    assert cli.main(["run", "wildlife", str(tmp_path / "survey"), "-o", str(out), *flags]) == 0
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
-        rows = {r["id"]: r for r in csv.DictReader(stream)}
+    species = "common cuckoo: a grey bird that calls its name\nzebra\n"
+    rows = run_wildlife(tmp_path / "survey", tmp_path / "out", species)
     dawn, wind_row = rows["wood/recorder1/dawn"], rows["wood/recorder1/wind"]
     assert dawn["category"] == "animal" and dawn["species"] == "common cuckoo"
     assert float(dawn["species_score"]) >= 0.4 and "heard at 0-3 s" in dawn["notes"]

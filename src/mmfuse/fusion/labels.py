@@ -47,7 +47,7 @@ class Labels:
     def classes(self, task: str) -> list[str]:
         """The task's class names found in the file, sorted (numerically when all numbers)."""
         names = sorted({v for v in self.tasks[task] if v})
-        if names and all(_is_number(n) for n in names):
+        if names and all(is_number(n) for n in names):
             names.sort(key=float)
         return names
 
@@ -73,7 +73,8 @@ class Labels:
         return out
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number (labels that are ratings, not classes)."""
     try:
         float(text)
     except ValueError:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from mmfuse.errors import UsageError
+from mmfuse.fusion.labels import is_number
 from mmfuse.fusion.model import (
     CONFIG_FILE,
     WEIGHTS_FILE,
@@ -73,7 +74,7 @@ def target_of(values: Sequence[str], positive: str | None = None) -> Target:
     names = sorted(set(values))
     if len(names) < 2:
         raise UsageError(f"the labels hold {len(names)} distinct value(s); a head needs two")
-    if positive is None and all(_is_number(n) for n in names):
+    if positive is None and all(is_number(n) for n in names):
         numbers = [float(n) for n in names]
         return Target(RATING, value_range=(min(numbers), max(numbers)))
     if positive is not None and positive not in names:
@@ -84,14 +85,6 @@ def target_of(values: Sequence[str], positive: str | None = None) -> Target:
             f"which decision is favourable among {', '.join(names)}? Say it with --positive"
         )
     return Target(DECISION, (favourable, *(n for n in names if n != favourable)))
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _heads_for(width: int) -> int:
