@@ -13,7 +13,9 @@ the zero-shot prompts "class: description", come from ``--descriptions FILE.json
 Screening head: ``mmfuse train --labels decisions.csv --data SCREENING_RUN --out HEAD``, where
 ``--data`` is the output folder of ``mmfuse run screening`` over past candidates and the labels
 are their decisions (``id,decision``) or 1-5 ratings; ``mmfuse run screening --model HEAD``
-uses it (``mmfuse.tasks.screening.training``).
+uses it (``mmfuse.tasks.screening.training``). Species head: the same on the output folder of
+``mmfuse run wildlife`` with the files' species (``id,species``), then ``mmfuse run wildlife
+--model HEAD`` (``mmfuse.tasks.wildlife.training``); both through ``mmfuse.tasks.heads``.
 
 The model folder holds ``config.json`` + ``model.safetensors`` (the fusion model),
 ``featurizer.json`` (+ bag-of-words files) and ``training.json`` (options, epochs, metrics on
@@ -125,10 +127,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     many.add_argument("--seed", type=int, default=0)
     head = parser.add_argument_group(
-        "screening head (--data is the output folder of `mmfuse run screening`)"
+        "a head on a finished run (--data: the output folder of `mmfuse run screening` or "
+        "`mmfuse run wildlife`; --labels: its ids and one column of decisions or species)"
     )
     head.add_argument(
-        "--positive", help="the favourable decision, when it is not hire, yes, advance, ..."
+        "--positive",
+        help="screening: the favourable decision, when it is not hire, yes, advance, ...",
     )
     encoders = parser.add_argument_group("encoders")
     encoders.add_argument(

@@ -48,6 +48,7 @@ def fit_from_run(
     if positive is not None:
         raise UsageError("--positive is for screening decisions; a species head has none")
     species = {i: v for i, v in labels.items() if v.strip().casefold() not in NOT_SPECIES}
+    left_out = sum(1 for v in labels.values() if v.strip() and v.strip().casefold() in NOT_SPECIES)
     records = heads.read_arrays(run_dir / "results.parquet", (CROP_FEATURES,), ("species",))
     records, values, unmatched = heads.labelled(
         records, species, lambda r: r.get(CROP_FEATURES) is not None
@@ -75,7 +76,7 @@ def fit_from_run(
         "held_out_accuracy": {"prototypes": before, "trained": after},
         "classes": classes,
         "labelled": len(records),
-        "labels_left_out": len(labels) - len(species),
+        "labels_left_out": left_out,
         "labels_without_a_row": unmatched,
         "held_out": int(held.sum()),
         "best_epoch": history.best_epoch,
