@@ -9,6 +9,7 @@ and its inputs; the run then reads the head with ``--model``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,18 @@ def fit(
 def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     """Share of the items whose best-scored class is theirs."""
     return round(float(np.mean(scores.argmax(axis=1) == y)), 4)
+
+
+def digest(folder: Path) -> str:
+    """SHA-256 prefix of a head's config and weights (part of a run's cache key)."""
+    from mmfuse.fusion.model import CONFIG_FILE, WEIGHTS_FILE
+
+    hasher = hashlib.sha256()
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        path = folder / name
+        if path.is_file():
+            hasher.update(path.read_bytes())
+    return hasher.hexdigest()[:16]
 
 
 def require(count: int, least: int, what: str) -> None:

@@ -18,7 +18,6 @@ accident. The parts stay in the output beside the learned score.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,6 @@ from mmfuse.errors import UsageError
 from mmfuse.fusion.labels import is_number
 from mmfuse.fusion.model import (
     CONFIG_FILE,
-    WEIGHTS_FILE,
     FusionConfig,
     FusionModel,
     TaskConfig,
@@ -154,16 +152,6 @@ class Head:
             "learned_score": round(100.0 * float(score[0]), DECIMALS),
             "learned_prediction": self.task.classes[int(np.argmax(score))],
         }
-
-
-def digest(folder: Path) -> str:
-    """SHA-256 prefix of a head's config and weights (part of the run's cache key)."""
-    hasher = hashlib.sha256()
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        path = folder / name
-        if path.is_file():
-            hasher.update(path.read_bytes())
-    return hasher.hexdigest()[:16]
 
 
 def head_dim(rows: Sequence[Mapping]) -> int:

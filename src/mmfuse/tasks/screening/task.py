@@ -205,7 +205,7 @@ class ScreeningTask(Task):
         record.pop("job_text", None)  # the job is keyed by its hash below
         record.pop("id_key", None)  # where the mapping is written changes no result
         if self.options.model:  # the head by its content, not its path
-            from mmfuse.tasks.screening.head import digest
+            from mmfuse.tasks.heads import digest
 
             record["model"] = digest(self.options.model)
         return {

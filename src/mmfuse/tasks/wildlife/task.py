@@ -20,6 +20,7 @@ from mmfuse.encoders.sound import MODEL_ID as SOUND_MODEL
 from mmfuse.encoders.sound import available as sound_available
 from mmfuse.errors import InputError, UsageError
 from mmfuse.tasks.base import Task
+from mmfuse.tasks.heads import digest as head_digest
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.wildlife.boxes import format_boxes
@@ -207,7 +208,7 @@ class WildlifeTask(Task):
             "scan_model": SCAN_MODEL,
             "species": [s.prompt for s in self.species or []],
             "examples_sha256": _folder_digest(examples) if examples else None,
-            "model_sha256": _folder_digest(self.options.model) if self.options.model else None,
+            "model_sha256": head_digest(self.options.model) if self.options.model else None,
             "row_arrays": [CROP_FEATURES],  # rows cached before they carried them are not reused
             "sound": [SOUND_MODEL, self.options.sound_threshold, self.options.max_sound_s]
             if sound_available()
