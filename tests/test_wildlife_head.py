@@ -118,19 +118,18 @@ def test_borneo_head_trained_on_a_run_names_another_run(shared_data, tmp_path):
         assert {t.rsplit(" ", 1)[0] for t in row["top_species"].split("; ")} <= set(wanted.values())
 
 
-def _run_folder(tmp_path, features, y, classes):
-    """A finished wildlife run's folder holding these crops (as ``mmfuse run`` writes it)."""
+def _results(tmp_path, features, y, classes):
+    """A wildlife run's results.parquet holding these crops (as ``mmfuse run`` writes it),
+    and the labels of its files."""
     from mmfuse.io.writers import write_parquet
 
-    run = tmp_path / "run"
-    run.mkdir()
     rows = [
         {"id": f"f{i}", "species": "", "crop_features": f, "error": ""}
         for i, f in enumerate(features)
     ]
-    write_parquet(rows, run / "results.parquet", ["id", "species", "crop_features", "error"])
-    (run / "manifest.json").write_text(json.dumps({"task": "wildlife", "settings": {}}))
-    return run, {f"f{i}": classes[c] for i, c in enumerate(y)}
+    path = tmp_path / "results.parquet"
+    write_parquet(rows, path, ["id", "species", "crop_features", "error"])
+    return path, {f"f{i}": classes[c] for i, c in enumerate(y)}
 
 
 @pytest.mark.parametrize(("at_the_mean", "kept"), [(True, "prototypes"), (False, "trained")])
@@ -143,9 +142,9 @@ def test_training_is_kept_only_when_it_names_held_out_crops_better(
     if at_the_mean:  # each crop is its species' mean: the prototypes cannot be beaten
         features = np.stack([features[y == c].mean(axis=0) for c in y])
     classes = ["civet", "macaque", "pig-tailed macaque"]
-    run, labels = _run_folder(tmp_path, features, y, classes)
+    results, labels = _results(tmp_path, features, y, classes)
     labels["f0"] = "blank"  # not a species: left out
-    _, record = fit_from_run(run, {"settings": {}}, labels, HeadOptions(epochs=80))
+    _, record = fit_from_run(results, {"settings": {}}, labels, HeadOptions(epochs=80))
     assert record["kept"] == kept and record["labels_left_out"] == 1
     accuracy = record["held_out_accuracy"]
     assert (accuracy["trained"] > accuracy["prototypes"]) == (kept == "trained")

@@ -405,7 +405,8 @@ def train_head(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     started = time.perf_counter()
-    model, record = fit_from_run(args.data, manifest, values, options, args.positive)
+    results = args.data / RESULTS_PARQUET
+    model, record = fit_from_run(results, manifest, values, options, args.positive)
     if record.get("labels_without_a_row"):
         log.warning(
             "%d labelled ids have no usable row in %s", record["labels_without_a_row"], args.data

@@ -29,18 +29,18 @@ LEARNING_RATE = 3e-3
 
 
 def fit_from_run(
-    run_dir: Path,
+    results: Path,
     manifest: Mapping,
     labels: Mapping[str, str],
     options: heads.HeadOptions,
     positive: str | None = None,
 ):
-    """A head trained on a screening run's candidates and their labels.
+    """A head trained on a screening run's candidates (its ``results.parquet``) and labels.
 
     Returns:
         ``(model, record)``: the trained head and what ``training.json`` keeps.
     """
-    records = heads.read_arrays(run_dir / "results.parquet", (*TOKEN_COLUMNS, SECTION_TIMES))
+    records = heads.read_arrays(results, (*TOKEN_COLUMNS, SECTION_TIMES))
     records, values, unmatched = heads.labelled(
         records, labels, lambda r: r.get(token_columns("parts")) is not None
     )

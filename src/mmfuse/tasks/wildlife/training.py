@@ -34,13 +34,13 @@ NOT_SPECIES = {"", "blank", "empty", "none", "nothing", "person", "human", "vehi
 
 
 def fit_from_run(
-    run_dir: Path,
+    results: Path,
     manifest: Mapping,
     labels: Mapping[str, str],
     options: heads.HeadOptions,
     positive: str | None = None,
 ):
-    """A species head trained on a wildlife run's files and their labels.
+    """A species head trained on a wildlife run's files (its ``results.parquet``) and labels.
 
     Returns:
         ``(model, record)``: the trained head and what ``training.json`` keeps.
@@ -49,7 +49,7 @@ def fit_from_run(
         raise UsageError("--positive is for screening decisions; a species head has none")
     species = {i: v for i, v in labels.items() if v.strip().casefold() not in NOT_SPECIES}
     left_out = sum(1 for v in labels.values() if v.strip() and v.strip().casefold() in NOT_SPECIES)
-    records = heads.read_arrays(run_dir / "results.parquet", (CROP_FEATURES,), ("species",))
+    records = heads.read_arrays(results, (CROP_FEATURES,), ("species",))
     records, values, unmatched = heads.labelled(
         records, species, lambda r: r.get(CROP_FEATURES) is not None
     )
