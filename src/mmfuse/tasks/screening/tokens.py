@@ -43,7 +43,7 @@ REQUIREMENT_FEATURES = 3  # score, met, must
 
 
 def parts_token(parts: Mapping[str, float | None], fit_score: float | None) -> np.ndarray:
-    """float32 [1, PARTS_DIM]: the parts, their presence and the fit score (see the table)."""
+    """float32 [1, PARTS_DIM]: the parts, their presence and the fit score (module docstring)."""
     values = [parts.get(p) for p in PARTS]
     fit = 0.0 if fit_score is None else float(fit_score) / 100.0
     p = PRIOR_LOW + PRIOR_SPAN * fit
