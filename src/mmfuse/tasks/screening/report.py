@@ -3,7 +3,9 @@
 - A note, first and highlighted, that the tool assists and does not decide.
 - The ranked candidates: the fit score as stacked bars of its weighted parts (each part's
   contribution, ``100 * w_p * part_p / sum(w)`` over the parts the candidate has, adds up to
-  ``fit_score``), and a table of rank, score, must-haves met, experience and degree.
+  ``fit_score``), and a table of rank, score, must-haves met, experience and degree (with a
+  head trained on past decisions, ``--model``, its ``learned_score``, which the rank follows,
+  and a note that it learns those decisions' biases too).
 - Per candidate, the matched and missing requirements with their evidence sentences.
 - Requirement coverage across the candidates (how many meet each; nobody-meets flagged).
 - The fairness audit, when one was written into the output folder (``mmfuse audit ... -o
