@@ -82,6 +82,12 @@ def test_a_head_is_refused_where_it_cannot_apply(tmp_path, capsys):
     assert cli.main([*args, "--model", str(tmp_path / "head"), "--species", str(species)]) == 2
     assert "other species" in capsys.readouterr().err
     assert cli.main([*args, "--model", str(tmp_path / "head"), "--examples", str(tmp_path)]) == 2
+    capsys.readouterr()
+    posts = tmp_path / "posts.csv"
+    posts.write_text("id,text\n1,what a day\n")
+    social = ["run", "social-media", str(posts), "-o", str(tmp_path / "social"), "--no-cache"]
+    assert cli.main([*social, "--model", str(tmp_path / "head")]) == 2
+    assert "not a social-media model" in capsys.readouterr().err
 
 
 @pytest.mark.integration

@@ -230,6 +230,8 @@ class SocialMediaTask(Task):
 
         # no feature cache: the results cache already keeps every analysed post
         checkpoint = Checkpoint.load(self.folder, cache=False, device=self.device)
+        if TEXT not in checkpoint.model.modalities:  # a screening or wildlife head, say
+            raise UsageError(f"--model {self.folder} reads no text: not a social-media model")
         add_media_aliases(checkpoint.model, TEXT)
         featurizer = checkpoint.featurizer
         # before any encoder is created: the posts' media, read by the task's encoders
