@@ -150,3 +150,40 @@ def test_decisions_need_a_favourable_one(tmp_path):
         target_of(["A", "B"])
     with pytest.raises(UsageError, match="two"):
         target_of(["hire", "hire"])
+
+
+def test_ratings_train_a_head_whose_prediction_stays_in_their_range(tmp_path, one_torch_thread):
+    from mmfuse.fusion.model import save_model
+    from mmfuse.io.writers import write_parquet
+    from mmfuse.tasks.heads import HeadOptions
+    from mmfuse.tasks.screening.head import Head
+    from mmfuse.tasks.screening.tokens import parts_token
+    from mmfuse.tasks.screening.training import fit_from_run
+
+    dim, rng = 8, np.random.default_rng(0)
+    rows, ratings = [], {}
+    for n in range(40):
+        fit = float(rng.uniform(20, 95))
+        rows.append(
+            {
+                "id": f"c{n}",
+                "tokens_parts": parts_token({"must_have_coverage": fit / 100}, fit),
+                "tokens_sections": rng.normal(size=(2, dim)).astype(np.float32),
+                "tokens_sections_times": np.array([0.0, 2.0], np.float32),
+                "tokens_requirements": rng.normal(size=(3, dim + 3)).astype(np.float32),
+            }
+        )
+        ratings[f"c{n}"] = str(1 + round(4 * (fit - 20) / 75))  # 1-5, following the fit score
+    write_parquet(rows, tmp_path / "results.parquet", ["id"])
+    manifest = {"settings": {"text_model": "sentence-transformers:tiny"}}
+    options = HeadOptions(epochs=60)
+    model, record = fit_from_run(tmp_path / "results.parquet", manifest, ratings, options)
+    assert record["target"]["kind"] == "rating" and record["target"]["value_range"] == (1.0, 5.0)
+    assert record["held_out_comparison"]["metric"] == "spearman"
+    save_model(model, tmp_path / "head")
+    head = Head(tmp_path / "head")
+    assert head.meta["text_model"] == "sentence-transformers:tiny"
+    predicted = head.predict(rows)
+    values = [p["learned_prediction"] for p in predicted]
+    assert all(1.0 <= v <= 5.0 for v in values)
+    assert all(0.0 <= p["learned_score"] <= 100.0 for p in predicted)
