@@ -187,3 +187,17 @@ def test_ratings_train_a_head_whose_prediction_stays_in_their_range(tmp_path, on
     values = [p["learned_prediction"] for p in predicted]
     assert all(1.0 <= v <= 5.0 for v in values)
     assert all(0.0 <= p["learned_score"] <= 100.0 for p in predicted)
+
+
+def test_a_wildlife_head_is_not_taken_for_a_screening_head(tmp_path):
+    from mmfuse.errors import UsageError
+    from mmfuse.fusion.model import save_model
+    from mmfuse.tasks.screening.head import Head
+    from mmfuse.tasks.wildlife.head import build_head as species_head
+
+    crops = np.eye(4, dtype=np.float32)
+    save_model(species_head(["a", "b"], crops, np.array([0, 0, 1, 1]), {}), tmp_path / "head")
+    with pytest.raises(UsageError, match="not a screening head"):
+        Head(tmp_path / "head")
+    with pytest.raises(UsageError, match=r"no config\.json"):
+        Head(tmp_path)

@@ -118,6 +118,24 @@ def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     return round(float(np.mean(scores.argmax(axis=1) == y)), 4)
 
 
+def head_config(folder: Path, head_format: str, kind: str):
+    """The ``FusionConfig`` of a head saved in ``folder``, checked to be a ``kind`` head.
+
+    Raises:
+        UsageError: no model there, or a model of another format (not a ``kind`` head).
+    """
+    from mmfuse.fusion.model import CONFIG_FILE, read_config
+
+    if not (folder / CONFIG_FILE).is_file():
+        raise UsageError(f"--model {folder}: no {CONFIG_FILE} (train one with mmfuse train)")
+    config = read_config(folder / CONFIG_FILE)
+    if config.meta.get("format") != head_format:
+        raise UsageError(
+            f"--model {folder} is not a {kind} head (mmfuse train on a {kind} run makes one)"
+        )
+    return config
+
+
 def digest(folder: Path) -> str:
     """SHA-256 prefix of a head's config and weights (part of a run's cache key)."""
     from mmfuse.fusion.model import CONFIG_FILE, WEIGHTS_FILE

@@ -27,13 +27,12 @@ import numpy as np
 from mmfuse.errors import UsageError
 from mmfuse.fusion.labels import is_number
 from mmfuse.fusion.model import (
-    CONFIG_FILE,
     FusionConfig,
     FusionModel,
     TaskConfig,
     load_model,
-    read_config,
 )
+from mmfuse.tasks.heads import head_config
 from mmfuse.tasks.screening.tokens import FIT_PRIOR, embedding_dim, modality_dims, stack
 
 HEAD_FORMAT = "mmfuse-screening-head"
@@ -116,15 +115,7 @@ class Head:
     """
 
     def __init__(self, folder: Path, device: str = "cpu"):
-        if not (folder / CONFIG_FILE).is_file():
-            raise UsageError(f"--model {folder}: no {CONFIG_FILE} (train one with mmfuse train)")
-        meta = read_config(folder / CONFIG_FILE).meta
-        if meta.get("format") != HEAD_FORMAT:
-            raise UsageError(
-                f"--model {folder} is not a screening head (mmfuse train on a screening run "
-                "makes one)"
-            )
-        self.meta = meta
+        self.meta = head_config(folder, HEAD_FORMAT, "screening").meta
         self.model = load_model(folder, device)
         self.task = self.model.config.tasks[0]
 

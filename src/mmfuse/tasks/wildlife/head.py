@@ -17,15 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from mmfuse.encoders.conse import normalise
-from mmfuse.errors import UsageError
 from mmfuse.fusion.model import (
-    CONFIG_FILE,
     FusionConfig,
     FusionModel,
     TaskConfig,
     load_model,
-    read_config,
 )
+from mmfuse.tasks.heads import head_config
 from mmfuse.types import ModalityTokens
 
 HEAD_FORMAT = "mmfuse-wildlife-head"
@@ -85,13 +83,7 @@ def read_head(folder: Path) -> tuple[dict, list[str]]:
     Raises:
         UsageError: no model there, or a model that is not a wildlife species head.
     """
-    if not (folder / CONFIG_FILE).is_file():
-        raise UsageError(f"--model {folder}: no {CONFIG_FILE} (train one with mmfuse train)")
-    config = read_config(folder / CONFIG_FILE)
-    if config.meta.get("format") != HEAD_FORMAT:
-        raise UsageError(
-            f"--model {folder} is not a species head (mmfuse train on a wildlife run makes one)"
-        )
+    config = head_config(folder, HEAD_FORMAT, "wildlife")
     return config.meta, list(config.tasks[0].classes)
 
 
