@@ -115,3 +115,37 @@ def test_the_video_encoder_is_an_encoder_of_paths(tmp_path, one_torch_thread):
     assert len(first.times) == len(first.frames.text_space) > 0
     assert first.frames.text_space.dtype == np.float32
     assert not np.array_equal(first.frames.probs, second.frames.probs)  # different clips
+
+
+def test_the_text_encoders_layer_by_layer_pass_is_the_models_own(tmp_path, one_torch_thread):
+    """The fine-tuned top layers read the encoder's states layer by layer, through a mask the
+    project builds (no private helper of transformers): the states after each layer and the
+    sentence vectors are the model's own forward pass, padding included, on any release."""
+    from mmfuse.encoders.text import Readout
+
+    folder = save_tiny_sentence_transformer(
+        tmp_path / "tiny", ["a", "cat", "dog", "sat", "on", "mat"], 16, layers=3
+    )
+    encoder = create_encoder(f"sentence-transformers:{folder}", "cpu")
+    texts = ["a cat sat on the mat", "a dog", "cat"]  # unequal lengths: padded batches
+    sequences = [
+        encoder._prefix + ids + encoder._suffix for ids in encoder._tokenize(texts)["input_ids"]
+    ]
+    ids, mask = encoder._batch(sequences)
+    with torch.inference_mode():
+        own = encoder.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+    for layer in (1, 2):
+        lower = encoder.lower_states(texts, layer)
+        for row, states in enumerate(lower):
+            expected = own.hidden_states[layer][row, : len(sequences[row])]
+            torch.testing.assert_close(states.float(), expected.float(), atol=2e-3, rtol=0)
+    seen = {}
+
+    def read(states, layer_mask, keep):
+        seen["states"] = states.clone()
+        return keep.float().sum(1, keepdim=True)  # tokens per text
+
+    vectors, tokens = encoder.encode_read(texts, Readout(2, 1, read))
+    np.testing.assert_allclose(vectors, encoder.encode(texts), atol=1e-5)
+    assert sorted(tokens[:, 0].tolist()) == sorted(float(len(s)) for s in sequences)
+    assert seen["states"].shape[-1] == 16

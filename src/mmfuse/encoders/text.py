@@ -167,6 +167,13 @@ def token_windows(n_tokens: int, window: int, stride: int) -> list[tuple[int, in
     return windows
 
 
+def run_layer(layer: torch.nn.Module, states: torch.Tensor, layer_mask: torch.Tensor):
+    """One transformer layer's output states [b, t, dim] (transformers 4 wraps them in a
+    tuple, 5 returns them alone)."""
+    out = layer(states, attention_mask=layer_mask)
+    return out[0] if isinstance(out, tuple) else out
+
+
 def _local_folder(source: str) -> Path:
     """The model folder for ``ref.source``: a local path, or a hub download (online only)."""
     path = Path(source).expanduser()
@@ -272,14 +279,15 @@ class TextEncoder(Encoder):
         return torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
 
     def layer_mask(self, mask: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-        """The attention mask the model's layers take, from a 0/1 mask [b, t] of ``states``."""
-        return self.model._create_attention_masks(
-            attention_mask=mask,
-            encoder_attention_mask=None,
-            embedding_output=states,
-            encoder_hidden_states=None,
-            cache=None,
-        )[0]
+        """The attention mask the model's layers take, from a 0/1 mask [b, t] of ``states``.
+
+        Built here, not by the model's private helpers (whose signature changes between
+        transformers releases): the additive [b, 1, 1, t] mask every BERT-like layer has taken
+        since transformers 4, 0 on tokens and the dtype's minimum on padding, in the dtype
+        and on the device of ``states``.
+        """
+        keep = mask[:, None, None, :].to(device=states.device, dtype=states.dtype)
+        return (1.0 - keep) * torch.finfo(states.dtype).min
 
     @property
     def layers(self) -> torch.nn.ModuleList:
@@ -305,7 +313,7 @@ class TextEncoder(Encoder):
             for index, layer in enumerate(self.layers):
                 if index == readout.layer:
                     read = readout.read(states, layer_mask, mask_t.bool()).float()
-                states = layer(states, attention_mask=layer_mask)
+                states = run_layer(layer, states, layer_mask)
             return states.float(), mask_t.bool(), read
         out = self.model(
             input_ids=ids_t, attention_mask=mask_t, output_hidden_states=layers is not None
@@ -331,7 +339,7 @@ class TextEncoder(Encoder):
             states = self.model.embeddings(input_ids=ids_t)
             layer_mask = self.layer_mask(mask_t, states)
             for block in self.layers[:layer]:
-                states = block(states, attention_mask=layer_mask)
+                states = run_layer(block, states, layer_mask)
             for row, i in enumerate(index):
                 out[i] = states[row, : len(sequences[i])].to(torch.float16).cpu().clone()
         return out

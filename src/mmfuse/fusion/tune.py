@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmfuse.encoders.text import Readout
+from mmfuse.encoders.text import Readout, run_layer
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class TunedTop(nn.Module):
         """[b, hidden] in the layers' dtype: their output states, mean-pooled over ``mask``."""
         states = states.to(self.heads[next(iter(self.classes))].weight.dtype)
         for layer in self.layers:
-            states = layer(states, attention_mask=layer_mask)
+            states = run_layer(layer, states, layer_mask)
         keep = mask.unsqueeze(-1).to(states.dtype)
         return (states * keep).sum(1) / keep.sum(1).clamp(min=1)
 

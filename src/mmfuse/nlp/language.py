@@ -22,6 +22,7 @@ import numpy as np
 from langdetect import DetectorFactory
 from langdetect import detector_factory as langdetect_factory
 from langdetect.detector import Detector
+from langdetect.utils.ngram import NGram
 
 from mmfuse.nlp.social import HASHTAG_RE, MENTION_RE, URL_RE, find_emojis
 
@@ -53,12 +54,21 @@ def _profiles() -> tuple[DetectorFactory, dict[str, int], np.ndarray]:
 
 
 def _ngram_rows(cleaned: str) -> list[int]:
-    """Rows of ``_profiles``' table for the n-grams of ``cleaned`` that langdetect would draw."""
+    """Rows of ``_profiles``' table for the n-grams of ``cleaned`` that langdetect would draw:
+    every 1- to 3-gram that its profiles know, none inside an all-capitals word (langdetect's
+    own n-gram walk, through its public ``NGram``)."""
     factory, rows, _ = _profiles()
     detector = Detector(factory)
     detector.append(cleaned)  # langdetect's own normalisation, URL and e-mail removal
     detector.cleaning_text()  # drops Latin letters from mostly non-Latin text
-    return [rows[ngram] for ngram in detector._extract_ngrams()]
+    ngram, found = NGram(), []
+    for char in detector.text:
+        ngram.add_char(char)
+        for n in range(1, NGram.N_GRAM + 1):
+            gram = ngram.get(n)  # None inside a capitalised word, or before n characters
+            if gram in rows:
+                found.append(rows[gram])
+    return found
 
 
 def _language_text(text: str) -> str:
