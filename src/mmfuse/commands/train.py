@@ -289,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
                 learning_rate=args.learning_rate,
                 patience=args.patience,
                 seed=args.seed,
+                device=registry.select_device(args.device),
             ),
         )
         checkpoint, history = fit_many_shot(featurizer, decoded, y, classes, descriptions, options)
@@ -403,6 +404,7 @@ def train_head(args: argparse.Namespace) -> int:
             for name in MANY_SHOT_DEFAULTS
         },
         seed=args.seed,
+        device=registry.select_device(args.device),
     )
     started = time.perf_counter()
     results = args.data / RESULTS_PARQUET

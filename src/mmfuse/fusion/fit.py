@@ -155,7 +155,7 @@ def fit_few_shot(
     checkpoint = zero_shot(featurizer, classes, descriptions, base)
     model, inputs = checkpoint.model, featurizer.featurize(decoded)
     for task in model.config.tasks:
-        text_vectors = model.heads[task.name].class_vectors.detach().numpy()
+        text_vectors = model.heads[task.name].class_vectors.detach().cpu().numpy()
         vectors = class_vectors_from_examples(
             model, task.name, inputs, labels[task.name], k, text_vectors, seed=seed
         )

@@ -257,7 +257,8 @@ class TextStacks:
             )
             # the encoder's precision (bfloat16 with --text-precision bfloat16); float32 else
             dtype = next(encoder.model.parameters()).dtype
-            self.tuned = model.to(dtype if dtype.is_floating_point else torch.float32).eval()
+            dtype = dtype if dtype.is_floating_point else torch.float32
+            self.tuned = model.to(encoder.device, dtype).eval()
         return self.tuned
 
     def fit(

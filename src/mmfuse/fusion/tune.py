@@ -93,7 +93,8 @@ class TunedTop(nn.Module):
         self.classes = {task: list(names) for task, names in classes.items()}
         self.layers = copy.deepcopy(encoder.layers[self.split :]).float()
         hidden = encoder.model.config.hidden_size
-        self.heads = nn.ModuleDict({t: nn.Linear(hidden, len(c)) for t, c in self.classes.items()})
+        heads = {t: nn.Linear(hidden, len(c)) for t, c in self.classes.items()}
+        self.heads = nn.ModuleDict(heads).to(encoder.device)  # where the copied layers are
         self.dropout = nn.Dropout(0.0)
 
     @property
@@ -134,13 +135,15 @@ class TunedTop(nn.Module):
 
 
 def _padded(encoder, states: Sequence[torch.Tensor], rows: np.ndarray):
-    """Cached states of ``rows`` padded into one batch: states, the layers' mask, bool mask."""
+    """Cached states of ``rows`` padded into one batch on the encoder's device: states, the
+    layers' mask, bool mask."""
     longest = max(states[i].shape[0] for i in rows)
     batch = torch.zeros(len(rows), longest, states[rows[0]].shape[1])
     mask = torch.zeros(len(rows), longest, dtype=torch.long)
     for row, i in enumerate(rows):
         batch[row, : states[i].shape[0]] = states[i].float()
         mask[row, : states[i].shape[0]] = 1
+    batch, mask = batch.to(encoder.device), mask.to(encoder.device)
     return batch, encoder.layer_mask(mask, batch), mask.bool()
 
 
@@ -152,7 +155,7 @@ def predict_states(encoder, model: TunedTop, states: Sequence[torch.Tensor]) -> 
     order = np.argsort([s.shape[0] for s in states], kind="stable")
     for start in range(0, len(order), READ_BATCH):
         rows = order[start : start + READ_BATCH]
-        out[rows] = model.read(*_padded(encoder, states, rows)).numpy()
+        out[rows] = model.read(*_padded(encoder, states, rows)).cpu().numpy()
     return out
 
 
@@ -197,9 +200,10 @@ def fit_tuned(
     rng = np.random.default_rng(options.seed)
     model = TunedTop(encoder, classes, options.layers)
     model.dropout.p = options.dropout
-    y = {t: torch.as_tensor(np.asarray(targets[t], dtype=np.int64)) for t in classes}
-    weights = {t: _class_weights(y[t].numpy(), len(c)) for t, c in classes.items()}
-    labelled = np.stack([y[t].numpy() != MISSING for t in classes], axis=1)
+    y = {t: np.asarray(targets[t], dtype=np.int64) for t in classes}
+    labelled = np.stack([y[t] != MISSING for t in classes], axis=1)
+    weights = {t: _class_weights(y[t], len(c)).to(encoder.device) for t, c in classes.items()}
+    y = {t: torch.as_tensor(v, device=encoder.device) for t, v in y.items()}
     counts = labelled.sum(0)
     small = labelled[:, counts < counts.max() / 4].any(axis=1)
     pool = np.r_[
@@ -222,9 +226,9 @@ def fit_tuned(
         total, batches = 0.0, _epoch_order(states, pool, options.batch_size, rng)
         for rows in batches:
             logits = model(*_padded(encoder, states, rows))
-            loss = torch.zeros(())
+            loss = torch.zeros((), device=encoder.device)
             for task, task_logits in logits.items():
-                target = y[task][rows]
+                target = y[task][torch.as_tensor(rows, device=encoder.device)]
                 keep = target != MISSING
                 if keep.any():
                     loss = loss + nn.functional.cross_entropy(

@@ -27,7 +27,8 @@ class HeadOptions:
     """How a head is trained (small data: many short epochs, small batches).
 
     ``learning_rate`` None is the task's own default; ``trainable`` is
-    ``TrainOptions.trainable`` ("all", "decoder" or "heads").
+    ``TrainOptions.trainable`` ("all", "decoder" or "heads"); ``device`` is where it trains
+    (None: the CPU).
     """
 
     holdout: float = 0.2
@@ -37,6 +38,7 @@ class HeadOptions:
     patience: int = 30
     seed: int = 0
     trainable: str = "all"
+    device: str | None = None
 
 
 def read_arrays(parquet: Path, columns: Sequence[str], scalars: Sequence[str] = ()) -> list[dict]:
@@ -109,6 +111,7 @@ def fit(
             balance_classes=balance_classes,
             trainable=options.trainable,
             seed=options.seed,
+            device=options.device,
         ),
     )
 

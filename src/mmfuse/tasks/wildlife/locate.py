@@ -150,7 +150,8 @@ class Locator:
         pooled features [F] from the same forward pass."""
         import torch
 
-        pixels = scan.scan_pixels(picture, self.mean, self.std)
+        device = next(self.scan_model.parameters()).device
+        pixels = scan.scan_pixels(picture, self.mean, self.std).to(device)
         with torch.inference_mode():
             feature_map = self.scan_model.forward_features(pixels)
             boxes, masses = scan.window_masses(self.scan_model, feature_map)
