@@ -104,3 +104,18 @@ def test_the_wildlife_scan_reads_pixels_on_the_scanners_device():
     with pytest.raises(NotImplementedError, match="meta"):  # its numbers come back: not on meta
         locator._scan(picture)
     assert seen == [META]
+
+
+def test_on_a_gpu_the_default_batch_fills_half_of_its_free_memory(monkeypatch):
+    from mmfuse.tasks.social_media import SocialMediaTask
+    from mmfuse.tasks.transcribe import TranscribeTask
+
+    free = {"bytes": 8 * 2**30}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 2**37))
+    assert SocialMediaTask.batch_size_for("cpu") == SocialMediaTask.default_batch_size
+    assert SocialMediaTask.batch_size_for("cuda") == 256  # 4 GiB at 16 MiB a post
+    free["bytes"] = 2**30  # a busy GPU: never fewer than on the CPU
+    assert SocialMediaTask.batch_size_for("cuda:0") == SocialMediaTask.default_batch_size
+    free["bytes"] = 2**40  # a huge one: at most max_device_batch
+    assert SocialMediaTask.batch_size_for("cuda") == SocialMediaTask.max_device_batch
+    assert TranscribeTask.batch_size_for("cuda") == 1  # Whisper, one file at a time

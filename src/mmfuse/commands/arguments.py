@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -131,15 +132,14 @@ def add_run_arguments(parser: argparse.ArgumentParser, output: bool = True) -> N
     group.add_argument("-v", "--verbose", dest="run_verbose", action="store_true", help="debug")
 
 
-def resolve_options(
-    args: argparse.Namespace, task_options: type | None = None, batch_size: int | None = None
-) -> tuple[RunOptions, Any]:
+def resolve_options(args: argparse.Namespace, task_class: Any = None) -> tuple[RunOptions, Any]:
     """The run's and the task's options: defaults < ``--config`` < flags, checked once.
 
     Args:
         args: parsed flags of ``add_run_arguments`` (and of the task's options).
-        task_options: the task's options dataclass, or None for a command without one.
-        batch_size: the task's own default batch size (a config file or flag still wins).
+        task_class: the ``Task`` class run (its ``Options`` and its batch size on the run's
+            device, which a config file or flag still overrides), or None for a command
+            without one.
 
     Returns:
         ``(RunOptions, task options or None)``; applies -q/-v to logging and ``cache_dir`` to
@@ -147,6 +147,7 @@ def resolve_options(
     """
     config_file = getattr(args, "config", None)
     keys = read_config(config_file) if config_file else {}
+    task_options = None if task_class is None else task_class.Options
     classes = (RunOptions,) if task_options is None else (RunOptions, task_options)
     if unknown := unknown_keys(keys, *classes):
         raise UsageError(f"{config_file}: unknown option(s) {', '.join(unknown)}")
@@ -154,13 +155,14 @@ def resolve_options(
     flags["quiet"] = args.run_quiet or getattr(args, "quiet", False) or keys.get("quiet", False)
     flags["verbose"] = args.run_verbose or getattr(args, "verbose", False)
     flags["verbose"] = flags["verbose"] or keys.get("verbose", False)
-    if batch_size is not None and "batch_size" not in keys:
-        keys = {**keys, "batch_size": batch_size}
     run_options = resolve(RunOptions, keys, flags)
     if run_options.verbose or run_options.quiet:
         config.configure_logging(run_options.verbose, run_options.quiet)
     if run_options.device:  # a bad or missing device: one line, before any work
         select_device(run_options.device)
+    if task_class is not None and "batch_size" not in keys and "batch_size" not in flags:
+        batch_size = task_class.batch_size_for(select_device(run_options.device))
+        run_options = replace(run_options, batch_size=batch_size)
     if run_options.cache_dir is not None:
         config.use_cache_root(run_options.cache_dir)
     if task_options is None:

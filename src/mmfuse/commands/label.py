@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    run_options, options = resolve_options(args, LabelTask.Options, LabelTask.default_batch_size)
+    run_options, options = resolve_options(args, LabelTask)
     items = items_of(expand_files(args.files, LABEL_KINDS))
     task = LabelTask(options, items, run_options.device)
     task.file_names = {str(item.paths[0]): item.id for item in items}

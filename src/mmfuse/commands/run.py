@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     task_class = get_task(args.task)
-    run_options, options = resolve_options(args, task_class.Options, task_class.default_batch_size)
+    run_options, options = resolve_options(args, task_class)
     items = items_from_args(args, task_class.group_by)
     task = task_class(options, items, run_options.device)
     items = task.run_items(items)

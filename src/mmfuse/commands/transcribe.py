@@ -89,7 +89,7 @@ def _report_failures(run_dir: Path, items: list[Item]) -> set[str]:
 
 def run(args: argparse.Namespace) -> int:
     task_class = TranscribeTask
-    run_options, options = resolve_options(args, task_class.Options, task_class.default_batch_size)
+    run_options, options = resolve_options(args, task_class)
     items = items_of(expand_files(args.files, SOUND_KINDS))
     formats = formats_of(options.format)
     if args.output_dir is None and len(formats) > 1:

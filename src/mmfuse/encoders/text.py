@@ -38,6 +38,7 @@ from mmfuse.registry import ModelRef
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 64  # batches of similar-length texts; 32-256 measure within noise on CPU
+DEVICE_BATCH_SIZE = 256  # on a GPU: MiniLM on an H200 peaks near 256 texts a pass
 DEFAULT_STRIDE = 32  # tokens shared by neighbouring windows of a long text
 # Each sequence is padded to a length of its own (the next multiple of this), never to its
 # batch's longest: a text's embedding is then the same bit for bit in any batch, in float32
@@ -221,6 +222,7 @@ class TextEncoder(Encoder):
         # special tokens around one sequence, e.g. [CLS] ... [SEP] for BERT
         self._prefix, self._suffix = wrapped[:at], wrapped[at + len(probe) :]
         self.max_length = self.config.max_length
+        self.batch_size = DEVICE_BATCH_SIZE if device.startswith("cuda") else DEFAULT_BATCH_SIZE
         log.info("text encoder %s on %s (%s)", ref.id, device, self.precision)
 
     def settings(self) -> dict:
@@ -326,7 +328,7 @@ class TextEncoder(Encoder):
 
     @torch.inference_mode()
     def lower_states(
-        self, texts: Sequence[str], layer: int, batch_size: int = DEFAULT_BATCH_SIZE
+        self, texts: Sequence[str], layer: int, batch_size: int | None = None
     ) -> list[torch.Tensor]:
         """Hidden states after the first ``layer`` layers, special tokens included: one
         float16 [n_tokens_i, dim] tensor per text, of its first ``max_length`` tokens (what the
@@ -334,7 +336,7 @@ class TextEncoder(Encoder):
         ids = self._tokenize(texts)["input_ids"]
         sequences = [self._prefix + seq[: self._content_window] + self._suffix for seq in ids]
         out: list[torch.Tensor] = [torch.empty(0)] * len(texts)
-        for index in self._buckets(sequences, batch_size):
+        for index in self._buckets(sequences, batch_size or self.batch_size):
             ids_t, mask_t = self._batch([sequences[i] for i in index])
             states = self.model.embeddings(input_ids=ids_t)
             layer_mask = self.layer_mask(mask_t, states)
@@ -379,7 +381,7 @@ class TextEncoder(Encoder):
                 read[index] = values.cpu().numpy()
         return out, read
 
-    def encode(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Embeds texts, each as one unit vector.
 
         Args:
@@ -387,7 +389,8 @@ class TextEncoder(Encoder):
                 into windows of ``max_length`` tokens overlapping by ``DEFAULT_STRIDE`` (a
                 quarter window for models shorter than 130 tokens); its vector is the
                 renormalised mean of the window vectors.
-            batch_size: texts (or windows) per forward pass, grouped by similar length.
+            batch_size: texts (or windows) per forward pass, grouped by similar length
+                (default: ``DEFAULT_BATCH_SIZE`` on the CPU, ``DEVICE_BATCH_SIZE`` on a GPU).
 
         Returns:
             float32 [N, dim], L2 norm 1 per row, in the order of ``texts``; a text with no
@@ -396,7 +399,7 @@ class TextEncoder(Encoder):
         return self.encode_read(texts, None, batch_size)[0]
 
     def encode_read(
-        self, texts: Sequence[str], readout: Readout | None, batch_size: int = DEFAULT_BATCH_SIZE
+        self, texts: Sequence[str], readout: Readout | None, batch_size: int | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """``encode``, and in the same forward passes the readout of each text (the mean over
         a long text's windows; zeros for a text with no tokens); None without a readout."""
@@ -411,7 +414,7 @@ class TextEncoder(Encoder):
         if not windows:
             return out, read
         owners_np = np.asarray(owners)
-        vectors, values = self._embed_windows(windows, batch_size, readout)
+        vectors, values = self._embed_windows(windows, batch_size or self.batch_size, readout)
         np.add.at(out, owners_np, vectors)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         if read is not None:

@@ -23,6 +23,10 @@ from typing import Any, ClassVar
 from mmfuse.report.page import Section
 from mmfuse.types import Item
 
+# Share of a GPU's free memory that the default batch may fill (the rest is for the models'
+# own workspace and the allocator's slack); an out-of-memory halves the batch and retries.
+DEVICE_MEMORY_SHARE = 0.5
+
 
 class Task(abc.ABC):
     """A pipeline: decode one item, process a batch of decoded items into one row per item.
@@ -36,7 +40,12 @@ class Task(abc.ABC):
     Attributes:
         name: the task's name on the command line (``mmfuse run NAME``), set by the registry.
         Options: the task's frozen options dataclass.
-        default_batch_size: items per ``process`` call unless ``--batch-size`` says otherwise.
+        default_batch_size: items per ``process`` call on the CPU unless ``--batch-size``
+            says otherwise.
+        device_item_bytes: device memory one item of a batch may take at its peak (inputs,
+            activations), which sizes the default batch on a GPU (``batch_size_for``).
+        max_device_batch: the most items per ``process`` call on a GPU (decoded items wait
+            in host memory, two batches of them).
         group_by: the grouping ``--group-by auto`` means for this task ("auto", "stem",
             "folder").
         columns: the output columns in order; ``id`` first and ``error`` last.
@@ -45,12 +54,27 @@ class Task(abc.ABC):
     name: ClassVar[str]
     Options: ClassVar[type]
     default_batch_size: ClassVar[int] = 8
+    device_item_bytes: ClassVar[int] = 256 * 2**20
+    max_device_batch: ClassVar[int] = 256
     group_by: ClassVar[str] = "auto"  # how ``--group-by auto`` groups a folder's files
     columns: tuple[str, ...]
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
         self.options = options if options is not None else self.Options()
         self.device = device
+
+    @classmethod
+    def batch_size_for(cls, device: str) -> int:
+        """Items per ``process`` call on ``device``: ``default_batch_size`` on the CPU; on a
+        GPU as many as ``DEVICE_MEMORY_SHARE`` of its free memory holds at
+        ``device_item_bytes`` each, at least the CPU's and at most ``max_device_batch``."""
+        if not device.startswith("cuda"):
+            return cls.default_batch_size
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        fits = int(free * DEVICE_MEMORY_SHARE) // cls.device_item_bytes
+        return max(cls.default_batch_size, min(cls.max_device_batch, fits))
 
     def run_items(self, items: Sequence[Item]) -> Sequence[Item]:
         """The items as the run keys, logs and writes them: ``items`` unchanged by default

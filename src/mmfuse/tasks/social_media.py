@@ -143,6 +143,8 @@ class SocialMediaTask(Task):
 
     Options = SocialOptions
     default_batch_size = TEXT_BATCH
+    device_item_bytes = 16 * 2**20  # a post's tokens; its photo or frames when it has them
+    max_device_batch = 2048
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
         super().__init__(options, items, device)

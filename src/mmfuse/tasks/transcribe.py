@@ -78,6 +78,7 @@ class TranscribeTask(Task):
 
     Options = TranscribeOptions
     default_batch_size = 1  # Whisper decodes one file at a time
+    max_device_batch = 1
     columns = (
         "id",
         "file",

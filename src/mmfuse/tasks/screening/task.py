@@ -139,6 +139,7 @@ class ScreeningTask(Task):
 
     Options = ScreeningOptions
     default_batch_size = DEFAULT_BATCH
+    device_item_bytes = 64 * 2**20  # a CV's sentences and an interview's segments
     group_by = "folder"  # one sub-folder per candidate, whatever files it holds
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):

@@ -143,6 +143,7 @@ class WildlifeTask(Task):
 
     Options = WildlifeOptions
     default_batch_size = 8
+    max_device_batch = 64  # decoded photos and video frames wait in host memory
     columns = (
         "id",
         "file",
