@@ -14,6 +14,7 @@ from helpers.toy_task import ToyTask
 
 from mmfuse.cli import main
 from mmfuse.engines.options import RunOptions
+from mmfuse.errors import SystemicError
 from mmfuse.io.discover import discover
 from mmfuse.runner import run_task
 
@@ -21,6 +22,7 @@ ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
 TESTS = Path(__file__).parent
+DEVICE_MISMATCH = "Expected all tensors to be on the same device, but found cuda:0 and cpu"
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +64,33 @@ def test_ray_engine_table_equals_the_local_engine_table(tmp_path, local_ray):
         pq.read_table(tmp_path / "local/results.parquet")
     )
     assert ray.is_initialized()  # the engine leaves a Ray it did not start running
+
+
+class _WrongDeviceTask(ToyTask):
+    """Fails as a model on another device than its inputs does, in ``stage`` (decode, process)."""
+
+    def __init__(self, stage: str):
+        super().__init__()
+        self.stage = stage
+
+    def decode(self, item):
+        if self.stage == "decode":
+            raise RuntimeError(DEVICE_MISMATCH)
+        return super().decode(item)
+
+    def process(self, batch):
+        if self.stage == "process":
+            raise RuntimeError(DEVICE_MISMATCH)
+        return super().process(batch)
+
+
+@pytest.mark.parametrize("stage", ["decode", "process"])
+def test_a_systemic_error_on_ray_stops_the_run_with_its_message(tmp_path, local_ray, stage):
+    items = discover(make_folder(tmp_path / "in", 6))
+    on_ray = RunOptions(use_cache=False, progress="off", workers=2, batch_size=2, engine="ray")
+    with pytest.raises(SystemicError, match=f"RuntimeError: {DEVICE_MISMATCH}"):
+        run_task(_WrongDeviceTask(stage), items, tmp_path / "out", on_ray, ["toy"])
+    assert not (tmp_path / "out/results.csv").exists()
 
 
 def test_label_on_ray_writes_the_local_table(tmp_path, local_ray):

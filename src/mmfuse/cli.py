@@ -1,7 +1,9 @@
 """The ``mmfuse`` command line: one subcommand per pipeline stage, each in mmfuse.commands.
 
 Exit codes: 0 every item succeeded, 1 some items failed (each has an ``error`` cell), 2 usage
-error (bad flags, missing input, unknown or uninstalled model).
+error (bad flags, missing input, unknown or uninstalled model), 3 the run stopped on an error
+not about the input (one line names it; the same command resumes once it is fixed), 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -12,7 +14,15 @@ import os
 import sys
 
 from mmfuse import __version__, config
-from mmfuse.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ModelUnavailable, UsageError
+from mmfuse.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SYSTEMIC,
+    EXIT_USAGE,
+    ModelUnavailable,
+    SystemicError,
+    UsageError,
+)
 
 # subcommand -> one-line help; its module mmfuse.commands.<name> has add_arguments(parser) and
 # run(args) -> exit code, and is imported only when that subcommand runs (startup stays fast).
@@ -114,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ModelUnavailable) as error:
         print(f"mmfuse {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except SystemicError as error:
+        print(f"mmfuse {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_SYSTEMIC
     except KeyboardInterrupt as interrupt:  # Ctrl-C: one line, never a traceback
         print(f"mmfuse {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED

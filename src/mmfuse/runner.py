@@ -9,6 +9,10 @@ columns), the task's extra outputs and ``manifest.json``, then drops the journal
 is read back from the journal in every case, so a resumed run and an uninterrupted one write
 the same bytes.
 
+A systemic error (``errors.is_systemic``: a missing module, a device failure) stops the run at
+its first occurrence; the journal keeps the rows finished before it, so the same command
+resumes once the cause is fixed.
+
 Only successful rows enter the results cache: errors (a missing file, a bug since fixed)
 are retried on the next run. A run is "the same run" as the one that wrote ``OUT`` when the
 task, its settings and the inputs' common folder agree; re-running it resumes or refreshes,
@@ -38,7 +42,7 @@ from mmfuse import __version__
 from mmfuse.cache import Cache, content_key, default_results_dir, file_digest, make_key
 from mmfuse.engines.local import error_message, error_row, run_local
 from mmfuse.engines.options import RunOptions
-from mmfuse.errors import Interrupted, UsageError
+from mmfuse.errors import Interrupted, SystemicError, UsageError
 from mmfuse.io.writers import atomic_write, read_table, write_csv, write_json, write_parquet
 from mmfuse.progress import progress_bar, progress_enabled
 from mmfuse.registry import BACKENDS, SPECS, model_digest
@@ -363,6 +367,8 @@ def run_task(
         UsageError: repeated item ids, ``out_dir`` not writable, holding a different run's
             results or being written by another run right now, or an unusable cache folder.
         Interrupted: Ctrl-C; the rows computed so far stay in the journal for a re-run.
+        SystemicError: an error not about the input stopped the run; the rows computed so
+            far stay in the journal for a re-run once its cause is fixed.
     """
     started, clock = datetime.now(UTC), time.perf_counter()
     seen: set[str] = set()
@@ -378,6 +384,12 @@ def run_task(
     identity = run_identity(task.name, settings, items, source, out_dir)
     with _locked(out_dir):
         return _run_locked(task, items, out_dir, options, argv, settings, identity, started, clock)
+
+
+def _progress(keys: list[str], journal: Cache) -> str:
+    """How far a stopped run got, and how to go on."""
+    done = sum(1 for key in keys if key in journal)
+    return f"{done} of {len(keys)} items are done; run the same command again"
 
 
 def _run_locked(task, items, out_dir, options, argv, settings, identity, started, clock):
@@ -398,11 +410,11 @@ def _run_locked(task, items, out_dir, options, argv, settings, identity, started
                 key_of = {item.id: key for item, key in zip(items, keys, strict=True)}
                 _compute(task, todo, options, journal, cache, key_of, bar)
     except KeyboardInterrupt:
-        done = sum(1 for key in keys if key in journal)
-        raise Interrupted(
-            f"interrupted: {done} of {len(items)} items are done; run the same command again "
-            "to resume"
-        ) from None
+        raise Interrupted(f"interrupted: {_progress(keys, journal)} to resume") from None
+    except SystemicError as error:
+        raise SystemicError(
+            f"{error} (the run stopped: {_progress(keys, journal)} once this is fixed)"
+        ) from error
     computed = time.perf_counter()
 
     rows = task.complete(_JournalRows(journal, keys))

@@ -178,7 +178,7 @@ class ToyTask(Task):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The toy task as a command (``mmfuse run toy``): discover, run, exit code (0, 1 or 2)."""
+    """The toy task as a command (``mmfuse run toy``): discover, run, exit code (0, 1, 2 or 3)."""
     return cli.main(["run", "toy", *(sys.argv[1:] if argv is None else argv)])
 
 

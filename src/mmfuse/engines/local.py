@@ -5,7 +5,10 @@ Decoding (file IO and media libraries that release the GIL) runs in ``workers`` 
 ``prefetch_limit`` items are decoded and waiting at any time, so memory does not grow with
 the number of items. One bad item never stops the others: a failed check or ``decode`` gives
 that item an error row, and a batch whose ``process`` raises is retried one item at a time,
-so only the item that fails again gets the error row.
+so only the item that fails again gets the error row. A batch that runs out of memory is
+retried in halves instead. An error that is not about the item (``errors.is_systemic``: a
+missing module, a device failure, a single item out of memory) is never an error row: it
+raises ``SystemicError`` at once, and the run stops.
 
 The helpers ``check_files``, ``decode_item`` and ``process_batch`` are the stages the Ray
 engine runs too, so both engines give the same rows.
@@ -21,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from mmfuse.errors import InputError
+from mmfuse.errors import InputError, SystemicError, is_out_of_memory, is_systemic
 from mmfuse.io.discover import sniff_kind
 from mmfuse.tasks.base import Task
 from mmfuse.types import Item, media_kind
@@ -47,7 +50,8 @@ COMPATIBLE_CONTENT = {
 
 def error_message(error: BaseException) -> str:
     """One line for an error cell: the message of an InputError, else "Type: message"."""
-    text = str(error) if isinstance(error, InputError) else f"{type(error).__name__}: {error}"
+    own = isinstance(error, InputError | SystemicError)
+    text = str(error) if own else f"{type(error).__name__}: {error}"
     line = " ".join(text.split()) or type(error).__name__
     return line if len(line) <= ERROR_MAX_CHARS else line[: ERROR_MAX_CHARS - 3] + "..."
 
@@ -113,6 +117,8 @@ def decode_item(task: Task, item: Item) -> tuple[Item, Any, str | None]:
     try:
         return item, task.decode(item), None
     except Exception as error:  # a bad file must not stop the run: it becomes its error cell
+        if is_systemic(error):
+            raise SystemicError(error_message(error)) from error
         log.debug("decode failed for %s", item.id, exc_info=True)
         return item, None, error_message(error)
 
@@ -129,16 +135,41 @@ def _rows_of(task: Task, batch: Sequence[tuple[Item, Any]]) -> list[dict]:
     return rows
 
 
+def _empty_cuda_cache() -> None:
+    import torch  # imported already: it raised the out-of-memory error
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def process_batch(task: Task, batch: Sequence[tuple[Item, Any]]) -> list[dict]:
-    """One row per (item, decoded) pair, in order; a failing batch is retried item by item."""
+    """One row per (item, decoded) pair, in order.
+
+    A batch that runs out of memory is retried in halves; one that fails otherwise is retried
+    item by item, so only the item that fails again gets an error row.
+
+    Raises:
+        SystemicError: an error not about the item (``is_systemic``), a lone item out of
+            memory included; never retried item by item.
+    """
     try:
         return _rows_of(task, batch)
-    except Exception as error:  # isolate the bad item: retry the others one by one
+    except Exception as error:
+        halve = is_out_of_memory(error) and len(batch) > 1
+        if is_systemic(error) and not halve:
+            raise SystemicError(error_message(error)) from error
         if len(batch) == 1:
             log.debug("process failed for %s", batch[0][0].id, exc_info=True)
             return [error_row(batch[0][0], error_message(error))]
-        log.debug("batch of %d failed (%s); retrying one by one", len(batch), error)
-    return [row for pair in batch for row in process_batch(task, [pair])]
+        retry = "in halves" if halve else "one by one"
+        log.debug("batch of %d failed (%s); retrying %s", len(batch), error, retry)
+    # out of the except block, so the error no longer holds the failed batch's tensors
+    if halve:
+        _empty_cuda_cache()
+        parts = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+    else:
+        parts = [[pair] for pair in batch]
+    return [row for part in parts for row in process_batch(task, part)]
 
 
 def prefetch_limit(options: RunOptions) -> int:

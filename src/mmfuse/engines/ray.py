@@ -5,7 +5,9 @@ Two stages stream into each other: ``decode`` runs as stateless Ray tasks (CPU, 
 ``task.setup()`` once (one model copy per actor; one GPU each with ``--device cuda``). Rows
 travel back to the driver, which yields them as they finish; the runner has already taken
 cached items out, so only misses reach the cluster. Both stages are the local engine's
-functions (``decode_item``, ``process_batch``), so the table is the same.
+functions (``decode_item``, ``process_batch``), so the table is the same. A systemic error
+travels from either stage as data (a ``systemic`` column) and the driver raises it, so the
+run stops with its one line rather than Ray's traceback.
 
 Point it at a cluster with ``--ray-address auto`` (on a node of a cluster started with
 ``ray start``) or ``ray://head:10001``; every node needs mmfuse and the models installed,
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmfuse.cache import decode_row, encode_row
 from mmfuse.engines.local import decode_item, error_message, error_row, process_batch
+from mmfuse.errors import SystemicError
 from mmfuse.tasks.base import Task
 from mmfuse.types import Item
 
@@ -54,14 +57,21 @@ def item_from_json(text: str) -> Item:
 
 
 def _decode_batch(batch: dict[str, Any], task: Task) -> dict[str, list]:
-    """Ray task: decodes each item; the payload is pickled (it only travels inside the run)."""
+    """Ray task: decodes each item; the payload is pickled (it only travels inside the run).
+
+    A systemic error comes back as data, never raised: Ray would print its own traceback and
+    hand the driver an exception of its own. The actor passes it on, the driver raises it.
+    """
     items, payloads, problems = [], [], []
     for text in batch["item"]:
-        item, decoded, problem = decode_item(task, item_from_json(text))
+        try:
+            item, decoded, problem = decode_item(task, item_from_json(text))
+        except SystemicError as error:
+            return {"item": [text], "decoded": [b""], "error": [""], "systemic": [str(error)]}
         items.append(item_to_json(item))  # without the files left out, with their notes
         payloads.append(b"" if problem else pickle.dumps(decoded, protocol=5))
         problems.append(problem or "")
-    return {"item": items, "decoded": payloads, "error": problems}
+    return {"item": items, "decoded": payloads, "error": problems, "systemic": [""] * len(items)}
 
 
 def _encoded(item_id: str, row: dict) -> tuple[str, bytes]:
@@ -80,10 +90,23 @@ class _ProcessActor:
         self.task.setup()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        try:
+            rows = self._rows(batch)
+        except SystemicError as error:  # as data, like _decode_batch's
+            return {"scalars": [""], "arrays": [b""], "systemic": [str(error)]}
+        encoded = [_encoded(row["id"], row) for row in rows]
+        return {
+            "scalars": [t for t, _ in encoded],
+            "arrays": [a for _, a in encoded],
+            "systemic": [""] * len(encoded),
+        }
+
+    def _rows(self, batch: dict[str, Any]) -> list[dict]:
         rows, pairs = [], []
-        for text, payload, problem in zip(
-            batch["item"], batch["decoded"], batch["error"], strict=True
-        ):
+        columns = (batch["item"], batch["decoded"], batch["error"], batch["systemic"])
+        for text, payload, problem, systemic in zip(*columns, strict=True):
+            if systemic:
+                raise SystemicError(str(systemic))
             item = item_from_json(text)
             if problem:
                 rows.append(error_row(item, str(problem)))
@@ -91,8 +114,7 @@ class _ProcessActor:
                 pairs.append((item, pickle.loads(payload)))
         if pairs:
             rows.extend(process_batch(self.task, pairs))
-        encoded = [_encoded(row["id"], row) for row in rows]
-        return {"scalars": [t for t, _ in encoded], "arrays": [a for _, a in encoded]}
+        return rows
 
 
 def _start(options: RunOptions) -> bool:
@@ -155,7 +177,10 @@ def run_ray(task: Task, items: Sequence[Item], options: RunOptions) -> Iterator[
             )
         )
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            for text, arrays in zip(batch["scalars"], batch["arrays"], strict=True):
+            outputs = zip(batch["scalars"], batch["arrays"], batch["systemic"], strict=True)
+            for text, arrays, systemic in outputs:
+                if systemic:
+                    raise SystemicError(str(systemic))
                 yield decode_row(str(text), bytes(arrays) or None)
     finally:
         if started:
