@@ -148,3 +148,14 @@ def test_out_of_memory_halves_the_batch_and_a_lone_item_out_of_memory_stops(tmp_
     with pytest.raises(SystemicError, match="OutOfMemoryError: CUDA out of memory"):
         run_task(_MemoryBoundTask(), discover(tmp_path / "in"), out, options, [])
     assert len(Cache(out / JOURNAL)) == 8  # the first batch; no error row
+
+
+def test_a_device_error_while_the_models_load_stops_in_one_line(tmp_path, capsys, monkeypatch):
+    def setup(self):
+        raise RuntimeError("CUDA error: no kernel image is available for execution on the device")
+
+    monkeypatch.setattr(ToyTask, "setup", setup)
+    folder = make_folder(tmp_path / "in", 2)
+    assert main([str(folder), "-o", str(tmp_path / "out"), *FLAGS]) == EXIT_SYSTEMIC
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no kernel image" in err[0], err

@@ -22,6 +22,7 @@ from mmfuse.errors import (
     ModelUnavailable,
     SystemicError,
     UsageError,
+    is_systemic,
 )
 
 # subcommand -> one-line help; its module mmfuse.commands.<name> has add_arguments(parser) and
@@ -126,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except SystemicError as error:
         print(f"mmfuse {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_SYSTEMIC
+    except Exception as error:  # a missing module or a device error while models load
+        if not is_systemic(error):
+            raise
+        print(f"mmfuse {args.command}: error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_SYSTEMIC
     except KeyboardInterrupt as interrupt:  # Ctrl-C: one line, never a traceback
         print(f"mmfuse {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
