@@ -300,7 +300,7 @@ def train_models(work: Path, device: str) -> dict:
         record["fusion"] = code
         if code == 0:
             metrics = json.loads((here / "model/training.json").read_text())
-            record["fusion_held_out"] = metrics.get("metrics", metrics.get("held_out"))
+            record["fusion_held_out_macro_f1"] = metrics["holdout_metrics"]["sentiment"]["macro_f1"]
     past = here / "past"
     mmfuse(
         [
@@ -405,7 +405,7 @@ def timed_run(argv: list[str], out: Path) -> tuple[float, int]:
     if code not in (0, 1):
         raise RuntimeError(f"exit code {code}: {' '.join(map(str, argv))}")
     manifest = json.loads((out / "manifest.json").read_text())
-    return seconds, manifest["options"]["run"]["batch_size"]
+    return seconds, manifest["run_options"]["batch_size"]
 
 
 def minilm_rate(texts: list[str], device: str) -> float | None:

@@ -119,3 +119,33 @@ def test_on_a_gpu_the_default_batch_fills_half_of_its_free_memory(monkeypatch):
     free["bytes"] = 2**40  # a huge one: at most max_device_batch
     assert SocialMediaTask.batch_size_for("cuda") == SocialMediaTask.max_device_batch
     assert TranscribeTask.batch_size_for("cuda") == 1  # Whisper, one file at a time
+
+
+def test_speech_falls_back_to_the_cpu_where_ctranslate2_cannot_use_the_gpu(
+    tmp_path_factory, monkeypatch, caplog
+):
+    """CTranslate2's wheels need CUDA 12's cuBLAS, which a CUDA 13 machine lacks: loading
+    succeeds and the first product fails. The encoder finds out at load, not per file."""
+    import faster_whisper
+    from helpers.tiny_models import tiny_whisper
+
+    from mmfuse.encoders.speech import FasterWhisperEncoder
+    from mmfuse.registry import ModelRef
+
+    folder = tiny_whisper(tmp_path_factory) / "ct2"
+    real = faster_whisper.WhisperModel
+
+    def model_without_cublas(path, device, **kwargs):
+        model = real(path, device="cpu", **{**kwargs, "compute_type": "int8"})
+        if device == "cuda":
+            model.model = type("Broken", (), {"encode": _no_cublas})()
+        return model
+
+    def _no_cublas(*args, **kwargs):
+        raise RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", model_without_cublas)
+    ref = ModelRef("faster-whisper:tiny", "faster-whisper", str(folder))
+    encoder = FasterWhisperEncoder(ref, "cuda")
+    assert encoder.device == "cpu" and encoder.compute_type == "int8"
+    assert "speech runs on the CPU" in caplog.text and "libcublas" in caplog.text

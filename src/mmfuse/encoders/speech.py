@@ -17,6 +17,7 @@ window is encoded window by window.
 from __future__ import annotations
 
 import abc
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -30,6 +31,8 @@ from mmfuse.encoders.base import Encoder, register_backend
 from mmfuse.errors import ModelUnavailable
 from mmfuse.registry import ModelRef
 from mmfuse.types import Segment, Transcript
+
+log = logging.getLogger(__name__)
 
 # Whisper's input: 16 kHz audio in fixed 30-second windows (openai/whisper audio.py).
 SAMPLE_RATE = 16000
@@ -290,6 +293,26 @@ def _local_weights(source: str, weight_name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def _ctranslate2_whisper(model_class, weights: Path, device: str):
+    """faster-whisper's model of ``weights`` on ``device`` and its compute type, checked by one
+    encoder pass: CTranslate2 loads CUDA's cuBLAS (version 12) only at its first product."""
+    kind, _, index = device.partition(":")
+    compute_type = CPU_COMPUTE_TYPE if kind == "cpu" else "default"
+    model = model_class(
+        str(weights.parent),
+        device=kind,
+        device_index=int(index or 0),
+        compute_type=compute_type,
+        cpu_threads=CPU_THREADS,
+    )
+    if kind != "cpu":
+        import ctranslate2
+
+        silence = model.feature_extractor(np.zeros(WINDOW_SAMPLES, np.float32), padding=0)
+        model.model.encode(ctranslate2.StorageView.from_array(silence[None]), to_cpu=True)
+    return model, compute_type
+
+
 @register_backend("faster-whisper")
 class FasterWhisperEncoder(SpeechEncoder):
     """Whisper run by CTranslate2 from a converted model folder (faster-whisper's format)."""
@@ -312,20 +335,19 @@ class FasterWhisperEncoder(SpeechEncoder):
             raise ModelUnavailable(
                 f"{ref.id}: not a CTranslate2 Whisper model ({error})"
             ) from error
-        kind, _, index = device.partition(":")
-        self.compute_type = CPU_COMPUTE_TYPE if kind == "cpu" else "default"
         try:
-            self._model = WhisperModel(
-                str(weights.parent),
-                device=kind,
-                device_index=int(index or 0),
-                compute_type=self.compute_type,
-                cpu_threads=CPU_THREADS,
+            self._model, self.compute_type = _ctranslate2_whisper(WhisperModel, weights, device)
+        except (RuntimeError, ValueError) as error:  # e.g. no CUDA 12 cuBLAS for CTranslate2
+            if device == "cpu":
+                raise ModelUnavailable(f"{ref.id}: cannot load: {_first_line(error)}") from error
+            log.warning(
+                "%s: CTranslate2 cannot run on %s (%s); speech runs on the CPU",
+                ref.id,
+                device,
+                _first_line(error),
             )
-        except (RuntimeError, ValueError) as error:  # e.g. no CUDA device, unreadable files
-            raise ModelUnavailable(
-                f"{ref.id}: cannot load on {device}: {_first_line(error)}"
-            ) from error
+            device = "cpu"
+            self._model, self.compute_type = _ctranslate2_whisper(WhisperModel, weights, device)
         super().__init__(ref.id, dim, device, self._model.supported_languages, file_sha256(weights))
 
     def settings(self) -> dict:
