@@ -14,7 +14,7 @@ from helpers.toy_task import ToyTask
 
 from mmfuse.cli import main
 from mmfuse.engines.options import RunOptions
-from mmfuse.errors import SystemicError
+from mmfuse.errors import SystemicError, UsageError
 from mmfuse.io.discover import discover
 from mmfuse.runner import run_task
 
@@ -107,3 +107,18 @@ def test_label_on_ray_writes_the_local_table(tmp_path, local_ray):
     table = (tmp_path / "local.csv").read_bytes()
     assert (tmp_path / "ray.csv").read_bytes() == table
     assert table.count(b"\n") == 1 + 3 + 4 + 1  # header, images, frames + video, bad file
+
+
+def test_model_actors_share_the_clusters_gpus(monkeypatch):
+    from mmfuse.engines.ray import _gpus_per_actor
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 16.0, "GPU": 1.0})
+    assert _gpus_per_actor("cuda", 4) == 0.25  # four actors on one GPU
+    assert _gpus_per_actor(None, 4) == 0.25  # CUDA when present
+    assert _gpus_per_actor("cpu", 4) == 0
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 64.0, "GPU": 8.0})
+    assert _gpus_per_actor("cuda:0", 4) == 1.0  # at most one each
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 16.0})
+    assert _gpus_per_actor(None, 4) == 0
+    with pytest.raises(UsageError, match="no GPU"):
+        _gpus_per_actor("cuda", 4)

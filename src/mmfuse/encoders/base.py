@@ -69,6 +69,15 @@ def register_backend(name: str) -> Callable:
     return wrap
 
 
+def _full_float32_convolutions() -> None:
+    """Float32 convolutions in full float32 on a GPU, as on the CPU: cuDNN's default, TF32,
+    keeps 10 bits of mantissa and moved camera-trap species scores from the CPU's by up to
+    0.06 (labels unchanged)."""
+    import torch
+
+    torch.backends.cudnn.conv.fp32_precision = "ieee"
+
+
 def create_encoder(model_id: str, device: str | None = None) -> Encoder:
     """The encoder for ``backend:name`` on ``device`` (auto when None), loaded once per process.
 
@@ -76,6 +85,8 @@ def create_encoder(model_id: str, device: str | None = None) -> Encoder:
         ModelUnavailable: the model is not installed, not a path, or fails its hash check.
     """
     device = select_device(device)
+    if device.startswith("cuda"):
+        _full_float32_convolutions()
     with _INSTANCES_LOCK:
         if (model_id, device) not in _INSTANCES:
             ref = resolve(model_id)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmfuse.cache import decode_row, encode_row
 from mmfuse.engines.local import decode_item, error_message, error_row, process_batch
-from mmfuse.errors import SystemicError
+from mmfuse.errors import SystemicError, UsageError
 from mmfuse.tasks.base import Task
 from mmfuse.types import Item
 
@@ -87,6 +87,8 @@ class _ProcessActor:
 
     def __init__(self, task: Task):
         self.task = task
+        if (task.device or "").startswith("cuda"):  # Ray shows the actor its share as cuda:0
+            self.task.device = "cuda"
         self.task.setup()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
@@ -139,6 +141,20 @@ def _start(options: RunOptions) -> bool:
     return True
 
 
+def _gpus_per_actor(device: str | None, workers: int) -> float:
+    """Each model actor's share of a GPU: the cluster's GPUs split between the actors, at most
+    one each (four actors on one GPU get a quarter each), with ``--device cuda`` or no device
+    given on a cluster that has GPUs (CUDA when present, as everywhere); 0 on the CPU."""
+    import ray
+
+    if device is not None and not device.startswith("cuda"):
+        return 0
+    total = ray.cluster_resources().get("GPU", 0)
+    if device is not None and not total:
+        raise UsageError(f"--device {device}: the Ray cluster has no GPU")
+    return min(1.0, total / workers)
+
+
 def run_ray(task: Task, items: Sequence[Item], options: RunOptions) -> Iterator[dict]:
     """Runs ``task`` over ``items`` on Ray; yields one row per item as it finishes.
 
@@ -147,11 +163,12 @@ def run_ray(task: Task, items: Sequence[Item], options: RunOptions) -> Iterator[
             before ``setup()``.
         items: the items to compute.
         options: ``workers`` model actors, ``batch_size`` items per batch, ``ray_address``,
-            ``device`` ("cuda" gives each actor one GPU).
+            ``device`` (on CUDA the actors share the cluster's GPUs, at most one each).
     """
     import ray
 
     started = _start(options)
+    gpus = _gpus_per_actor(task.device, options.workers)
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = options.verbose
@@ -173,7 +190,7 @@ def run_ray(task: Task, items: Sequence[Item], options: RunOptions) -> Iterator[
                 batch_size=options.batch_size,
                 compute=ray.data.ActorPoolStrategy(size=options.workers),
                 num_cpus=1,
-                num_gpus=1 if (options.device or "").startswith("cuda") else 0,
+                num_gpus=gpus,
             )
         )
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):

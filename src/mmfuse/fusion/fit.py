@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from mmfuse.fusion.featurize import Decoded, Featurizer
 from mmfuse.fusion.fewshot import class_vectors_from_examples, class_vectors_from_text
@@ -293,6 +294,7 @@ def fit_many_shot(
                 k: v for k, v in columns.items() if k in (options.prior_tokens or columns)
             }
             task.__post_init__()  # checks the prior against the head
+    torch.manual_seed(options.seed)  # the initial weights: the same seed trains the same model
     model = create_model(
         options.base, modalities=featurizer.modalities, tasks=tasks, **options.model
     )
