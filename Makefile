@@ -88,8 +88,9 @@ test-latest:
 	@$(LATEST)/bin/python -m pip freeze --exclude-editable > $(LATEST)/freeze.txt
 	@awk -F'==' 'FILENAME != "$(LATEST)/freeze.txt" { split($$2, v, " "); lock[$$1] = v[1]; next } \
 		{ n = tolower($$1); gsub(/[_.]/, "-", n) } \
-		!(n in lock) { print "  " n ": not locked -> " $$2; next } \
-		lock[n] != $$2 { print "  " n ": " lock[n] " -> " $$2 }' $(LOCK) $(TORCH_LOCK) $(LATEST)/freeze.txt
+		!(n in lock) { print "  " n ": not locked -> " $$2; moved = 1; next } \
+		lock[n] != $$2 { print "  " n ": " lock[n] " -> " $$2; moved = 1 } \
+		END { if (!moved) print "  none" }' $(LOCK) $(TORCH_LOCK) $(LATEST)/freeze.txt
 	$(LATEST)/bin/python -m pytest -q tests/test_encoder_contract.py tests/test_task_contract.py
 
 clean:
