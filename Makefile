@@ -17,7 +17,8 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 LOCK := requirements.lock
 TORCH_LOCK := requirements-torch.lock
 TORCH_FAMILY := ^(torch|torchvision|triton|nvidia-[^=]*|cuda-[^=]*)==
-STAMP := $(VENV)/.mmfuse-deps-$(shell cat $(LOCK) $(TORCH_LOCK) Makefile 2>/dev/null | sha256sum | cut -c1-16)
+DEPS_HASH := $(shell cat $(LOCK) $(TORCH_LOCK) Makefile 2>/dev/null | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.mmfuse-deps-$(DEPS_HASH)
 LOCK_VENV := .venv-lock
 LATEST := .venv-latest
 
