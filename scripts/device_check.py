@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import math
 import os
@@ -42,6 +43,8 @@ LABEL_AGREEMENT = 0.99  # share of items whose labels agree
 SCORE_TOLERANCE = 0.01  # of a score's range
 TRAIN_TWEETS, TEST_TWEETS = 600, 300
 LABELS = "temple,garden,headphones,phone,person,dog,food,city"
+PHOTO_SETS = ("images/speciesnet", "images/camtrapdp_example", "images/camtrapr_borneo",
+              "images/squirrel_sequence")  # fmt: skip
 
 
 @dataclass
@@ -55,7 +58,7 @@ class Check:
         labels: columns compared for equality.
         scores: column -> its range (1 for probabilities, 100 for 0-100 scores).
         needs: a path under ``--data`` the check needs (skipped without it).
-        per_device: the command takes ``--cache-dir`` (else MMFUSE_CACHE is set).
+        trains: the model the check's ``--model`` names, trained on the CPU first.
     """
 
     name: str
@@ -64,7 +67,7 @@ class Check:
     labels: tuple[str, ...] = ()
     scores: dict[str, float] = field(default_factory=dict)
     needs: str | None = None
-    run_flags: bool = True
+    trains: str | None = None
 
 
 def run_flags(work: Path) -> list[str]:
@@ -254,111 +257,53 @@ def checks() -> list[Check]:
         Check("encode (posts: embeddings)",
               lambda w, d: ["run", "encode", social, *out("encode")(w, d), *run_flags(w / d)],
               lambda w: w / "encode/results.parquet", ("language",),
-              {"text_embedding": 1, "image_embedding": 1, "speech_embedding": 1}),
+              {"text_embedding": 1, "visual_embedding": 1, "speech_embedding": 1,
+               "voice_embedding": 1}),
         Check("train + evaluate (fusion, tuned top layers)",
               lambda w, d: ["evaluate", "--model", w / "cpu/model", "--labels",
                             w / "in/test.csv", "--out", w / d / "evaluation", "-q"],
               lambda w: w / "evaluation/predictions.csv", ("sentiment_predicted",),
-              {"sentiment_probability": 1}, needs="text/tweeteval", run_flags=False),
+              {"sentiment_probability": 1}, needs="text/tweeteval", trains="fusion"),
         Check("train + run screening --model (head)",
               lambda w, d: ["run", "screening", screening / "candidates", "--job",
                             screening / "job.txt", "--model", w / "cpu/screening-head",
                             *out("screening-head")(w, d), *run_flags(w / d)],
               lambda w: w / "screening-head/results.csv", ("learned_prediction", "rank"),
-              {"learned_score": 100}),
+              {"learned_score": 100}, trains="screening-head"),
         Check("train + run wildlife --model (head)",
               lambda w, d: ["run", "wildlife", w / "in/borneo", "--model",
                             w / "cpu/wildlife-head", "--cameras", "input",
                             *out("wildlife-head")(w, d), *run_flags(w / d)],
               lambda w: w / "wildlife-head/results.csv", ("category", "species"),
-              {"species_score": 1}, needs="images/camtrapr_borneo"),
+              {"species_score": 1}, needs="images/camtrapr_borneo", trains="wildlife-head"),
     ]  # fmt: skip
 
 
-def train_models(work: Path, device: str) -> dict:
-    """Trains on ``device`` what the checks' ``--model`` flags name (into WORK/DEVICE/)."""
+def train_models(work: Path, device: str, wanted: set[str]) -> dict:
+    """Trains on ``device`` what the ``wanted`` checks' ``--model`` flags name (in WORK/DEVICE)."""
     here, inputs = work / device, work / "in"
+    trained = {"--device": device, "--overwrite": None, "-q": None}
+    flags = [str(a) for k, v in trained.items() for a in (k, v) if a is not None]
     record = {}
-    if (inputs / "train.csv").is_file():
-        code = mmfuse(
-            [
-                "train",
-                "--labels",
-                inputs / "train.csv",
-                "--out",
-                here / "model",
-                "--overwrite",
-                "--tune-layers",
-                "1",
-                "--tune-epochs",
-                "1",
-                "--device",
-                device,
-                "-q",
-            ]
-        )
-        record["fusion"] = code
-        if code == 0:
-            metrics = json.loads((here / "model/training.json").read_text())
-            record["fusion_held_out_macro_f1"] = metrics["holdout_metrics"]["sentiment"]["macro_f1"]
-    past = here / "past"
-    mmfuse(
-        [
-            "run",
-            "screening",
-            inputs / "past.csv",
-            "--job",
-            SAMPLE / "screening/job.txt",
-            "-o",
-            past,
-            *run_flags(here),
-        ]
-    )
-    record["screening_head"] = mmfuse(
-        [
-            "train",
-            "--labels",
-            inputs / "decisions.csv",
-            "--data",
-            past,
-            "--out",
-            here / "screening-head",
-            "--overwrite",
-            "--device",
-            device,
-            "-q",
-        ]
-    )
-    if (inputs / "borneo").is_dir():
-        mmfuse(
-            [
-                "run",
-                "wildlife",
-                inputs / "borneo",
-                "--species",
-                inputs / "borneo_species.txt",
-                "--cameras",
-                "input",
-                "-o",
-                here / "borneo",
-                *run_flags(here),
-            ]
-        )
-        record["wildlife_head"] = mmfuse(
-            [
-                "train",
-                "--labels",
-                inputs / "borneo_labels.csv",
-                "--data",
-                here / "borneo",
-                "--out",
-                here / "wildlife-head",
-                "--overwrite",
-                "--device",
-                device,
-                "-q",
-            ]
-        )
+    if "fusion" in wanted and (inputs / "train.csv").is_file():
+        tune = ["--tune-layers", "1", "--tune-epochs", "1"]
+        argv = ["train", "--labels", inputs / "train.csv", "--out", here / "model", *tune]
+        record["fusion"] = mmfuse([*argv, *flags])
+        if record["fusion"] == 0:
+            metrics = json.loads((here / "model/training.json").read_text())["holdout_metrics"]
+            record["fusion_held_out_macro_f1"] = round(metrics["sentiment"]["macro_f1"], 4)
+    if "screening-head" in wanted:
+        job = SAMPLE / "screening/job.txt"
+        mmfuse(["run", "screening", inputs / "past.csv", "--job", job, "-o", here / "past",
+                *run_flags(here)])  # fmt: skip
+        argv = ["train", "--labels", inputs / "decisions.csv", "--data", here / "past"]
+        record["screening_head"] = mmfuse([*argv, "--out", here / "screening-head", *flags])
+    if "wildlife-head" in wanted and (inputs / "borneo").is_dir():
+        species = ["--species", inputs / "borneo_species.txt", "--cameras", "input"]
+        mmfuse(["run", "wildlife", inputs / "borneo", *species, "-o", here / "borneo",
+                *run_flags(here)])  # fmt: skip
+        argv = ["train", "--labels", inputs / "borneo_labels.csv", "--data", here / "borneo"]
+        record["wildlife_head"] = mmfuse([*argv, "--out", here / "wildlife-head", *flags])
     return record
 
 
@@ -369,43 +314,42 @@ def run_check(check: Check, work: Path, device: str) -> int:
     return mmfuse([*check.argv(work, device), "--device", device])
 
 
-def parity(work: Path, device: str, data: Path) -> tuple[list[dict], dict]:
-    """Every check on the CPU and on ``device``; the table's rows and the training record."""
-    trained = {d: train_models(work, d) for d in dict.fromkeys(("cpu", device))}
+def parity(work: Path, device: str, data: Path, only: list[str]) -> tuple[list[dict], dict]:
+    """The checks (those whose name holds one of ``only``, when given) on the CPU and on
+    ``device``; the table's rows and the training record."""
+    chosen = [c for c in checks() if not only or any(o in c.name for o in only)]
+    wanted = {c.trains for c in chosen if c.trains}
+    devices = list(dict.fromkeys(("cpu", device)))
+    trained = {d: train_models(work, d, wanted) for d in devices}
     rows = []
-    for check in checks():
+    for check in chosen:
         if check.needs and not (data / check.needs).exists():
             rows.append({"check": check.name, "skipped": f"no {check.needs} under --data"})
             continue
         codes, seconds = {}, {}
-        for d in dict.fromkeys(("cpu", device)):
+        for d in devices:
             started = time.perf_counter()
             codes[d] = run_check(check, work, d)
             seconds[d] = round(time.perf_counter() - started, 1)
         try:
-            result = compare(
-                check,
-                read_rows(check.table(work / device)),
-                read_rows(check.table(work / "cpu")),
-            )
+            tables = [read_rows(check.table(work / d)) for d in (device, "cpu")]
+            result = compare(check, *tables)
         except (OSError, StopIteration, KeyError) as error:
             result = {"pass": False, "error": f"{type(error).__name__}: {error}"}
-        result["exit_codes"] = codes
-        result["seconds"] = seconds
         result["pass"] = result["pass"] and set(codes.values()) == {0}
-        rows.append({"check": check.name, **result})
+        rows.append({"check": check.name, **result, "exit_codes": codes, "seconds": seconds})
     return rows, trained
 
 
-def timed_run(argv: list[str], out: Path) -> tuple[float, int]:
-    """Seconds of one run and its batch size (from its manifest)."""
+def timed_run(argv: list, out: Path) -> tuple[float, int, int]:
+    """Seconds of one run, its batch size and workers (from its manifest)."""
     started = time.perf_counter()
     code = mmfuse([*argv, "-o", out])
     seconds = time.perf_counter() - started
     if code not in (0, 1):
         raise RuntimeError(f"exit code {code}: {' '.join(map(str, argv))}")
-    manifest = json.loads((out / "manifest.json").read_text())
-    return seconds, manifest["run_options"]["batch_size"]
+    options = json.loads((out / "manifest.json").read_text())["run_options"]
+    return seconds, options["batch_size"], options["workers"]
 
 
 def minilm_rate(texts: list[str], device: str) -> float | None:
@@ -429,68 +373,57 @@ def audio_seconds(folder: Path) -> float:
     return sum(len(load_audio(p)) / 16_000 for p in sorted(folder.iterdir()))
 
 
-def throughput(work: Path, device: str, data: Path, n_tweets: int) -> list[dict]:
-    """Posts/s, photos/s and audio seconds/s on ``device``, after a warm-up."""
-    flags = [*run_flags(work / "rate"), "--device", device]
-    rows = []
-    texts = [t for t, _ in tweets(data, n_tweets)]
-    if texts:
-        manifest = write_csv(
-            work / "in/tweets.csv", ["id", "text"], [(f"t{i}", t) for i, t in enumerate(texts)]
-        )
-        warm = write_csv(work / "in/warm.csv", ["id", "text"], [("w", texts[0])])
-        timed_run(["run", "social-media", warm, *flags], work / "rate/warm")
-        seconds, batch = timed_run(["run", "social-media", manifest, *flags], work / "rate/posts")
-        baseline = minilm_rate(texts, device)
-        rows.append(
-            {
-                "what": "social-media, text posts",
-                "items": len(texts),
-                "rate": f"{len(texts) / seconds:.0f} posts/s",
-                "batch_size": batch,
-                "baseline": "" if baseline is None else f"MiniLM alone {baseline:.0f} tweets/s",
-            }
-        )
-    photos = work / "in/photos"
-    for folder in (
-        "images/speciesnet",
-        "images/camtrapdp_example",
-        "images/camtrapr_borneo",
-        "images/squirrel_sequence",
-    ):
+def copy_photos(data: Path, photos: Path) -> int:
+    """The camera-trap photos under ``data`` (a truncated file left out), copied flat."""
+    for folder in PHOTO_SETS:
         for path in sorted((data / folder).rglob("*")):
             if path.suffix.lower() in (".jpg", ".jpeg", ".png") and "truncated" not in path.name:
                 photos.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, photos / f"{path.parent.name}-{path.name}")
-    species = ["--species", SAMPLE / "wildlife/species.txt", "--cameras", "input"]
-    if photos.is_dir():
-        timed_run(
-            ["run", "wildlife", SAMPLE / "wildlife/survey", *species, *flags],
-            work / "rate/warm-wildlife",
-        )
-        n = len(list(photos.iterdir()))
-        seconds, batch = timed_run(
-            ["run", "wildlife", photos, *species, *flags], work / "rate/photos"
-        )
-        rows.append(
-            {
-                "what": "wildlife, camera-trap photos",
-                "items": n,
-                "rate": f"{n / seconds:.1f} photos/s",
-                "batch_size": batch,
-            }
-        )
+    return len(list(photos.iterdir())) if photos.is_dir() else 0
+
+
+def throughput(work: Path, device: str, data: Path, n_tweets: int) -> list[dict]:
+    """Posts/s, photos/s and audio seconds/s on ``device`` after a warm-up, with the default
+    engine and, where it helps on a many-core machine, more decode threads or Ray actors."""
+    flags = [*run_flags(work / "rate"), "--device", device]
+    cores = os.cpu_count() or 1
+    rows = []
+
+    def measure(what, argv, n, unit, out, extra=()):
+        seconds, batch, workers = timed_run([*argv, *flags, *extra], work / "rate" / out)
+        engine = "ray" if "ray" in extra else "local"
+        rows.append({"what": what, "items": n, "rate": f"{n / seconds:.1f} {unit}/s",
+                     "engine": f"{engine}, {workers} workers", "batch_size": batch})  # fmt: skip
+
+    texts = [t for t, _ in tweets(data, n_tweets)]
+    if texts:
+        posts = write_csv(work / "in/tweets.csv", ["id", "text"], list(enumerate(texts)))
+        warm = write_csv(work / "in/warm.csv", ["id", "text"], [(0, texts[0])])
+        timed_run(["run", "social-media", warm, *flags], work / "rate/warm")
+        measure("social-media, text posts", ["run", "social-media", posts], len(texts),
+                "posts", "posts")  # fmt: skip
+        if cores > 2 and importlib.util.find_spec("ray"):
+            actors = ["--engine", "ray", "--workers", str(min(8, cores // 2))]
+            measure("social-media, text posts", ["run", "social-media", posts], len(texts),
+                    "posts", "posts-ray", actors)  # fmt: skip
+        baseline = minilm_rate(texts, device)
+        if baseline is not None:
+            rows.append({"what": "MiniLM alone (sentence-transformers, batch 256)",
+                         "items": len(texts), "rate": f"{baseline:.0f} tweets/s"})  # fmt: skip
+    n = copy_photos(data, work / "in/photos")
+    if n:
+        wildlife = ["run", "wildlife", work / "in/photos", "--species",
+                    SAMPLE / "wildlife/species.txt", "--cameras", "input"]  # fmt: skip
+        timed_run([*wildlife[:2], SAMPLE / "wildlife/survey", *wildlife[3:], *flags],
+                  work / "rate/warm-wildlife")  # fmt: skip
+        measure("wildlife, camera-trap photos", wildlife, n, "photos", "photos")
+        if cores > 4:
+            measure("wildlife, camera-trap photos", wildlife, n, "photos", "photos-threads",
+                    ["--workers", str(cores)])  # fmt: skip
     speech = work / "in/speech"
-    total = audio_seconds(speech)
-    seconds, batch = timed_run(["run", "transcribe", speech, *flags], work / "rate/speech")
-    rows.append(
-        {
-            "what": "transcribe, speech files",
-            "items": len(list(speech.iterdir())),
-            "rate": f"{total / seconds:.1f} audio s/s",
-            "batch_size": batch,
-        }
-    )
+    measure("transcribe, speech files", ["run", "transcribe", speech],
+            round(audio_seconds(speech)), "audio s", "speech")  # fmt: skip
     return rows
 
 
@@ -515,53 +448,29 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared/data")
     parser.add_argument("--work", type=Path, default=Path("device-check"))
     parser.add_argument("--tweets", type=int, default=20_000, help="posts for the throughput")
+    parser.add_argument("--only", nargs="+", default=[], help="checks whose name holds one")
+    parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the tables here")
     args = parser.parse_args()
     import torch
 
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
-    (work / "data").parent.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True)
     if args.data.is_dir():
         (work / "data").symlink_to(args.data.resolve())
     prepare(work, args.data)
-    print(
-        f"device: {args.device} = {device_name(args.device)}; torch {torch.__version__}; "
-        f"Python {sys.version.split()[0]}",
-        flush=True,
-    )
-    rows, trained = parity(work, args.device, args.data)
-    print(
-        "\n"
-        + markdown(
-            rows,
-            [
-                "check",
-                "items",
-                "failed",
-                "labels_agree",
-                "largest_score_difference",
-                "pass",
-                "seconds",
-                "skipped",
-            ],
-        )
-    )
-    print(f"\ntraining (exit codes, held-out metrics): {json.dumps(trained)}")
-    rates = throughput(work, args.device, args.data, args.tweets)
-    print("\n" + markdown(rates, ["what", "items", "rate", "batch_size", "baseline"]), flush=True)
+    print(f"device: {args.device} = {device_name(args.device)}; torch {torch.__version__}; "
+          f"Python {sys.version.split()[0]}", flush=True)  # fmt: skip
+    rows, trained = parity(work, args.device, args.data, args.only)
+    columns = ["check", "items", "failed", "labels_agree", "largest_score_difference", "pass"]
+    print("\n" + markdown(rows, [*columns, "seconds", "skipped"]))
+    print(f"\ntraining (exit codes, held-out macro-F1): {json.dumps(trained)}", flush=True)
+    rates = [] if args.no_throughput else throughput(work, args.device, args.data, args.tweets)
+    print("\n" + markdown(rates, ["what", "items", "rate", "engine", "batch_size"]), flush=True)
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "device": device_name(args.device),
-                    "parity": rows,
-                    "training": trained,
-                    "throughput": rates,
-                },
-                indent=1,
-            )
-        )
+        tables = {"parity": rows, "training": trained, "throughput": rates}
+        args.json.write_text(json.dumps({"device": device_name(args.device), **tables}, indent=1))
     return 0 if all(r.get("pass", True) for r in rows) else 1
 
 
