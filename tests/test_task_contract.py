@@ -1,7 +1,8 @@
 """Contract tests over every registered task: what any task must do, whatever it computes.
 
 A new task is covered without editing this file, unless it needs options that have no default
-(``REQUIRED_OPTIONS``) or reads no text file (``GOOD_INPUT``).
+(``REQUIRED_OPTIONS``), reads no text file (``GOOD_INPUT``) or has a ``str`` or ``Path``
+option of a new name (``_other_values``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,19 @@ from pathlib import Path
 import pytest
 
 from mmfuse import cli
-from mmfuse.tasks.options import read_config, resolve, to_record
+from mmfuse.cache import content_key
+from mmfuse.runner import keyed_settings, run_identity
+from mmfuse.tasks.options import (
+    CHANGES_NO_ROW,
+    CHOICES,
+    base_type,
+    fields_of,
+    read_config,
+    resolve,
+    to_record,
+)
 from mmfuse.tasks.registry import get_task, task_names, task_summary
+from mmfuse.types import Item
 
 
 def _png() -> bytes:
@@ -60,6 +72,84 @@ GOOD_INPUT: dict[str, tuple[str, bytes]] = {
 DEFAULT_GOOD = ("good.txt", b"Loving the new cafe near the station, great coffee and cake.")
 
 
+def _species_head(folder: Path) -> Path:
+    """A wildlife species head (untrained) saved in ``folder``."""
+    import numpy as np
+
+    from mmfuse.fusion.model import save_model
+    from mmfuse.tasks.wildlife.head import build_head
+
+    crops = np.eye(4, 8, dtype=np.float32)
+    save_model(build_head(["zebra", "giraffe"], crops, np.array([0, 0, 1, 1]), {}), folder)
+    return folder
+
+
+def _screening_head(folder: Path) -> Path:
+    """A screening head (untrained) saved in ``folder``."""
+    from mmfuse.fusion.model import save_model
+    from mmfuse.tasks.screening.head import Target, build_head
+
+    save_model(build_head(Target("decision", ("yes", "no")), 8, {}).eval(), folder)
+    return folder
+
+
+def _other_values(task_name: str, tmp_path: Path) -> dict:
+    """Another valid value of each ``str`` and ``Path`` option (config-file values): a type
+    alone says how to flip the others (``_other_value``)."""
+    from mmfuse.fusion.model import CHECKPOINTS_DIR
+
+    examples = tmp_path / "examples"
+    (examples / "zebra").mkdir(parents=True)
+    (examples / "zebra" / "a.png").write_bytes(_png())
+    (tmp_path / "species.txt").write_text("zebra\ngiraffe\n", encoding="utf-8")
+    (tmp_path / "job.txt").write_text("Requirements:\n- 5+ years of Go\n", encoding="utf-8")
+    models = {
+        "label": lambda: "timm:tf_efficientnet_lite2",
+        "transcribe": lambda: "faster-whisper:base",
+        "social-media": lambda: str(CHECKPOINTS_DIR / "mmfuse-base"),  # the default, by path
+        "wildlife": lambda: _species_head(tmp_path / "head"),
+        "screening": lambda: _screening_head(tmp_path / "head"),
+    }
+    return {
+        "text_model": "sentence-transformers:all-MiniLM-L6-v2",  # the default, named
+        "speech_model": "faster-whisper:tiny.en",
+        "image_model": "open_clip:ViT-B-32/laion2b_s34b_b79k",
+        "model": models[task_name]() if task_name in models else None,
+        "language": "en",
+        "species": tmp_path / "species.txt",
+        "examples": examples,
+        "job": tmp_path / "job.txt",
+        "job_text": "Requirements:\n- Rust\n",
+        "id_key": tmp_path / "ids.csv",
+        "as_of": "2024-01-31",
+    }
+
+
+def _other_value(field, annotation, value, others: dict):
+    """A valid value of the option other than ``value``."""
+    if field.metadata.get(CHOICES):
+        return next(c for c in field.metadata[CHOICES] if c != value)
+    kind = base_type(annotation)
+    if kind is bool:
+        return not value
+    if kind is int:
+        return value + 1
+    if kind is float:
+        return value / 2 if value else 1.0
+    if kind is tuple:
+        return [*value, "another"]
+    assert others.get(field.name) is not None, f"say in _other_values what {field.name} can be"
+    return others[field.name]
+
+
+def _keys(cls, config: dict) -> tuple[dict, str]:
+    """The run's identity and an item's cache key under these options, as ``run_task`` makes
+    them."""
+    task = cls(resolve(cls.Options, config, {}))
+    run_settings, row_settings = keyed_settings(task, task.settings())
+    return run_identity(task.name, run_settings, ()), content_key(Item("post"), row_settings)
+
+
 def _toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -100,6 +190,23 @@ def test_columns_start_with_id_and_end_with_error(task_name, tmp_path):
     columns = cls(options).columns
     assert columns[0] == "id" and columns[-1] == "error"
     assert len(set(columns)) == len(columns)
+
+
+def test_every_option_makes_another_run_and_a_recompute_unless_it_changes_no_row(
+    task_name, tmp_path
+):
+    # issue 25: six wildlife options were served the default run's rows from the cache
+    cls = get_task(task_name)
+    config = REQUIRED_OPTIONS.get(task_name, {})
+    options = resolve(cls.Options, config, {})
+    run, row = _keys(cls, config)
+    others = _other_values(task_name, tmp_path)
+    for field, annotation in fields_of(cls.Options):
+        other = _other_value(field, annotation, getattr(options, field.name), others)
+        other_run, other_row = _keys(cls, {**config, field.name: other})
+        assert other_run != run, f"{field.name}={other!r} is the same run"
+        same_rows = bool(field.metadata.get(CHANGES_NO_ROW))
+        assert (other_row == row) == same_rows, f"{field.name}={other!r}: cache key"
 
 
 def test_every_task_is_listed_with_its_summary(task_name, capsys):

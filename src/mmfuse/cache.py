@@ -250,7 +250,8 @@ def content_key(item: Item, task_settings: dict, memo: Cache | None = None) -> s
 
     Args:
         item: the item.
-        task_settings: ``Task.settings()`` (model ids, weight hashes, options).
+        task_settings: ``Task.settings()`` with the options rows depend on
+            (``runner.keyed_settings``).
         memo: a cache whose remembered file hashes to use and extend.
     """
     files = [[os.path.abspath(p), file_digest(p, memo)] for p in item.paths]

@@ -14,9 +14,10 @@ its first occurrence; the journal keeps the rows finished before it, so the same
 resumes once the cause is fixed.
 
 Only successful rows enter the results cache: errors (a missing file, a bug since fixed)
-are retried on the next run. A run is "the same run" as the one that wrote ``OUT`` when the
-task, its settings and the inputs' common folder agree; re-running it resumes or refreshes,
-while a different run into the same folder needs ``--overwrite``.
+are retried on the next run. Every task option keys the cache (``keyed_settings``) but those
+declared as changing no row. A run is "the same run" as the one that wrote ``OUT`` when the
+task, its settings, every option and the inputs' common folder agree; re-running it resumes or
+refreshes, while a different run into the same folder needs ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from mmfuse.registry import BACKENDS, SPECS, model_digest
 from mmfuse.report.page import render
 from mmfuse.report.run import REPORT_HTML, run_page
 from mmfuse.tasks.base import Task
-from mmfuse.tasks.options import to_record
+from mmfuse.tasks.options import row_record, to_record
 from mmfuse.types import Item
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,16 @@ class RunResult:
     resumed: int  # rows taken from the journal of an interrupted run
     seconds: float
     outputs: tuple[Path, ...] = field(default_factory=tuple)
+
+
+def keyed_settings(task: Task, settings: dict) -> tuple[dict, dict]:
+    """The settings of the run's identity and of each row's cache key: ``settings`` with the
+    task's options, every one for the identity (``finish``'s outputs may depend on any), those
+    a row depends on (``row_record``) for the rows, so no option can be left out by mistake."""
+    return (
+        {**settings, "options": to_record(task.options)},
+        {**settings, "options": row_record(task.options)},
+    )
 
 
 def run_identity(
@@ -381,9 +392,12 @@ def run_task(
     if weights := {i: model_digest(i) for i in _model_ids(settings)}:
         settings = {**settings, "weights": weights}
     out_dir = Path(out_dir)
-    identity = run_identity(task.name, settings, items, source, out_dir)
+    run_settings, row_settings = keyed_settings(task, settings)
+    identity = run_identity(task.name, run_settings, items, source, out_dir)
     with _locked(out_dir):
-        return _run_locked(task, items, out_dir, options, argv, settings, identity, started, clock)
+        return _run_locked(
+            task, items, out_dir, options, argv, settings, row_settings, identity, started, clock
+        )
 
 
 def _progress(keys: list[str], journal: Cache) -> str:
@@ -392,13 +406,15 @@ def _progress(keys: list[str], journal: Cache) -> str:
     return f"{done} of {len(keys)} items are done; run the same command again"
 
 
-def _run_locked(task, items, out_dir, options, argv, settings, identity, started, clock):
+def _run_locked(
+    task, items, out_dir, options, argv, settings, row_settings, identity, started, clock
+):
     """``run_task`` once it holds the output folder's lock."""
     journal = _open_journal(out_dir, identity, options.overwrite)
     cache = _open_cache(options)
     show = progress_enabled(options.progress, options.quiet)
 
-    keys = _content_keys(items, settings, cache, options.workers, show)
+    keys = _content_keys(items, row_settings, cache, options.workers, show)
     todo, resumed, from_cache = _reuse(items, keys, journal, cache)
     hashed = time.perf_counter()
     log.info(

@@ -101,8 +101,8 @@ def _read_av(path: Path, video: bool) -> dict:
 class ToyOptions:
     """The toy task's two knobs: stand-ins for model time."""
 
-    delay: float = option(0.0, "model seconds per item")
-    setup_delay: float = option(0.0, "model loading seconds")
+    delay: float = option(0.0, "model seconds per item", changes_no_row="time only")
+    setup_delay: float = option(0.0, "model loading seconds", changes_no_row="time only")
 
 
 @register_task("toy")

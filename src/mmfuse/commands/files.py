@@ -4,8 +4,9 @@ They run a task through the batch engine like ``mmfuse run``, but their output i
 own place (a CSV, a folder of transcripts, stdout), so the run's files (results.csv,
 manifest.json, the journal of an unfinished run) live in a run folder of their own:
 ``--run-dir DIR``, or by default ``CACHE/runs/TASK-KEY`` under the cache root, where KEY
-hashes the task's settings, the files as typed and the output. The same command line finds
-the same folder again, so a killed run resumes and a repeated one is served from the cache.
+hashes the task's settings and options, the files as typed and the output. The same command
+line finds the same folder again, so a killed run resumes and a repeated one is served from
+the cache.
 
 Publishing never clobbers: an existing output file is replaced only with ``--overwrite`` or
 when it is, byte for byte, what this same run wrote there before (its hashes are kept in the
@@ -26,6 +27,7 @@ from mmfuse.cache import make_key
 from mmfuse.commands.arguments import add_run_arguments
 from mmfuse.errors import UsageError
 from mmfuse.io.writers import atomic_write, write_json
+from mmfuse.runner import keyed_settings
 from mmfuse.tasks.base import Task
 from mmfuse.types import Item
 
@@ -59,7 +61,8 @@ def run_folder(run_dir: Path | None, task: Task, items: Sequence[Item], output) 
     if run_dir is not None:
         return run_dir
     target = "-" if output is None else os.path.abspath(output)
-    key = make_key(task.name, task.settings(), [item.id for item in items], target)
+    settings, _ = keyed_settings(task, task.settings())  # the run's identity: every option
+    key = make_key(task.name, settings, [item.id for item in items], target)
     return config.cache_dir() / RUNS / f"{task.name}-{key[:KEY_CHARS]}"
 
 

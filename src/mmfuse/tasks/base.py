@@ -84,7 +84,8 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def settings(self) -> dict:
-        """Model ids, weight hashes and options: the cache key and the run manifest's record."""
+        """Model ids, weight hashes, digests of the files options name: the run manifest's record
+        and, with every option added by the runner, the cache key and the run's identity."""
 
     def setup(self) -> None:  # noqa: B027 (optional hook)
         """Loads models; called once in each worker or actor before ``process``."""

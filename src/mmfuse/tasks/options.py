@@ -4,8 +4,10 @@ A task (and the run itself) declares its options once, as a ``@dataclass(frozen=
 fields are made with ``option(default, help)``. The command line's flags, the keys of a
 ``--config run.toml`` file and the run manifest's record all come from that one declaration,
 and ``resolve`` merges **defaults < config file < flags** in one place, so a run can be
-repeated from its manifest. Values are checked once, here and in the dataclass's
-``__post_init__``; a bad one is a ``UsageError``.
+repeated from its manifest. Every option keys the run (its identity and each row's cache key,
+``mmfuse.runner``), so none can be forgotten; one that changes no row says why
+(``option(..., changes_no_row=REASON)``) and keys only the run's identity. Values are checked
+once, here and in the dataclass's ``__post_init__``; a bad one is a ``UsageError``.
 
 Supported field types: ``str``, ``int``, ``float``, ``bool``, ``Path``, ``Path | None``,
 ``str | None`` and ``tuple[str, ...]`` (comma-separated on the command line, a list or a
@@ -25,6 +27,7 @@ from mmfuse.errors import UsageError
 
 # Keys of a field's metadata.
 HELP, FLAG, CHOICES, REQUIRED = "help", "flag", "choices", "required"
+CHANGES_NO_ROW = "changes_no_row"
 
 
 def option(
@@ -34,6 +37,7 @@ def option(
     flag: str | None = None,
     choices: tuple[str, ...] | None = None,
     required: bool = False,
+    changes_no_row: str = "",
 ) -> Any:
     """A dataclass field with its command-line help (and flag name, when not ``--field-name``).
 
@@ -43,8 +47,16 @@ def option(
         flag: the flag, e.g. "--every" for a field ``every_s``.
         choices: the allowed values of a ``str`` option.
         required: must come from a flag or the config file (the default is then a placeholder).
+        changes_no_row: why no row depends on this option (only what ``finish`` writes, or
+            where); it is then left out of the rows' cache key, not out of the run's identity.
     """
-    metadata = {HELP: help, FLAG: flag, CHOICES: choices, REQUIRED: required}
+    metadata = {
+        HELP: help,
+        FLAG: flag,
+        CHOICES: choices,
+        REQUIRED: required,
+        CHANGES_NO_ROW: changes_no_row,
+    }
     if isinstance(default, list | dict | set):
         raise TypeError("option defaults must be immutable (use a tuple)")
     return dataclasses.field(default=default, metadata=metadata)
@@ -157,3 +169,13 @@ def to_record(options: Any) -> dict[str, Any]:
         return value
 
     return {f.name: plain(getattr(options, f.name)) for f in dataclasses.fields(options)}
+
+
+def row_record(options: Any) -> dict[str, Any]:
+    """``to_record`` of the options a row depends on: all but those marked ``changes_no_row``."""
+    record = to_record(options)
+    return {
+        f.name: record[f.name]
+        for f in dataclasses.fields(options)
+        if not f.metadata.get(CHANGES_NO_ROW)
+    }

@@ -63,7 +63,12 @@ class TranscribeOptions:
     )
     language: str | None = option(None, "language code (en, fr, ...); detected when omitted")
     vad: bool = option(True, "drop non-speech first, with the speech detector (--no-vad: all)")
-    format: str = option("txt", "transcript files written", choices=(*WRITERS, "all"))
+    format: str = option(
+        "txt",
+        "transcript files written",
+        choices=(*WRITERS, "all"),
+        changes_no_row="only the files finish writes from the rows",
+    )
 
     def __post_init__(self):
         if self.model.partition(":")[0] not in SPEECH_BACKENDS:

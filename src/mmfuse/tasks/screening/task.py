@@ -17,7 +17,7 @@ from mmfuse import __version__, registry
 from mmfuse.errors import InputError, ModelUnavailable, UsageError
 from mmfuse.io.documents import count_images, read_document
 from mmfuse.tasks.base import Task
-from mmfuse.tasks.options import option, to_record
+from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.screening.answers import Recording, read_recording
 from mmfuse.tasks.screening.identity import blind_items, id_salt, write_key
@@ -65,7 +65,7 @@ LEARNED_COLUMNS = ("learned_score", "learned_prediction")  # with --model, after
 
 @dataclass(frozen=True)
 class ScreeningOptions:
-    """What a screening run computes (everything here keys the cache)."""
+    """What a screening run computes (everything here but id_key keys the cache)."""
 
     job: Path | None = option(None, "the job description: a TXT, PDF or DOCX file")
     job_text: str | None = option(None, "the job description as text (instead of --job)")
@@ -77,6 +77,7 @@ class ScreeningOptions:
         None,
         "write id,original_id for the ids replaced because they look like names to this "
         "CSV file (keep it apart from what reviewers see)",
+        changes_no_row="where the mapping is written",
     )
     must_have_all: bool = option(
         False, "mark (never drop) candidates who miss any must-have requirement"
@@ -188,6 +189,7 @@ class ScreeningTask(Task):
         from mmfuse.encoders.speech import WORD_OPTIONS
         from mmfuse.encoders.text import resolve_precision
         from mmfuse.nlp import pii, skills
+        from mmfuse.tasks.heads import digest
         from mmfuse.tasks.screening import matching, scoring, tokens
 
         rules = json.dumps(
@@ -202,16 +204,10 @@ class ScreeningTask(Task):
             sort_keys=True,
             default=str,
         )
-        record = to_record(self.options)
-        record.pop("job_text", None)  # the job is keyed by its hash below
-        record.pop("id_key", None)  # where the mapping is written changes no result
-        if self.options.model:  # the head by its content, not its path
-            from mmfuse.tasks.heads import digest
-
-            record["model"] = digest(self.options.model)
+        model = self.options.model
         return {
             "version": __version__,
-            "options": record,
+            "model_sha256": digest(model) if model else None,  # the head by its content
             "job_sha256": hashlib.sha256(self.job_text.encode()).hexdigest()[:16],
             "rules_sha256": hashlib.sha256(rules.encode()).hexdigest()[:16],
             "text_model": self.text_model,
