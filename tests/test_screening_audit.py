@@ -68,7 +68,8 @@ def test_top_k_selects_the_best_scores(tmp_path, capsys):
             "--group-column", "group", "--top", "25"]  # fmt: skip
     assert cli.main(args) == 0
     rows = {r["group"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
-    assert sum(int(r["selected"]) for r in rows.values()) == 24  # 25th is the ungrouped one
+    # the ungrouped 95 is first; the 24 places left fall among 25 tied at 80: all 25 are in
+    assert sum(int(r["selected"]) for r in rows.values()) == 25
 
 
 def test_a_missing_group_column_is_a_usage_error(tmp_path, capsys):
@@ -77,3 +78,74 @@ def test_a_missing_group_column_is_a_usage_error(tmp_path, capsys):
             "--group-column", "gender", "--top", "3"]  # fmt: skip
     assert cli.main(args) == 2
     assert "gender" in capsys.readouterr().err
+
+
+def _audit(tmp_path, results, groups, *flags):
+    (tmp_path / "results.csv").write_text("\n".join(["id,fit_score,error", *results]) + "\n")
+    (tmp_path / "groups.csv").write_text("\n".join(["id,group", *groups]) + "\n")
+    return cli.main(
+        ["audit", str(tmp_path / "results.csv"), "--groups", str(tmp_path / "groups.csv"),
+         "--group-column", "group", *flags]
+    )  # fmt: skip
+
+
+def test_top_k_takes_every_candidate_tied_with_the_kth_whatever_the_row_order(tmp_path, capsys):
+    # nine tied at 90 (A0-A3, B0-B4), the rest at 50: by row order --top 5 took A0-A3 and B0
+    results = [
+        f"{g}{i},{90 if i < (4 if g == 'A' else 5) else 50}," for g in "AB" for i in range(10)
+    ]
+    groups = [f"{g}{i},{g}" for g in "AB" for i in range(10)]
+    printed = []
+    for order in (results, results[::-1]):
+        assert _audit(tmp_path, order, groups, "--top", "5") == 0
+        printed.append(capsys.readouterr())
+    assert printed[0].out == printed[1].out
+    rows = {r["group"]: r for r in csv.DictReader(io.StringIO(printed[0].out))}
+    assert (rows["A"]["selected"], rows["B"]["selected"]) == ("4", "5")
+    assert "9 selected: the top 5 and the 4 tied with the last of them (score 90)" in printed[0].err
+
+
+@pytest.mark.parametrize("duplicated", ["groups", "results"])
+def test_a_duplicated_id_is_a_usage_error_naming_it(tmp_path, capsys, duplicated):
+    results = [f"{g}{i},{80 if i < 3 else 40}," for g in "AB" for i in range(6)]
+    groups = [f"{g}{i},{g}" for g in "AB" for i in range(6)]
+    if duplicated == "groups":
+        groups.append("B1,A")  # the last row won silently
+    else:
+        results.append("B1,80,")  # was counted twice
+    assert _audit(tmp_path, results, groups, "--top", "6") == 2
+    err = capsys.readouterr().err
+    assert f"{duplicated}.csv" in err and "'B1' appears 2 times" in err
+
+
+def test_unscored_rows_are_left_out_and_counted(tmp_path, capsys):
+    results = [f"{g}{i},{80 if i < 3 else 40}," for g in "AB" for i in range(6)]
+    results += ["A6,,", "A7,nan,", "A8,,could not read the CV"]  # no score: failed, not rejected
+    groups = [f"{g}{i},{g}" for g in "AB" for i in range(9)]
+    assert _audit(tmp_path, results, groups, "--threshold", "70") == 0
+    printed = capsys.readouterr()
+    rows = {r["group"]: r for r in csv.DictReader(io.StringIO(printed.out))}
+    assert rows["A"]["candidates"] == "6"
+    assert "3 row(s) without a score (failed) are left out" in printed.err
+
+
+def test_a_single_group_has_nothing_to_compare(tmp_path, capsys):
+    results = [f"A{i},{80 if i < 3 else 40}," for i in range(6)]
+    assert _audit(tmp_path, results, [f"A{i},A" for i in range(6)], "--top", "3") == 0
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row["four_fifths"] == "n/a" and row["impact_ratio"] == ""
+    assert row["verdict"].startswith("nothing to compare")
+
+
+@pytest.mark.parametrize(
+    ("threshold", "said"),
+    [("nan", "not a finite number"), ("inf", "not a finite number"),
+     ("-inf", "not a finite number"), ("90", "selects none"), ("10", "selects all")],
+)  # fmt: skip
+def test_a_threshold_that_is_not_finite_or_selects_all_or_none_is_refused(
+    tmp_path, capsys, threshold, said
+):
+    results = [f"{g}{i},{80 if i < 3 else 40}," for g in "AB" for i in range(6)]
+    groups = [f"{g}{i},{g}" for g in "AB" for i in range(6)]
+    assert _audit(tmp_path, results, groups, f"--threshold={threshold}") == 2
+    assert said in capsys.readouterr().err

@@ -5,17 +5,38 @@
 results by id, and reports each group's selection rate, its ratio to the best-off group, the
 four-fifths rule and Fisher's exact test. Any table with an id and a score column works: the
 zero-shot results, a trained model's predictions.
+
+Rules, so that the audit never depends on row order or hides a bad table:
+
+- ``--top K`` selects the K best scores and every candidate tied with the K-th.
+- An id repeated in either file is a usage error (exit 2), naming the id.
+- Rows without a finite score (failed ones) are left out, and their number is said.
+- A selection that takes all or none of the candidates with group data (a threshold beyond
+  their scores, a K past their number) is a usage error: it has nothing to compare.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import math
 import sys
+from collections import Counter
 from pathlib import Path
 
 from mmfuse.errors import EXIT_OK, UsageError
 from mmfuse.io.writers import atomic_write, write_csv
+
+
+def finite(text: str) -> float:
+    """A finite float for argparse: ``nan`` and ``inf`` are refused (exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,62 +48,104 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--score-column", default="fit_score", help="score to select by (default: fit_score)"
     )
     choice = parser.add_mutually_exclusive_group(required=True)
-    choice.add_argument("--top", type=int, help="select the K best-scored candidates")
-    choice.add_argument("--threshold", type=float, help="select candidates scoring at least S")
+    choice.add_argument(
+        "--top", type=int, help="select the K best-scored candidates and any tied with the K-th"
+    )
+    choice.add_argument("--threshold", type=finite, help="select candidates scoring at least S")
     parser.add_argument("-o", "--out", type=Path, help="write the audit as CSV here")
 
 
-def _read(path: Path) -> list[dict]:
+def _read(path: Path, columns: tuple[str, ...]) -> list[dict]:
+    """The rows of a CSV that has ``columns``; a missing column is a usage error."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as stream:
-            return list(csv.DictReader(stream))
+            reader = csv.DictReader(stream)
+            rows = list(reader)
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    missing = [c for c in columns if c not in (reader.fieldnames or ())]
+    if missing:
+        raise UsageError(f"{path} has no column {', '.join(map(repr, missing))}")
+    return rows
+
+
+def _once(rows: list[dict], column: str, path: Path) -> None:
+    """Refuse a table where an id appears twice: which row to count would be a guess."""
+    counts = Counter(r[column] for r in rows if r[column])
+    repeated = [key for key, n in counts.items() if n > 1]
+    if repeated:
+        more = f" ({len(repeated) - 1} more ids repeated)" if len(repeated) > 1 else ""
+        raise UsageError(
+            f"{path}: {column} {repeated[0]!r} appears {counts[repeated[0]]} times{more}; "
+            "each id must appear once"
+        )
 
 
 def _score(row: dict, column: str) -> float | None:
+    """The row's score, or None when it failed or has no finite score."""
+    if row.get("error"):
+        return None
     try:
-        return float(row[column])
+        value = float(row[column])
     except (KeyError, TypeError, ValueError):
         return None
+    return value if math.isfinite(value) else None
 
 
-def select(rows: list[dict], column: str, top: int | None, threshold: float | None) -> list[bool]:
-    """Which rows are selected: the ``top`` best scores (ties by order) or ``>= threshold``."""
-    scores = [_score(r, column) for r in rows]
-    if threshold is not None:
-        return [s is not None and s >= threshold for s in scores]
-    order = sorted((i for i, s in enumerate(scores) if s is not None), key=lambda i: -scores[i])
-    chosen = set(order[: max(0, top)])
-    return [i in chosen for i in range(len(rows))]
+def select(scores: list[float], top: int | None, threshold: float | None) -> list[bool]:
+    """Which scores are selected: ``>= threshold``, or the ``top`` best and all tied with the
+    top-th best, so that the selection never depends on the rows' order."""
+    if threshold is None:
+        ranked = sorted(scores, reverse=True)
+        threshold = ranked[min(top, len(ranked)) - 1] if ranked else math.inf
+    return [s >= threshold for s in scores]
 
 
 def run(args: argparse.Namespace) -> int:
     from mmfuse.tasks.screening.fairness import COLUMNS, audit
 
-    results = [r for r in _read(args.results) if not r.get("error")]
-    if results and args.score_column not in results[0]:
-        raise UsageError(f"{args.results} has no column {args.score_column!r}")
-    groups = {}
-    for row in _read(args.groups):
-        if args.group_column not in row or args.id_column not in row:
-            raise UsageError(
-                f"{args.groups} needs columns {args.id_column} and {args.group_column}"
-            )
-        groups[row[args.id_column]] = row[args.group_column].strip()
     if args.top is not None and args.top < 1:
         raise UsageError("--top must be at least 1")
-    chosen = select(results, args.score_column, args.top, args.threshold)
+    rows = _read(args.results, (args.id_column, args.score_column))
+    _once(rows, args.id_column, args.results)
+    group_rows = _read(args.groups, (args.id_column, args.group_column))
+    _once(group_rows, args.id_column, args.groups)
+    groups = {
+        r[args.id_column]: r[args.group_column].strip() for r in group_rows if r[args.id_column]
+    }
+
+    scored = [(r, s) for r in rows if (s := _score(r, args.score_column)) is not None]
+    chosen = select([s for _, s in scored], args.top, args.threshold)
     joined = [
-        (c, groups.get(r.get(args.id_column), "")) for r, c in zip(results, chosen, strict=True)
+        (c, groups.get(r[args.id_column], ""), s) for (r, s), c in zip(scored, chosen, strict=True)
     ]
-    missing = sum(1 for _, g in joined if not g)
-    joined = [(c, g) for c, g in joined if g]
+    missing = sum(1 for _, g, _ in joined if not g)
+    joined = [j for j in joined if j[1]]
     if not joined:
-        raise UsageError("no candidate of the results has a group in the groups file")
-    table = [g.to_row() for g in audit([c for c, _ in joined], [g for _, g in joined])]
+        raise UsageError("no scored candidate of the results has a group in the groups file")
     rule = f"top {args.top}" if args.top is not None else f"{args.score_column} >= {args.threshold}"
+    n_chosen = sum(c for c, _, _ in joined)
+    if n_chosen in (0, len(joined)):
+        low, high = min(s for *_, s in joined), max(s for *_, s in joined)
+        raise UsageError(
+            f"{rule} selects {'none' if n_chosen == 0 else 'all'} of the {len(joined)} "
+            f"candidates with group data (scores {low:g} to {high:g}): nothing to compare"
+        )
+
+    table = [g.to_row() for g in audit([c for c, _, _ in joined], [g for _, g, _ in joined])]
     print(f"selection: {rule}; {len(joined)} candidates with group data", file=sys.stderr)
+    if args.top is not None and sum(chosen) > args.top:
+        cut = min(s for (_, s), c in zip(scored, chosen, strict=True) if c)
+        print(
+            f"{sum(chosen)} selected: the top {args.top} and the {sum(chosen) - args.top} "
+            f"tied with the last of them (score {cut:g})",
+            file=sys.stderr,
+        )
+    if len(rows) > len(scored):
+        print(
+            f"{len(rows) - len(scored)} row(s) without a score (failed) are left out",
+            file=sys.stderr,
+        )
     if missing:
         print(f"{missing} candidates have no group data and are left out", file=sys.stderr)
     if args.out:

@@ -9,7 +9,8 @@ highest rate), and the four-fifths rule of the US Uniform Guidelines (29 CFR 160
 ratio below 0.8 is evidence of adverse impact. Where groups are small the ratio swings with
 one candidate, so each group is also compared with the best-off group by Fisher's exact test
 (scipy; two-sided, exact at any size), and a group of fewer than ``MIN_GROUP`` candidates is
-said to be too small to judge.
+said to be too small to judge. A single group has nothing to compare with: no ratio, no rule,
+no test.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 FOUR_FIFTHS = 0.8
 MIN_GROUP = 5  # fewer candidates than this: one decision moves the rate by 20 points or more
 ALPHA = 0.05
+NOTHING_TO_COMPARE = "nothing to compare: a single group"
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class GroupResult:
     candidates: int
     selected: int
     selection_rate: float
-    impact_ratio: float | None  # None when no group has anyone selected
+    impact_ratio: float | None  # None when nobody is selected or there is one group only
     four_fifths: str  # "pass", "adverse impact" or "n/a"
     p_value: float | None  # Fisher's exact test against the best-off group
     verdict: str  # one plain sentence
@@ -77,6 +79,9 @@ def audit(selected: Sequence[bool], groups: Sequence[str]) -> list[GroupResult]:
         counts[group][0] += 1
         counts[group][1] += bool(chosen)
     best = max(rates, key=lambda g: (rates[g], counts[g][0]))
+    if len(rates) == 1:
+        n, chosen = counts[best]
+        return [GroupResult(best, n, chosen, rates[best], None, "n/a", None, NOTHING_TO_COMPARE)]
     top = rates[best]
     results = []
     for group in sorted(rates, key=lambda g: (-rates[g], g)):
