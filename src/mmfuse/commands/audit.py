@@ -38,6 +38,8 @@ def _read(path: Path) -> list[dict]:
             return list(csv.DictReader(stream))
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read {path}: not UTF-8 text") from None
 
 
 def _score(row: dict, column: str) -> float | None:
