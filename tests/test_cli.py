@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from mmfuse import config
+from mmfuse import cli, config
 from mmfuse.cli import COMMANDS, build_parser, main
 
 COMMON = ("-v", "-q", "--online")
@@ -42,3 +42,65 @@ def test_flags_after_the_command_take_effect(monkeypatch, tmp_path):
     assert main(["models", "-v"]) == 0
     assert levels[-1] == (True, False)
     assert main(["-v", "models"]) == 0 and levels[-1] == (True, False)
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_ctrl_c_while_modules_load_is_one_line(monkeypatch, capsys):
+    """Issue 25 #17: Ctrl-C in a command's first seconds (its imports) was a long traceback."""
+
+    def interrupted(name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_command_module", interrupted)
+    try:
+        code = main(["models"])
+    except KeyboardInterrupt:  # let pytest go on, failing this test
+        pytest.fail("Ctrl-C escaped main() as a traceback")
+    assert code == 130
+    assert _one_line(capsys.readouterr().err) == "mmfuse models: interrupted"
+
+
+def test_a_config_file_not_in_utf8_is_a_usage_error(tmp_path, capsys):
+    """Issue 25 #17: a non-UTF-8 --config file was a UnicodeDecodeError traceback."""
+    (tmp_path / "posts.csv").write_text("id,text\n1,what a day\n")
+    (tmp_path / "run.toml").write_bytes("workers = 2 # caf\xe9\n".encode("latin-1"))
+    args = ["run", "social-media", str(tmp_path / "posts.csv"), "-o", str(tmp_path / "out")]
+    assert main([*args, "--config", str(tmp_path / "run.toml")]) == 2
+    assert "cannot read config file" in _one_line(capsys.readouterr().err)
+
+
+def test_a_groups_file_not_in_utf8_is_a_usage_error(tmp_path, capsys):
+    """Issue 25 #17: a non-UTF-8 ``audit --groups`` file was a UnicodeDecodeError traceback."""
+    (tmp_path / "results.csv").write_text("id,fit_score\na,80\nb,40\n")
+    (tmp_path / "groups.csv").write_bytes("id,group\na,M\xe9tis\nb,Cree\n".encode("latin-1"))
+    args = ["audit", str(tmp_path / "results.csv"), "--groups", str(tmp_path / "groups.csv")]
+    assert main([*args, "--group-column", "group", "--top", "1"]) == 2
+    assert "not UTF-8" in _one_line(capsys.readouterr().err)
+
+
+def test_a_truncated_model_file_is_a_usage_error(tmp_path, capsys):
+    """Issue 25 #17: a truncated model.safetensors was a SafetensorError traceback."""
+    from mmfuse.fusion.model import FusionConfig, FusionModel, save_model
+
+    tiny = FusionConfig(modalities={"text": 8}, d_model=8, n_heads=2)
+    folder = save_model(FusionModel(tiny), tmp_path / "head")
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    (tmp_path / "labels.csv").write_text("id,mood\n1,happy\n")
+    assert main(["evaluate", "--model", str(folder), "--labels", str(tmp_path / "labels.csv")]) == 2
+    assert "model.safetensors" in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--every", "nan"), ("--every", "inf"), ("--event-gap", "nan")]
+)
+def test_a_number_that_is_not_finite_is_a_usage_error(tmp_path, capsys, flag, value):
+    """Issue 25 #18: ``--every nan`` (or inf) passed the options' range checks."""
+    args = ["run", "wildlife", str(tmp_path), "-o", str(tmp_path / "out"), flag, value]
+    assert main(args) == 2
+    assert flag in _one_line(capsys.readouterr().err)

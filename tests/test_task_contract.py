@@ -18,12 +18,14 @@ import pytest
 
 from mmfuse import cli
 from mmfuse.cache import content_key
+from mmfuse.errors import UsageError
 from mmfuse.runner import keyed_settings, run_identity
 from mmfuse.tasks.options import (
     CHANGES_NO_ROW,
     CHOICES,
     base_type,
     fields_of,
+    flag_of,
     read_config,
     resolve,
     to_record,
@@ -207,6 +209,19 @@ def test_every_option_makes_another_run_and_a_recompute_unless_it_changes_no_row
         assert other_run != run, f"{field.name}={other!r} is the same run"
         same_rows = bool(field.metadata.get(CHANGES_NO_ROW))
         assert (other_row == row) == same_rows, f"{field.name}={other!r}: cache key"
+
+
+def test_a_number_that_is_not_finite_is_refused_naming_its_flag(task_name):
+    """Issue 25 #18: ``--every nan``, ``--event-gap nan``, ``--max-sound-s inf`` were accepted."""
+    cls = get_task(task_name)
+    config = REQUIRED_OPTIONS.get(task_name, {})
+    numbers = [f for f, a in fields_of(cls.Options) if base_type(a) is float]
+    for field in numbers:
+        for text in ("nan", "inf", "-inf"):
+            with pytest.raises(UsageError, match=f"^{flag_of(field)} must be a finite number"):
+                resolve(cls.Options, config, {field.name: text})
+        with pytest.raises(UsageError, match=f"^{flag_of(field)} "):  # TOML's nan (and inf)
+            resolve(cls.Options, {**config, field.name: float("nan")}, {})
 
 
 def test_every_task_is_listed_with_its_summary(task_name, capsys):

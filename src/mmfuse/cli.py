@@ -107,6 +107,16 @@ def _missing_input(rest: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
+    try:
+        return _main(argv, command)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, even while modules load: never a traceback
+        name = f"mmfuse {command}" if command in COMMANDS else "mmfuse"
+        print(f"{name}: {str(interrupt) or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str], command: str | None) -> int:
+    """``main`` less its Ctrl-C handler: ``command`` is the first argument not a flag."""
     if command == "run" and (problem := _missing_input(argv[argv.index("run") + 1 :])):
         print(f"mmfuse run: error: {problem}", file=sys.stderr)  # before any model library
         return EXIT_USAGE
@@ -133,9 +143,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"mmfuse {args.command}: error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_SYSTEMIC
-    except KeyboardInterrupt as interrupt:  # Ctrl-C: one line, never a traceback
-        print(f"mmfuse {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (`mmfuse models | head`): not our error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

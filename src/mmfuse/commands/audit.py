@@ -63,6 +63,8 @@ def _read(path: Path, columns: tuple[str, ...]) -> list[dict]:
             rows = list(reader)
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read {path}: not UTF-8 text") from None
     missing = [c for c in columns if c not in (reader.fieldnames or ())]
     if missing:
         raise UsageError(f"{path} has no column {', '.join(map(repr, missing))}")

@@ -406,9 +406,13 @@ def read_config(path: Path) -> FusionConfig:
 def _read_weights(folder: Path) -> dict[str, Tensor]:
     """The state dict from safetensors, or from a pickle file read without running its code."""
     if (folder / WEIGHTS_FILE).is_file():
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return load_file(str(folder / WEIGHTS_FILE))
+        try:
+            return load_file(str(folder / WEIGHTS_FILE))
+        except (OSError, SafetensorError) as error:  # a truncated or corrupt file
+            raise ModelUnavailable(f"cannot read {folder / WEIGHTS_FILE}: {error}") from error
     for name in PICKLED_WEIGHTS:
         if (folder / name).is_file():
             try:

@@ -17,6 +17,7 @@ comma-separated string in TOML).
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -116,7 +117,7 @@ def read_config(path: Path) -> dict[str, Any]:
             data = tomllib.load(stream)
     except FileNotFoundError:
         raise UsageError(f"config file not found: {path}") from None
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise UsageError(f"cannot read config file {path}: {error}") from None
     return {key.replace("-", "_"): value for key, value in data.items()}
 
@@ -131,8 +132,8 @@ def resolve(cls: type, config: dict[str, Any], flags: dict[str, Any]) -> Any:
         flags: field name -> value, only for the flags the user gave.
 
     Raises:
-        UsageError: a value of the wrong type or choice, a required option unset, or what the
-            class's own ``__post_init__`` refuses.
+        UsageError: a value of the wrong type or choice, a number that is not finite (nan,
+            inf), a required option unset, or what the class's own ``__post_init__`` refuses.
     """
     values = {}
     for field, annotation in fields_of(cls):
@@ -145,6 +146,8 @@ def resolve(cls: type, config: dict[str, Any], flags: dict[str, Any]) -> Any:
         else:
             continue
         value = convert(value, annotation, field.name)
+        if isinstance(value, float) and not math.isfinite(value):  # "nan", "inf", TOML's nan
+            raise UsageError(f"{flag_of(field)} must be a finite number, not {value}")
         choices = field.metadata.get(CHOICES)
         if choices and value not in choices:
             raise UsageError(f"option {field.name!r}: {value!r} is not one of {choices}")
