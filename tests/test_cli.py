@@ -104,3 +104,23 @@ def test_a_number_that_is_not_finite_is_a_usage_error(tmp_path, capsys, flag, va
     args = ["run", "wildlife", str(tmp_path), "-o", str(tmp_path / "out"), flag, value]
     assert main(args) == 2
     assert flag in _one_line(capsys.readouterr().err)
+
+
+def test_a_reader_that_goes_away_is_not_an_error(monkeypatch, capsys, tmp_path):
+    """``mmfuse models | head -1``: the pipe closes before the listing ends; exit 0, quiet."""
+
+    class Listing:
+        @staticmethod
+        def add_arguments(parser):
+            pass
+
+        @staticmethod
+        def run(args):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_command_module", lambda name: Listing)
+    monkeypatch.setattr(cli.os, "dup2", lambda *args: None)  # keep pytest's stdout
+    with open(tmp_path / "stdout", "w") as stdout:
+        monkeypatch.setattr(cli.sys, "stdout", stdout)
+        assert cli.main(["models"]) == 0
+    assert capsys.readouterr().err == ""

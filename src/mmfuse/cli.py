@@ -138,14 +138,14 @@ def _main(argv: list[str], command: str | None) -> int:
     except SystemicError as error:
         print(f"mmfuse {args.command}: error: {error}", file=sys.stderr)
         return EXIT_SYSTEMIC
+    except BrokenPipeError:  # the reader went away (`mmfuse models | head`): not our error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as error:  # a missing module or a device error while models load
         if not is_systemic(error):
             raise
         print(f"mmfuse {args.command}: error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_SYSTEMIC
-    except BrokenPipeError:  # the reader went away (`mmfuse models | head`): not our error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
 
 
 if __name__ == "__main__":
