@@ -180,6 +180,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
         "config.json",
         "model.safetensors",
+        "sha256.json",
     ]
     loaded = create_model(tmp_path / "ckpt")
     assert loaded.config == model.config

@@ -201,3 +201,90 @@ def test_a_wildlife_head_is_not_taken_for_a_screening_head(tmp_path):
         Head(tmp_path / "head")
     with pytest.raises(UsageError, match=r"no config\.json"):
         Head(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def tiny_head(tmp_path_factory, tiny_model, one_torch_thread):
+    """A screening head trained by `mmfuse train` on a synthetic run of 16-dim tokens (the
+    tiny sentence encoder's), decisions following the fit score."""
+    from mmfuse.io.writers import write_parquet
+    from mmfuse.tasks.screening.tokens import parts_token
+
+    folder, rng = tmp_path_factory.mktemp("head"), np.random.default_rng(0)
+    run, rows, decisions = folder / "past", [], []
+    run.mkdir()
+    for n in range(24):
+        fit = float(rng.uniform(20, 95))
+        rows.append(
+            {
+                "id": f"c{n}",
+                "tokens_parts": parts_token({"must_have_coverage": fit / 100}, fit),
+                "tokens_requirements": rng.normal(size=(3, 16 + 3)).astype(np.float32),
+            }
+        )
+        decisions.append((f"c{n}", "hire" if fit > 60 else "reject"))
+    write_parquet(rows, run / "results.parquet", ["id"])
+    settings = {"text_model": f"sentence-transformers:{tiny_model}"}
+    (run / "manifest.json").write_text(json.dumps({"task": "screening", "settings": settings}))
+    with open(folder / "decisions.csv", "w", encoding="utf-8", newline="") as stream:
+        csv.writer(stream).writerows([("id", "decision"), *decisions])
+    args = ["train", "--labels", str(folder / "decisions.csv"), "--data", str(run)]
+    assert cli.main([*args, "--out", str(folder / "head"), "--epochs", "5"]) == 0
+    return folder / "head"
+
+
+def _flip_tail(path, size: int = 64 * 1024) -> None:
+    """Inverts the file's last ``size`` bytes (at most its second half): its header stays
+    readable, its values change."""
+    data = bytearray(path.read_bytes())
+    start = max(len(data) - size, len(data) // 2)
+    data[start:] = bytes(b ^ 0xFF for b in data[start:])
+    path.write_bytes(bytes(data))
+
+
+def _swap_classes(path) -> None:
+    config = json.loads(path.read_text())
+    config["tasks"][0]["classes"].reverse()
+    path.write_text(json.dumps(config, indent=2))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "name"),
+    [(_flip_tail, "model.safetensors"), (_swap_classes, "config.json")],
+)
+def test_a_tampered_head_is_refused_in_one_line(
+    tmp_path, tiny_model, tiny_head, capsys, tamper, name
+):
+    """Issue 25 #2: flipped weights gave empty learned scores, swapped classes flipped every
+    prediction, both with exit 0."""
+    import shutil
+
+    head = shutil.copytree(tiny_head, tmp_path / "head")
+    tamper(head / name)
+    (tmp_path / "job.txt").write_text(JOB, encoding="utf-8")
+    _manifest(tmp_path / "new.csv", [("new-1", _cv(True, False, 2012))])
+    capsys.readouterr()
+    out = tmp_path / "out"
+    code = _screen(tmp_path, tiny_model, tmp_path / "new.csv", out, "--model", str(head))
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and name in err and "SHA-256" in err
+    assert not (out / "results.csv").exists()
+
+
+def test_a_head_with_non_finite_weights_is_refused(tmp_path, tiny_head):
+    """A head whose training diverged (NaN weights, hashes recorded as written) gave empty
+    learned scores; it is refused at load."""
+    import torch
+
+    from mmfuse.errors import ModelUnavailable
+    from mmfuse.fusion.model import load_model, save_model
+    from mmfuse.tasks.screening.head import Head
+
+    model = load_model(tiny_head)
+    with torch.no_grad():
+        next(iter(model.parameters())).fill_(float("nan"))
+    save_model(model, tmp_path / "head")
+    with pytest.raises(ModelUnavailable, match="not finite") as refused:
+        Head(tmp_path / "head")
+    assert str(tmp_path / "head") in str(refused.value) and "\n" not in str(refused.value)

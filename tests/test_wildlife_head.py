@@ -154,3 +154,23 @@ def test_training_is_kept_only_when_it_names_held_out_crops_better(
     assert record["kept"] == kept and record["labels_left_out"] == 1
     accuracy = record["held_out_accuracy"]
     assert (accuracy["trained"] > accuracy["prototypes"]) == (kept == "trained")
+
+
+def test_a_tampered_species_head_is_refused_in_one_line(tmp_path, capsys):
+    """Issue 25 #2: a head's files are checked against the SHA-256 recorded when it was
+    written, before the run reads its species."""
+    from mmfuse.fusion.model import save_model
+
+    features, y = _clusters(5)
+    folder = save_model(build_head(["zebra", "giraffe", "lion"], features, y, {}), tmp_path / "h")
+    config = json.loads((folder / "config.json").read_text())
+    config["tasks"][0]["classes"] = ["giraffe", "zebra", "lion"]
+    (folder / "config.json").write_text(json.dumps(config))
+    (tmp_path / "survey").mkdir()
+    (tmp_path / "survey" / "IMG_0001.JPG").write_bytes(b"not read: the head is refused first")
+    species = tmp_path / "species.txt"
+    species.write_text("zebra\ngiraffe\nlion\n")
+    args = ["run", "wildlife", str(tmp_path / "survey"), "-o", str(tmp_path / "out")]
+    assert cli.main([*args, "--model", str(folder), "--species", str(species)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "config.json" in err and "SHA-256" in err

@@ -20,6 +20,7 @@ head whose class vectors are text embeddings of the class descriptions is a zero
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -40,6 +41,9 @@ CONFIGS_DIR = PACKAGE_DIR / "model_configs"  # named untrained configs, <name>.j
 CHECKPOINTS_DIR = PACKAGE_DIR / "checkpoints"  # shipped trained models, <name>/
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+# {file name: SHA-256} of the two files above as save_model wrote them; a head is checked
+# against it before use (mmfuse.tasks.heads), so a damaged or edited head is refused.
+CHECKSUMS_FILE = "sha256.json"
 # Pickle-based weight files: read with torch.load(weights_only=True), which refuses code.
 PICKLED_WEIGHTS = ("model.pt", "model.bin", "pytorch_model.bin")
 FORMAT = "mmfuse-fusion"
@@ -374,7 +378,8 @@ class FusionModel(nn.Module):
 
 
 def save_model(model: FusionModel, folder: str | Path, dtype: torch.dtype = torch.float32) -> Path:
-    """Writes ``config.json`` and ``model.safetensors`` (weights cast to ``dtype``) to a folder.
+    """Writes ``config.json`` and ``model.safetensors`` (weights cast to ``dtype``) to a folder,
+    and their SHA-256 to ``sha256.json``.
 
     float16 halves the file; ``load_model`` casts back to float32.
     """
@@ -386,7 +391,39 @@ def save_model(model: FusionModel, folder: str | Path, dtype: torch.dtype = torc
     save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": FORMAT})
     document = {"format": FORMAT, "version": FORMAT_VERSION, **model.config.to_dict()}
     (folder / CONFIG_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    checksums = {name: _sha256(folder / name) for name in (CONFIG_FILE, WEIGHTS_FILE)}
+    (folder / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=2) + "\n")
     return folder
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+def verify_files(folder: Path) -> None:
+    """Checks a saved model's config and weights against the SHA-256 ``save_model`` recorded.
+
+    Raises:
+        ModelUnavailable: no record (a folder not written by ``save_model``), or a file that
+            differs from it, named in one line.
+    """
+    try:
+        recorded = json.loads((folder / CHECKSUMS_FILE).read_text())
+    except (OSError, ValueError):
+        recorded = None
+    if not isinstance(recorded, dict):
+        raise ModelUnavailable(
+            f"{folder}: no readable {CHECKSUMS_FILE} (the SHA-256 of its files, written by "
+            "mmfuse train): train it again"
+        )
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        path = folder / name
+        if not path.is_file() or _sha256(path) != recorded.get(name):
+            raise ModelUnavailable(
+                f"{path} differs from the SHA-256 recorded when it was written "
+                f"({CHECKSUMS_FILE}): the model was changed or damaged; restore or retrain it"
+            )
 
 
 def read_config(path: Path) -> FusionConfig:
@@ -432,11 +469,14 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> Fusion
     """Reads a checkpoint folder written by ``save_model``; never unpickles code.
 
     Raises:
-        ModelUnavailable: missing or malformed files, or weights that do not fit the config.
+        ModelUnavailable: missing or malformed files, weights that do not fit the config, or
+            a weight that is NaN or infinite (it would give NaN scores).
     """
     folder = Path(folder)
     model = FusionModel(read_config(folder / CONFIG_FILE))
     state = {k: v.float() for k, v in _read_weights(folder).items()}
+    if bad := next((k for k, v in state.items() if not torch.isfinite(v).all()), None):
+        raise ModelUnavailable(f"{folder}: weight {bad} is not finite (NaN or inf): retrain it")
     try:
         model.load_state_dict(state)
     except RuntimeError as error:

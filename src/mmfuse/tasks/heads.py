@@ -122,15 +122,18 @@ def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
 
 
 def head_config(folder: Path, head_format: str, kind: str):
-    """The ``FusionConfig`` of a head saved in ``folder``, checked to be a ``kind`` head.
+    """The ``FusionConfig`` of a head saved in ``folder``, checked to be a ``kind`` head whose
+    files are as ``mmfuse train`` wrote them (their SHA-256, ``fusion.model.verify_files``).
 
     Raises:
         UsageError: no model there, or a model of another format (not a ``kind`` head).
+        ModelUnavailable: a file changed since training, or no record of its SHA-256.
     """
-    from mmfuse.fusion.model import CONFIG_FILE, read_config
+    from mmfuse.fusion.model import CONFIG_FILE, read_config, verify_files
 
     if not (folder / CONFIG_FILE).is_file():
         raise UsageError(f"--model {folder}: no {CONFIG_FILE} (train one with mmfuse train)")
+    verify_files(folder)
     config = read_config(folder / CONFIG_FILE)
     if config.meta.get("format") != head_format:
         raise UsageError(
