@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from helpers.media import (
     truncate,
+    write_bomb_docx,
     write_bomb_png,
     write_image,
+    write_sliver_jpeg,
     write_text,
     write_video,
     write_wav,
@@ -35,6 +37,8 @@ EXPECTED = {
     "renamed": "content looks like image, not audio (wrong file extension?)",
     "odd": "unsupported file type .xyz",
     "bomb": "DecompressionBombError",
+    "sliver": "image too elongated (60000x3 pixels, sides over 100:1)",
+    "zipbomb": "DOCX looks like a zip bomb",
     "latin1": "not UTF-8 text",
     "mute": "video has no audio track",
     "silent": "no speech",
@@ -56,6 +60,8 @@ def _make_corpus(root: Path) -> dict[str, str]:
     write_image(root / "renamed.wav", fmt="PNG")
     write_image(root / "odd.xyz", fmt="JPEG")
     write_bomb_png(root / "bomb.png")
+    write_sliver_jpeg(root / "sliver.jpg")  # 15 kB, 180,000 pixels
+    write_bomb_docx(root / "zipbomb.docx")  # 20 MiB of zeros in 20 kB
     (root / "latin1.txt").write_bytes("café crème".encode("latin-1"))
     write_video(root / "mute.mp4", audio=False)
     write_wav(root / "silent.wav", amplitude=0.0)

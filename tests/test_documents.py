@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import docx
 import pytest
+from helpers.media import write_bomb_docx
 
 from mmfuse.errors import InputError
+from mmfuse.io import documents
 from mmfuse.io.documents import read_document, read_text_file
 
 
@@ -111,6 +113,32 @@ def test_bad_documents_give_one_line_errors(tmp_path, name, content, message):
         read_document(path)
     assert "\n" not in str(error.value)
     assert path.read_bytes() == content  # never modified
+
+
+def test_zip_bomb_docx_is_refused_before_it_is_unpacked(tmp_path, monkeypatch):
+    path = write_bomb_docx(tmp_path / "cv.docx")  # 20 MiB of zeros in ~20 kB
+    inflated, read = [], documents.zipfile.ZipFile.read
+
+    def read_recorded(archive, name, *args):
+        inflated.append(getattr(name, "filename", name))
+        return read(archive, name, *args)
+
+    monkeypatch.setattr(documents.zipfile.ZipFile, "read", read_recorded)
+    with pytest.raises(InputError, match=r"cv\.docx: DOCX looks like a zip bomb") as error:
+        read_document(path)
+    assert "unpack to 20,971,520, over 100x" in str(error.value)
+    assert not inflated
+
+
+def test_docx_unpacking_past_the_total_limit_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "cv.docx"
+    document = docx.Document()
+    document.add_paragraph("Jane Roe, data scientist")
+    document.save(path)
+    assert "Jane Roe" in read_document(path)
+    monkeypatch.setattr(documents, "MAX_DOCX_UNPACKED_BYTES", 1000)
+    with pytest.raises(InputError, match=r"cv\.docx: DOCX unpacks to [\d,]+ bytes \(over 1,000\)"):
+        read_document(path)
 
 
 def test_pdf_without_text_layer_says_so(tmp_path):

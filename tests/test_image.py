@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import timm
 import torch
-from helpers.media import truncate, write_bomb_png, write_image
+from helpers.media import truncate, write_bomb_png, write_image, write_sliver_jpeg
 from helpers.tiny_models import TINY_CLIP_CONFIG, make_tiny_timm, save_tiny_clip
 from PIL import Image
 
@@ -123,10 +123,15 @@ def test_exif_rotated_photo_comes_out_as_displayed(tmp_path):
         (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40), "cannot"),
         (lambda p: write_bomb_png(p), "too large"),
         (lambda p: write_bomb_png(p, side=10_000), "too large"),  # Pillow only warns here
+        (lambda p: write_sliver_jpeg(p), "too elongated (60000x3 pixels, sides over 100:1)"),
+        (lambda p: write_sliver_jpeg(p, size=(3, 60_000)), "too elongated (3x60000"),
         (lambda p: p.mkdir(), "not a regular file"),
         (lambda p: None, "cannot read"),  # missing
     ],
-    ids=["empty", "text", "truncated", "corrupt", "bomb", "bomb-warning", "folder", "missing"],
+    ids=[
+        *("empty", "text", "truncated", "corrupt", "bomb", "bomb-warning"),
+        *("sliver", "sliver-upright", "folder", "missing"),
+    ],
 )
 def test_bad_files_give_one_line_input_errors(tmp_path, recwarn, make, expected):
     path = tmp_path / "bad.png"
@@ -143,6 +148,14 @@ def test_pixel_limit_is_the_documented_constant(tmp_path, monkeypatch):
     monkeypatch.setattr(image_io, "MAX_PIXELS", 399)
     with pytest.raises(InputError, match="too large"):
         load_image(tmp_path / "a.png")
+
+
+def test_aspect_limit_is_the_documented_constant_and_panoramas_pass(tmp_path, monkeypatch):
+    panorama = write_sliver_jpeg(tmp_path / "panorama.jpg", size=(1200, 120))  # 10:1
+    assert load_image(panorama, min_side=720).shape == (120, 1200, 3)
+    monkeypatch.setattr(image_io, "MAX_ASPECT", 9)
+    with pytest.raises(InputError, match=r"too elongated \(1200x120 pixels, sides over 9:1\)"):
+        load_image(panorama)
 
 
 def test_reading_leaves_the_file_untouched_and_bytes_decode_alike(tmp_path):

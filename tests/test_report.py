@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from helpers.media import make_folder, write_image, write_text
+from helpers.media import make_folder, write_image, write_sliver_jpeg, write_text
 from helpers.report_runs import INJECTIONS, social_run
 from helpers.toy_task import main as toy
 from PIL import Image
@@ -107,6 +107,7 @@ def test_no_thumbnail_of_what_is_not_a_picture(tmp_path):
     assert thumbnail(tmp_path / "missing.jpg") is None
     assert thumbnail(write_text(tmp_path / "post.txt", "hello")) is None
     assert thumbnail(write_text(tmp_path / "fake.jpg", "not a jpeg")) is None
+    assert thumbnail(write_sliver_jpeg(tmp_path / "sliver.jpg")) is None  # the readers' checks
     assert thumbnail(write_image(tmp_path / "ok.png", size=(40, 30))).startswith("data:image/jpeg")
 
 

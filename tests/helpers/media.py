@@ -92,6 +92,32 @@ def write_bomb_png(path: Path, side: int = BOMB_SIDE) -> Path:
     return path
 
 
+def write_sliver_jpeg(path: Path, size: tuple[int, int] = (60_000, 3)) -> Path:
+    """A grey JPEG of a few kB and few pixels whose sides differ thousands of times: the shape
+    that encoders, scaling its shorter side up, blew up to gigabytes."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (128, 128, 128)).save(path, format="JPEG")
+    return path
+
+
+def write_bomb_docx(path: Path, unpacked: int = 20 * 2**20) -> Path:
+    """A valid DOCX carrying one member of ``unpacked`` zero bytes, packed about 1000 times
+    (20 MiB in 20 kB): a zip bomb in small."""
+    import zipfile
+
+    import docx
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = docx.Document()
+    document.add_paragraph("A short CV")
+    document.save(path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/media/zeros.bin", bytes(unpacked))
+    return path
+
+
 def truncate(path: Path, fraction: float = 0.5) -> Path:
     """Cuts a file to ``fraction`` of its bytes."""
     data = path.read_bytes()

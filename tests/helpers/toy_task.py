@@ -1,12 +1,12 @@
 """A small real Task for engine tests: cheap deterministic features of text, images, audio, video.
 
-``decode`` reads files the way the real readers do (strict UTF-8, PIL, PyAV) and raises
-``InputError`` on what it cannot use; ``setup`` sleeps ``setup_delay`` seconds to stand in
-for loading models; ``process`` computes features, sleeps ``delay`` seconds per item to stand
-in for model time, and flags silent audio (no speech) as a bad input, so process-stage error
-isolation is exercised too. Run as a script it is a complete command:
-``python -m helpers.toy_task INPUT -o OUT [run flags] [--delay S]`` (with tests/ on the path),
-the same as ``mmfuse run toy`` once ``TASK_MODULES`` names this module (tests/conftest.py).
+``decode`` reads files the way the real readers do (strict UTF-8, ``load_image``,
+``read_document``, PyAV) and raises ``InputError`` on what it cannot use; ``setup`` sleeps
+``setup_delay`` seconds to stand in for loading models; ``process`` computes features, sleeps
+``delay`` seconds per item to stand in for model time, and flags silent audio (no speech) as a
+bad input, so process-stage error isolation is exercised too. Run as a script it is a complete
+command: ``python -m helpers.toy_task INPUT -o OUT [run flags] [--delay S]`` (with tests/ on the
+path), the same as ``mmfuse run toy`` once ``TASK_MODULES`` names this module (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 
 from mmfuse import cli
 from mmfuse.errors import InputError
+from mmfuse.io.documents import read_document
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
@@ -45,10 +46,15 @@ def _read_text(path: Path) -> str:
 
 
 def _read_image(path: Path) -> dict:
-    """The (width, height) and a uint8 [16, 16] greyscale thumbnail of an image."""
+    """The (width, height) and a uint8 [16, 16] greyscale thumbnail of an image. Pillow's own
+    errors stay raw (the engine's isolation of unexpected errors is tested with them); the size
+    is checked as the real reader does, before decoding."""
     from PIL import Image
 
+    from mmfuse.io.image import check_image_size
+
     with Image.open(path) as image:
+        check_image_size(image.size, path.name)
         return {"size": image.size, "thumb": np.asarray(image.convert("L").resize((16, 16)))}
 
 
@@ -133,6 +139,7 @@ class ToyTask(Task):
         decoded: dict = {}
         texts = [item.text] if item.text is not None else []
         texts += [_read_text(p) for p in item.files_of("text")]
+        texts += [read_document(p) for p in item.files_of("document")]
         if texts:
             decoded["text"] = "\n".join(texts)
         if images := item.files_of("image"):

@@ -3,8 +3,8 @@
 A PDF page laid out in two columns is read column by column (``pdf_columns``).
 
 Every reader opens its file read-only and raises ``InputError`` with one line for a file it
-cannot read: not UTF-8, encrypted or corrupt PDF, a DOCX that is not a zip, a scanned PDF
-without a text layer.
+cannot read: not UTF-8, encrypted or corrupt PDF, a DOCX that is not a zip or is a zip bomb, a
+scanned PDF without a text layer.
 """
 
 from __future__ import annotations
@@ -18,6 +18,17 @@ from mmfuse.io.pdf_columns import column_text
 
 # A DOCX or PDF whose text exceeds this is cut (with a warning): ~2,000 pages of prose.
 MAX_DOCUMENT_CHARS = 5_000_000
+# A DOCX (a zip) is refused, from its directory and before anything is inflated, when its members
+# unpack to more than this in all (python-docx holds every part in memory): a 2,000-page CV with
+# its photos is tens of MB. Sizes come from the central directory, which zipfile enforces: a
+# member inflating past its stated size fails to read.
+MAX_DOCX_UNPACKED_BYTES = 256 * 2**20
+# ... or when a member over DOCX_RATIO_FLOOR_BYTES unpacks to more than this many times its packed
+# size: a zip bomb (a 1.9 MB DOCX unpacking to GBs took 31 s and 5.1 GB to fail). Apache POI's
+# default for Office files is the same 100x (ZipSecureFile.MIN_INFLATE_RATIO = 0.01); Word's XML
+# packs about 10x, media barely.
+MAX_DOCX_RATIO = 100
+DOCX_RATIO_FLOOR_BYTES = 2**20
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +65,31 @@ def _read_pdf(path: Path) -> str:
     return text
 
 
+def _check_zip(path: Path) -> None:
+    """Refuses a DOCX whose members would unpack too large (MAX_DOCX_UNPACKED_BYTES) or too
+    many times over (MAX_DOCX_RATIO): read from the zip's directory, nothing inflated."""
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    total = sum(m.file_size for m in members)
+    if total > MAX_DOCX_UNPACKED_BYTES:
+        raise InputError(
+            f"{path.name}: DOCX unpacks to {total:,} bytes (over {MAX_DOCX_UNPACKED_BYTES:,})"
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > DOCX_RATIO_FLOOR_BYTES and ratio > MAX_DOCX_RATIO:
+            raise InputError(
+                f"{path.name}: DOCX looks like a zip bomb ({member.compress_size:,} bytes unpack "
+                f"to {member.file_size:,}, over {MAX_DOCX_RATIO}x)"
+            )
+
+
 def _read_docx(path: Path) -> str:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
     try:
+        _check_zip(path)
         document = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
         raise InputError(f"{path.name}: not a readable DOCX file ({error})") from None

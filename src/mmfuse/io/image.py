@@ -3,9 +3,9 @@
 Pillow does the decoding. What a user expects on top of it, done here once: the EXIF
 orientation applied (phones and camera traps store pictures sideways and flag it), every colour
 mode (greyscale, CMYK, palette, 16-bit, with alpha) turned into plain RGB, and each way a file
-can be bad (missing, empty, not an image, truncated, corrupt, a decompression bomb) reported as
-one ``InputError`` line instead of a traceback or a warning on stderr. Files are opened
-read-only and never modified.
+can be bad (missing, empty, not an image, truncated, corrupt, a decompression bomb, a sliver
+whose sides differ more than MAX_ASPECT times) reported as one ``InputError`` line instead of a
+traceback or a warning on stderr. Files are opened read-only and never modified.
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ from mmfuse.errors import InputError
 # Largest image decoded, in pixels: Pillow's own default MAX_IMAGE_PIXELS (about 0.25 GiB as
 # RGB uint8), above which Pillow only warns up to twice the size and raises beyond.
 MAX_PIXELS = 89_478_485
+# Longest side over shortest side, at most. Encoders scale the shorter side up to 224-720 px,
+# so a 15 KB 60000x3 JPEG (180,000 pixels) became 5.1M x 256 px in the model's resize, about 5 GB
+# (measured: 0.5 GB for 6000x3); at 100:1 that resize stays under 0.2 GB. Panoramas (about 10:1)
+# and web banners (up to 12:1) pass.
+MAX_ASPECT = 100
 # Alpha is composited onto white, the background a viewer shows for transparent pixels.
 BACKGROUND = (255, 255, 255)
 # 16-bit greyscale (PNG, TIFF) to 8 bit: 65535 / 255.
@@ -39,7 +44,8 @@ def load_image(path: str | Path, *, min_side: int | None = None) -> np.ndarray:
             shrink the image anyway. None decodes at full size.
 
     Raises:
-        InputError: missing, empty, unreadable, truncated, corrupt, or larger than MAX_PIXELS.
+        InputError: missing, empty, unreadable, truncated, corrupt, larger than MAX_PIXELS, or
+            more elongated than MAX_ASPECT.
     """
     path = Path(path)
     if path.exists() and not path.is_file():  # a folder, or a pipe that would block open()
@@ -76,7 +82,7 @@ def _decode(stream, name: str, min_side: int | None) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(stream) as image:
-                _check_size(image.size, name)
+                check_image_size(image.size, name)
                 if min_side:
                     image.draft(image.mode, _draft_size(image.size, min_side))
                 image.load()
@@ -95,12 +101,27 @@ def _decode(stream, name: str, min_side: int | None) -> np.ndarray:
         raise InputError(f"{name}: cannot decode image ({message})") from None
 
 
-def _check_size(size: tuple[int, int], name: str) -> None:
+def check_image_size(size: tuple[int, int], name: str) -> None:
+    """Refuses, from the header alone (Pillow's ``Image.open`` decodes no pixel), an image that
+    decoding or the encoders' resize would blow up.
+
+    Args:
+        size: (width, height), as Pillow's ``Image.size``.
+        name: how the error message refers to the image.
+
+    Raises:
+        InputError: empty, over MAX_PIXELS, or more elongated than MAX_ASPECT (the message names
+            the size and the limit).
+    """
     width, height = size
     if width < 1 or height < 1:
         raise InputError(f"{name}: empty image ({width}x{height} pixels)")
     if width * height > MAX_PIXELS:
         raise InputError(f"{name}: image too large ({width}x{height} pixels, over {MAX_PIXELS:,})")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise InputError(
+            f"{name}: image too elongated ({width}x{height} pixels, sides over {MAX_ASPECT}:1)"
+        )
 
 
 def _draft_size(size: tuple[int, int], min_side: int) -> tuple[int, int]:

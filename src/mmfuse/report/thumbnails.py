@@ -14,8 +14,10 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, ImageDraw
 
+from mmfuse.errors import InputError
+from mmfuse.io.image import load_image
 from mmfuse.report.page import Html, tag
 
 THUMB_PIXELS = 240
@@ -47,9 +49,9 @@ def _open(path: Path):
         return _video_frame(path)
     if suffix not in IMAGE_SUFFIXES:
         return None
-    with Image.open(path) as image:
-        image.draft("RGB", (THUMB_PIXELS * 2, THUMB_PIXELS * 2))  # JPEG: decode at a lower scale
-        return image.convert("RGB")
+    # The readers' decoder: the same size checks, the EXIF orientation the boxes were found in,
+    # and JPEG decoded at a lower scale.
+    return Image.fromarray(load_image(path, min_side=THUMB_PIXELS * 2))
 
 
 def thumbnail(path: str | Path, boxes: Sequence[Sequence[float]] = ()) -> str | None:
@@ -57,7 +59,7 @@ def thumbnail(path: str | Path, boxes: Sequence[Sequence[float]] = ()) -> str | 
     with ``boxes`` drawn; None for a file that is missing, not a picture or unreadable."""
     try:
         image = _open(Path(path))
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+    except (InputError, OSError, ValueError):
         return None
     if image is None:
         return None
