@@ -132,3 +132,17 @@ def test_manifest_problems_are_usage_errors(tmp_path):
     path.write_text("id,text\n,x\n", encoding="utf-8")
     with pytest.raises(UsageError, match="empty 'id'"):
         read_manifest(path)
+
+
+def test_one_item_per_file_keeps_stem_ids_and_names_files_that_share_one(tmp_path):
+    write_image(tmp_path / "cam1" / "IMG_0001.JPG", fmt="JPEG")
+    write_image(tmp_path / "cam1" / "IMG_0002.JPG", fmt="JPEG")
+    write_wav(tmp_path / "cam1" / "IMG_0002.wav")
+    write_image(tmp_path / "b.png")
+    write_image(tmp_path / "b.jpg", fmt="JPEG")
+    write_image(tmp_path / "b.jpg.png")  # its stem is another's name: it keeps its own name
+    items = discover(tmp_path, group_by="file")
+    assert _ids(items) == [
+        "b.jpg", "b.jpg.png", "b.png", "cam1/IMG_0001", "cam1/IMG_0002.JPG", "cam1/IMG_0002.wav",
+    ]  # fmt: skip
+    assert all(len(item.paths) == 1 for item in items)

@@ -133,3 +133,62 @@ def test_ids_that_look_like_names_are_replaced_and_logged_without_naming_them(
     assert ids[0].startswith("cand-") and ids[1:] == ["cand-017", "cand-a"]
     (record,) = [r for r in caplog.records if "looked like" in r.getMessage()]
     assert record.getMessage().startswith("1 candidate ids") and "jane" not in record.getMessage()
+
+
+# The tail of a job description: a contact paragraph after the last list, then one under
+# "What we offer" with no blank line before it; and a contact line inside the list.
+JOB_WITH_TAIL = """Backend Engineer
+
+Requirements
+- 3+ years of experience with Python
+- Experience with Kubernetes
+- Native Spanish speaker
+- Questions: m.okonkwo@example.org or +44 20 7946 0958
+
+Nice to have
+- Terraform is a plus
+
+Please write to Marguerite Okonkwo at m.okonkwo@example.org or call +44 20 7946 0958.
+What we offer
+A friendly team at 42 Larkspur Lane. Marguerite Okonkwo, Hiring Manager, +44 20 7946 0958
+"""
+JOB_PII = ("Marguerite", "Okonkwo", "okonkwo@", "7946", "Larkspur")
+
+
+def test_the_job_tail_is_no_requirement_and_the_job_is_redacted(
+    tmp_path, tiny_model, one_torch_thread
+):
+    (tmp_path / "in" / "c1").mkdir(parents=True)
+    (tmp_path / "in" / "c1" / "cv.txt").write_text(STRONG, encoding="utf-8")
+    (tmp_path / "job.txt").write_text(JOB_WITH_TAIL, encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["run", "screening", str(tmp_path / "in"), "--job", str(tmp_path / "job.txt"),
+            "-o", str(out), "--text-model", f"sentence-transformers:{tiny_model}",
+            "--no-progress", "--as-of", "2026-01-01"]  # fmt: skip
+    assert cli.main(argv) == 0
+    with open(out / "summary.csv", encoding="utf-8", newline="") as stream:
+        requirements = [r["requirement"] for r in csv.DictReader(stream)]
+    assert requirements == [
+        "3+ years of experience with Python",
+        "Experience with Kubernetes",
+        "Native Spanish speaker",
+        "Questions: <EMAIL_ADDRESS> or <PHONE_NUMBER>",
+        "Terraform is a plus",
+    ]
+    for path in out.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes().decode("utf-8", "replace")
+            for fragment in JOB_PII:
+                assert fragment not in text, f"{fragment!r} in {path.name}"
+
+
+@pytest.mark.parametrize("job", ["", " \n\t\n"])
+def test_an_empty_or_blank_job_is_a_usage_error(tmp_path, capsys, job):
+    (tmp_path / "in" / "c1").mkdir(parents=True)
+    (tmp_path / "in" / "c1" / "cv.txt").write_text(STRONG, encoding="utf-8")
+    (tmp_path / "job.txt").write_text(job, encoding="utf-8")
+    base = ["run", "screening", str(tmp_path / "in"), "-o", str(tmp_path / "out")]
+    assert cli.main([*base, "--job", str(tmp_path / "job.txt")]) == 2
+    assert "job description" in capsys.readouterr().err
+    assert cli.main([*base, "--job-text", job]) == 2
+    assert "--job" in capsys.readouterr().err

@@ -177,3 +177,20 @@ def test_ranks_put_knocked_out_candidates_last_and_skip_errors():
 def test_sentence_spans_cover_bullets_and_lines():
     spans = sentence_spans("Skills\n• Python\n• Docker. Led a team.")
     assert [s for _, _, s in spans] == ["Skills", "Python", "Docker.", "Led a team."]
+
+
+def test_requirements_end_at_a_blank_line_or_a_tail_heading_unless_a_bullet_follows():
+    job = (
+        "Requirements\n- Strong Python skills\n- Experience with Kubernetes\n\n"
+        "- Experience with Terraform\n\n"  # a list split by a blank line (a page break) goes on
+        "We are a small team in a big city and answer every application.\n"
+        "Skills\n- Solid SQL\nWhat we offer\nA salary, and Docker training.\n"
+        "Nice to have:\n- AWS certification\nBenefits\n- Free lunch\n"
+    )
+    assert [r.text for r in extract_requirements(job)] == [
+        "Strong Python skills",
+        "Experience with Kubernetes",
+        "Experience with Terraform",
+        "Solid SQL",
+        "AWS certification",
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 from pathlib import Path
@@ -328,3 +329,28 @@ def test_files_that_are_not_survey_media_are_left_out_not_failed(tmp_path, caplo
     assert record.getMessage().startswith(
         "2 files in the input are not"
     )  # discovery skips the .csv already
+
+
+def test_a_photo_and_a_video_sharing_a_stem_are_two_items_that_both_decode(tmp_path):
+    """IMG_0002.JPG and IMG_0002.MP4 in one camera folder are two shots: two rows, neither
+    failed, their ids keeping the extension; the other files keep their stem ids."""
+    from helpers.media import write_image, write_video
+
+    from mmfuse.commands.arguments import items_from_args
+    from mmfuse.commands.run import add_arguments
+    from mmfuse.tasks.wildlife.task import WildlifeTask
+
+    camera = tmp_path / "survey" / "cam1"
+    write_image(camera / "IMG_0001.JPG", seed=1, fmt="JPEG")
+    write_image(camera / "IMG_0002.JPG", seed=2, fmt="JPEG")
+    write_video(camera / "IMG_0002.MP4", audio=False)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["wildlife", str(tmp_path / "survey"), "-o", str(tmp_path / "out")])
+    items = items_from_args(args, WildlifeTask.group_by)
+    task = WildlifeTask(None, items)
+    kept = task.run_items(items)
+    assert [i.id for i in kept] == ["cam1/IMG_0001", "cam1/IMG_0002.JPG", "cam1/IMG_0002.MP4"]
+    assert [len(i.paths) for i in kept] == [1, 1, 1]
+    for item in kept:
+        assert task.decode(item) is not None  # no "not a camera-trap photo or video"

@@ -43,7 +43,8 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         "--group-by",
         choices=GROUPINGS,
         default="auto",
-        help="group files into items by stem or by sub-folder (default: auto)",
+        help="group files into items by stem, by sub-folder or one per file (default: auto, "
+        "which is the task's own: one per file for wildlife)",
     )
     group.add_argument(
         "--no-recursive", action="store_true", help="do not descend into sub-folders"

@@ -38,7 +38,7 @@ from mmfuse.types import Item, media_kind
 
 log = logging.getLogger(__name__)
 
-GROUPINGS = ("auto", "stem", "folder")
+GROUPINGS = ("auto", "stem", "folder", "file")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
 # Manifest columns read as inline text when none are named.
 DEFAULT_TEXT_COLUMNS = ("text", "caption", "cv_text")
@@ -151,6 +151,8 @@ def _choose_grouping(root: Path, files: list[Path]) -> str:
 
 
 def _group(root: Path, files: list[Path], group_by: str) -> list[Item]:
+    if group_by == "file":
+        return _one_per_file(root, files)
     groups: dict[str, list[Path]] = defaultdict(list)
     for path in files:
         relative = path.relative_to(root)
@@ -161,12 +163,25 @@ def _group(root: Path, files: list[Path], group_by: str) -> list[Item]:
     return [Item(id=key, paths=tuple(sorted(groups[key]))) for key in sorted(groups)]
 
 
+def _one_per_file(root: Path, files: list[Path]) -> list[Item]:
+    """An item per file, id'd by its stem, or by its name where another file shares the stem
+    (or is named like it: ``a.jpg`` next to ``a.jpg.mp4``), so that ids stay unique."""
+    names = [p.relative_to(root).as_posix() for p in files]
+    stems = [Path(name).with_suffix("").as_posix() for name in names]
+    shared, taken = Counter(stems), set(names)
+    items = [
+        Item(id=stem if shared[stem] == 1 and stem not in taken else name, paths=(path,))
+        for path, name, stem in zip(files, names, stems, strict=True)
+    ]
+    return sorted(items, key=lambda item: item.id)
+
+
 def discover(path: str | Path, *, group_by: str = "auto", recursive: bool = True) -> list[Item]:
     """The items under a folder, of a single media file, or of a manifest (.csv, .jsonl).
 
     Args:
         path: a folder, a media file or a manifest.
-        group_by: "auto", "stem" or "folder" (see the module docstring).
+        group_by: "auto", "stem", "folder" or "file" (see the module docstring).
         recursive: whether to descend into sub-folders.
 
     Returns:

@@ -1,9 +1,12 @@
 """Requirements out of a job description: one per requirement line, must-have or nice-to-have.
 
 The lines read are those under a requirements-like heading ("Requirements", "Qualifications",
-"Skills", "Nice to have", ...; see ``mmfuse.nlp.sections``); a description without one gives
-every bullet or sentence that names a skill or carries a requirement cue. Each line becomes one
-``Requirement`` with:
+"Skills", "Nice to have", ...; see ``mmfuse.nlp.sections``), up to the next heading (one of
+those, or of what follows a list: "What we offer", "Benefits", "Contact", "How to apply", ...)
+or the first blank line after which no bullet follows: the paragraph after the last list (the
+hiring manager's name and e-mail) is no requirement. A description without a requirements
+heading gives every bullet or sentence that names a skill or carries a requirement cue. Each
+line becomes one ``Requirement`` with:
 
 - ``kind``: "experience" (a number of years), "degree" (a degree level), "certification",
   "language" (a spoken language), "skill" (names a skill of the lexicon) or "competency"
@@ -34,6 +37,14 @@ REQUIREMENT_HEADINGS = re.compile(
     r"requirement|qualification|skill|must|nice|prefer|bonus|plus|desir|ideal|need|"
     r"what you bring|what we look|looking for|you have|you bring|about you|who you are|"
     r"profile|competenc|expertise|experience",
+    re.I,
+)
+# Headings of what follows the requirements in a job description (whole lines): they end it.
+TAIL_HEADINGS = re.compile(
+    r"(?:what we offer(?: you)?|we offer|our offer|what's in it for you|why (?:join )?us"
+    r"|(?:our )?(?:benefits|perks|compensation|salary)(?: (?:&|and) (?:benefits|perks))?"
+    r"|about us|about the (?:company|team|role)|contact(?: us)?|(?:how )?to apply|apply now"
+    r"|location|equal opportunit\w+(?: employer)?)[\s!.:]*",
     re.I,
 )
 ANY_OF_CUES = re.compile(r"\b(?:such as|like|or|e\.g\.|one of|at least one|for example)\b", re.I)
@@ -141,14 +152,25 @@ def _requirement_lines(text: str) -> list[tuple[str, bool]]:
             nice = bool(NICE_HEADINGS.search(current))
             picked.extend((line, nice) for line in _join_wrapped(block))
 
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
         if heading_kind(line) is not None or _looks_like_heading(line):
             flush()
             current, block = line.strip(), []
-        else:
+        elif line.strip() or not any(b.strip() for b in block):
             block.append(line)
+        elif not _list_goes_on(lines[index + 1 :]):
+            flush()  # a blank line after the list, and no bullet after it: the list ended
+            current, block = None, []
     flush()
     return picked
+
+
+def _list_goes_on(rest: list[str]) -> bool:
+    """Whether the first non-blank line of ``rest`` is a bullet (a list split by a blank line
+    or a page break)."""
+    following = next((line for line in rest if line.strip()), "")
+    return bool(_BULLET.match(following))
 
 
 def _looks_like_heading(line: str) -> bool:
@@ -157,7 +179,9 @@ def _looks_like_heading(line: str) -> bool:
     words = stripped.rstrip(":").split()
     if not words or len(words) > 6 or _BULLET.match(line) or "(" in stripped or ")" in stripped:
         return False
-    return stripped.endswith(":") or bool(
+    if stripped.endswith(":") or TAIL_HEADINGS.fullmatch(stripped):
+        return True
+    return bool(
         REQUIREMENT_HEADINGS.search(stripped) and stripped[0].isupper() and "." not in stripped
     )
 

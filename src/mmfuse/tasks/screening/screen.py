@@ -10,6 +10,7 @@ hold the redacted text (unless ``keep_pii``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +31,12 @@ from mmfuse.tasks.screening.matching import (
     sentence_terms,
 )
 from mmfuse.tasks.screening.profile import highest_degree, years_of_experience
-from mmfuse.tasks.screening.requirements import DEGREE_NAMES, Requirement, extract_requirements
+from mmfuse.tasks.screening.requirements import (
+    DEGREE_NAMES,
+    LANGUAGES,
+    Requirement,
+    extract_requirements,
+)
 from mmfuse.tasks.screening.scoring import CV_PARTS, WEIGHTS, document_similarity, fit_parts
 from mmfuse.tasks.screening.scoring import weighted as weighted_score
 from mmfuse.tasks.screening.tokens import (
@@ -43,6 +49,7 @@ from mmfuse.tasks.screening.tokens import (
 
 DECIMALS = 4
 TEXT_BATCH = 256  # sentences per encoder batch
+_SPOKEN = re.compile(r"\b(?:" + "|".join(LANGUAGES) + r")\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,21 @@ class CvResult:
     similarity: float
     sections: tuple[str, ...]
     tokens: dict[str, np.ndarray]  # the CV's fusion tokens (``tokens``): sections, requirements
+
+
+def redact_job(text: str) -> str:
+    """A job description with its personal data replaced as a CV's is (but for the header
+    rule: its first line is the job's title), so that the hiring manager's name, e-mail and
+    phone reach no requirement, row or summary; skills and spoken languages stay ("Native
+    Spanish speaker" is a requirement, not a nationality)."""
+    spans = Redactor(allow=[*all_terms(), *LANGUAGES], cv_header=False).find(text)
+    pieces, last = [], 0
+    for start, end, kind in spans:
+        if kind in ("NRP", "LOCATION") and _SPOKEN.search(text[start:end]):
+            continue
+        pieces += [text[last:start], f"<{kind}>"]
+        last = end
+    return "".join(pieces) + text[last:]
 
 
 class Screener:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 from mmfuse import __version__, registry
@@ -101,7 +102,7 @@ class ScreeningOptions:
     )
 
     def __post_init__(self):
-        if self.job is None and not self.job_text:
+        if self.job is None and not (self.job_text or "").strip():
             raise UsageError("screening needs --job FILE or --job-text TEXT")
         if self.job is not None and not self.job.is_file():
             raise UsageError(f"job description not found: {self.job}")
@@ -114,13 +115,20 @@ class ScreeningOptions:
                 raise UsageError(f"--as-of {self.as_of!r} is not a YYYY-MM-DD date") from None
 
     def read_job(self) -> str:
-        """The job description's text."""
-        if self.job_text:
+        """The job description's text, as given.
+
+        Raises:
+            UsageError: the file cannot be read, or the description is empty or blank.
+        """
+        if self.job_text and self.job_text.strip():
             return self.job_text
         try:
-            return read_document(self.job)
+            text = read_document(self.job)
         except InputError as error:
             raise UsageError(f"job description: {error}") from None
+        if not text.strip():
+            raise UsageError(f"job description {self.job} is empty")
+        return text
 
 
 @dataclass
@@ -145,7 +153,7 @@ class ScreeningTask(Task):
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
         super().__init__(options, items, device)
-        self.job_text = self.options.read_job()
+        self.job_source = self.options.read_job()  # as given: only its hash is written
         skip = set(CV_TEXT_COLUMNS)
         self.meta_columns = tuple(
             dict.fromkeys(k for item in items for k in item.meta if k not in skip)
@@ -173,6 +181,15 @@ class ScreeningTask(Task):
             write_key(self.options.id_key, key)
         return blinded
 
+    @cached_property
+    def job_text(self) -> str:
+        """The job description with its personal data replaced (the hiring manager's name,
+        e-mail and phone; ``screen.redact_job``), as given with ``keep_pii``: requirements,
+        rows and summary.csv quote it."""
+        from mmfuse.tasks.screening.screen import redact_job
+
+        return self.job_source if self.options.keep_pii else redact_job(self.job_source)
+
     @property
     def text_model(self) -> str:
         return self.options.text_model or registry.default_model("text")
@@ -190,7 +207,7 @@ class ScreeningTask(Task):
         from mmfuse.encoders.text import resolve_precision
         from mmfuse.nlp import pii, skills
         from mmfuse.tasks.heads import digest
-        from mmfuse.tasks.screening import matching, scoring, tokens
+        from mmfuse.tasks.screening import matching, requirements, scoring, tokens
 
         rules = json.dumps(
             [
@@ -200,6 +217,9 @@ class ScreeningTask(Task):
                 matching.COSINE_FLOOR,
                 matching.MET_SCORE,
                 tokens.MODALITIES,  # rows cached before they carried tokens are not reused
+                # nor rows whose requirements held the job's tail or its personal data
+                requirements.TAIL_HEADINGS.pattern,
+                "job redacted",
             ],
             sort_keys=True,
             default=str,
@@ -208,7 +228,7 @@ class ScreeningTask(Task):
         return {
             "version": __version__,
             "model_sha256": digest(model) if model else None,  # the head by its content
-            "job_sha256": hashlib.sha256(self.job_text.encode()).hexdigest()[:16],
+            "job_sha256": hashlib.sha256(self.job_source.encode()).hexdigest()[:16],
             "rules_sha256": hashlib.sha256(rules.encode()).hexdigest()[:16],
             "text_model": self.text_model,
             "speech_model": self.speech_model,
@@ -244,7 +264,7 @@ class ScreeningTask(Task):
             device,
         )
         if self.options.model:
-            self.head = load_head(self.options.model, self.text_model, self.job_text, device)
+            self.head = load_head(self.options.model, self.text_model, self.job_source, device)
 
     def decode(self, item: Item) -> Candidate:
         questions, cv_text, images = [], None, 0
@@ -327,7 +347,7 @@ class ScreeningTask(Task):
         return report_sections(rows, out_dir, files)
 
     def screener_requirements(self):
-        """The job's requirements (without loading any model)."""
+        """The job's requirements (loading no model but the redactor's)."""
         from mmfuse.tasks.screening.requirements import extract_requirements
 
         return extract_requirements(self.job_text)

@@ -144,6 +144,7 @@ class WildlifeTask(Task):
     Options = WildlifeOptions
     default_batch_size = 8
     max_device_batch = 64  # decoded photos and video frames wait in host memory
+    group_by = "file"  # every photo, video and sound is its own row, IMG_0002.JPG beside .MP4
     columns = (
         "id",
         "file",
