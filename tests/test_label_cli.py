@@ -314,3 +314,27 @@ def test_every_zero_is_refused_once_at_the_boundary(tmp_path, capsys, command):
     assert not (tmp_path / "out").exists()
     with pytest.raises(UsageError, match="--every"):
         LabelOptions(labels=("cat", "dog"), every_s=0.0)
+
+
+def test_under_the_cache_root_every_folder_is_0700_and_every_file_0600(tmp_path, tiny_encoder):
+    # issue 25 #13: a 0755 cache root made the run folder 0755 and results.csv 0644
+    previous = os.umask(0o022)
+    try:
+        root = tmp_path / "cache"
+        root.mkdir(mode=0o755)
+        (root / "runs").mkdir(mode=0o755)  # left by an older version: made private on use
+        image = write_image(tmp_path / "in" / "a.png")
+        out = tmp_path / "out" / "labels.csv"
+        args = ["label", str(image), "--labels", "cat,dog", "-o", str(out), "--no-progress"]
+        assert main([*args, "--cache-dir", str(root)]) == 0
+    finally:
+        os.umask(previous)
+    written = list(root.rglob("*"))
+    assert any(p.name == "results.csv" for p in written)
+    for path in written:
+        expected = 0o700 if path.is_dir() else 0o600
+        assert oct(path.stat().st_mode & 0o777) == oct(expected), path.relative_to(root)
+    assert root.stat().st_mode & 0o777 == 0o755  # the root is the user's folder
+    # what the user named with -o keeps the ordinary modes
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert out.parent.stat().st_mode & 0o777 == 0o755

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -139,3 +140,25 @@ def test_a_table_reads_back_as_written(tmp_path):
     read, columns = read_table(tmp_path / "r.parquet", tmp_path / "r.csv")
     assert columns == ["id", "score", "n", "text"]  # the embedding stays in the file
     assert read[1] == {"id": "8", "score": None, "n": 0, "text": "plain"}
+
+
+def test_atomic_write_is_private_under_the_cache_root_only(tmp_path, monkeypatch):
+    # issue 25 #13
+    previous = os.umask(0o022)
+    try:
+        root = tmp_path / "cache"
+        (root / "runs" / "x").mkdir(parents=True, mode=0o755)
+        root.chmod(0o755)
+        monkeypatch.setenv("MMFUSE_CACHE", str(root))
+        with atomic_write(root / "runs" / "x" / "results.csv") as stream:
+            stream.write("id\n")
+        (tmp_path / "out").mkdir()
+        with atomic_write(tmp_path / "out" / "results.csv") as stream:
+            stream.write("id\n")
+    finally:
+        os.umask(previous)
+    assert (root / "runs" / "x" / "results.csv").stat().st_mode & 0o777 == 0o600
+    assert (root / "runs" / "x").stat().st_mode & 0o777 == 0o700
+    assert (root / "runs").stat().st_mode & 0o777 == 0o700
+    assert root.stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "out" / "results.csv").stat().st_mode & 0o777 == 0o644

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from mmfuse import config
+from mmfuse.io.writers import atomic_write
 from mmfuse.types import Item
 
 # Bump when the key recipe or the row encoding changes, so old entries are never misread.
@@ -114,6 +115,7 @@ class Cache:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # rows hold the posts' text
+        config.make_dir(self.folder)  # and under the cache root, the folders above it
         self.path = self.folder / DB_NAME
         # only the owner reads it; SQLite gives its -wal and -shm files the same mode
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
@@ -278,7 +280,6 @@ def file_sha256(path: Path) -> str:
         memo = {}
     if key not in memo:
         memo[key] = _sha256(path)
-        staging = memo_path.with_suffix(f".{os.getpid()}.tmp")
-        staging.write_text(json.dumps(memo, indent=0))
-        os.replace(staging, memo_path)
+        with atomic_write(memo_path) as stream:  # the owner's only: it names the files
+            stream.write(json.dumps(memo, indent=0))
     return memo[key]

@@ -12,12 +12,36 @@ from pathlib import Path
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "mmfuse"
 # Where the development data lives, relative to the repository root (MMFUSE_DATA overrides).
 DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+# Modes of what mmfuse writes under the cache root (results, transcripts and run tables hold the
+# inputs' text): only the owner reads them. Output folders named with -o keep the umask's modes.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 def cache_dir() -> Path:
     """The root cache folder, created on first use."""
     path = Path(os.environ.get("MMFUSE_CACHE", DEFAULT_CACHE_DIR)).expanduser()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)  # results hold the inputs' text
+    return path
+
+
+def is_private(path: str | Path) -> bool:
+    """Whether ``path`` lies under the cache root, where mmfuse's files are the owner's only."""
+    root = Path(os.environ.get("MMFUSE_CACHE", DEFAULT_CACHE_DIR)).expanduser().resolve()
+    return Path(path).expanduser().resolve().is_relative_to(root)
+
+
+def make_dir(path: str | Path) -> Path:
+    """Creates ``path`` and its parents; under the cache root, every folder below the root down
+    to ``path`` is made PRIVATE_DIR_MODE, new or not (the root itself is the user's)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if is_private(path):
+        root = cache_dir().resolve()
+        folder = path.resolve()
+        while folder != root:
+            os.chmod(folder, PRIVATE_DIR_MODE)
+            folder = folder.parent
     return path
 
 
@@ -28,9 +52,7 @@ def use_cache_root(path: Path) -> None:
 
 def models_cache_dir() -> Path:
     """Folder for weights mmfuse derives once (joined parts, converted checkpoints)."""
-    path = cache_dir() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return make_dir(cache_dir() / "models")
 
 
 def shared_data_dir() -> Path:

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mmfuse import __version__
+from mmfuse import __version__, config
 from mmfuse.cache import Cache, content_key, default_results_dir, file_digest, make_key
 from mmfuse.engines.local import error_message, error_row, run_local
 from mmfuse.engines.options import RunOptions
@@ -168,7 +168,7 @@ def _open_journal(out_dir: Path, identity: dict, overwrite: bool) -> Cache:
                     shutil.rmtree(path)
                 else:
                     path.unlink()
-        out_dir.mkdir(parents=True, exist_ok=True)
+        config.make_dir(out_dir)
         journal = Cache(out_dir / JOURNAL)
         write_json({"run": identity}, out_dir / JOURNAL / RUN_FILE)
     except (OSError, sqlite3.Error) as error:
@@ -337,7 +337,7 @@ def write_report(
 def _locked(out_dir: Path):
     """Holds an exclusive lock on ``out_dir`` (created) while a run writes there."""
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        config.make_dir(out_dir)
         folder = os.open(out_dir, os.O_RDONLY)
     except OSError as error:
         raise UsageError(f"cannot write to {out_dir}: {error.strerror or error}") from None

@@ -5,6 +5,8 @@ CSV holds the scalars only; Parquet holds both, an array of shape [d0, d1, ...] 
 nested list column (``list<float>`` for a 1-d embedding). Writers that take a path write a
 temporary file in the same folder and rename it over the target, so a reader (or a killed run)
 never sees half a file; ``write_csv`` takes a text stream, so tests can pass ``io.StringIO``.
+A file under the cache root is the owner's only (``config.PRIVATE_FILE_MODE``, its folders
+``config.PRIVATE_DIR_MODE``); elsewhere it is 0644.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 import numpy as np
+
+from mmfuse import config
 
 # Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection"); a text
 # cell starting with one of them is prefixed with a single quote, which spreadsheets show as text.
@@ -41,6 +45,9 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         The open temporary file. On an exception it is removed and ``path`` is left untouched.
     """
     path = Path(path)
+    private = config.is_private(path)
+    if private:
+        config.make_dir(path.parent)
     fd, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         kwargs = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
@@ -48,7 +55,7 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
             yield file
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(staging, 0o644)
+        os.chmod(staging, config.PRIVATE_FILE_MODE if private else 0o644)
         os.replace(staging, path)
     except BaseException:
         Path(staging).unlink(missing_ok=True)

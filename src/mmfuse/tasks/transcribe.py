@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmfuse import __version__
+from mmfuse import __version__, config
 from mmfuse.encoders.base import create_encoder
 from mmfuse.errors import InputError, UsageError
 from mmfuse.io.transcripts import WRITERS
@@ -167,7 +167,7 @@ class TranscribeTask(Task):
                 continue
             transcript = Transcript.from_dict(json.loads(row["segments"]))
             base = Path(out_dir) / TRANSCRIPTS / transcript_name(row["id"])
-            base.parent.mkdir(parents=True, exist_ok=True)
+            config.make_dir(base.parent)
             for name in formats_of(self.options.format):
                 path = base.with_name(f"{base.name}.{name}")
                 with atomic_write(path) as stream:

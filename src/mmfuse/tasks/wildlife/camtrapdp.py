@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from mmfuse import __version__
+from mmfuse import __version__, config
 from mmfuse.io.writers import atomic_write, write_json
 from mmfuse.tasks.wildlife.boxes import parse_boxes
 
@@ -160,7 +160,7 @@ def _descriptor(tables: dict[str, list[dict]], root: Path) -> dict:
 
 def write_package(rows: Sequence[dict], root: Path, folder: Path) -> list[Path]:
     """Writes the four files of a Camtrap DP package into ``folder``; returns their paths."""
-    folder.mkdir(parents=True, exist_ok=True)
+    config.make_dir(folder)
     tables = _tables(rows)
     paths = []
     for table in TABLES:
