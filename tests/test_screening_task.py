@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 from helpers.tiny_text import save_tiny_sentence_transformer
@@ -192,3 +193,41 @@ def test_an_empty_or_blank_job_is_a_usage_error(tmp_path, capsys, job):
     assert "job description" in capsys.readouterr().err
     assert cli.main([*base, "--job-text", job]) == 2
     assert "--job" in capsys.readouterr().err
+
+
+def test_a_cv_longer_than_spacy_reads_is_cut_with_a_note(
+    tmp_path, tiny_model, one_torch_thread, monkeypatch
+):
+    # issue 25 #16: a CV over spaCy's max_length (1,000,000) failed with its "[E088]" message;
+    # both limits are made small here, so the test stays fast
+    from mmfuse.nlp.preprocess import nlp
+    from mmfuse.tasks.screening import task as screening_task
+
+    monkeypatch.setattr(nlp(), "max_length", 3000)
+    monkeypatch.setattr(screening_task, "MAX_CV_CHARS", 2000, raising=False)
+    long_cv = STRONG + "Wrote more Python services for the team.\n" * 200  # ~8,500 characters
+    root = tmp_path / "in"
+    for name, text in (("long", long_cv), ("short", STRONG)):
+        (root / name).mkdir(parents=True)
+        (root / name / "cv.txt").write_text(text, encoding="utf-8")
+    assert _run(tmp_path, tiny_model, root) == 0
+    rows = _rows(tmp_path / "out" / "results.csv")
+    assert rows["long"]["error"] == "" and "E088" not in rows["long"]["notes"]
+    read = re.search(
+        rf"CV cut: read the first ([\d,]+) of {len(long_cv):,} characters", rows["long"]["notes"]
+    )
+    assert read and 1000 <= int(read[1].replace(",", "")) <= 2000  # at a line end
+    assert rows["long"]["fit_score"] and rows["long"]["years_experience"]
+    assert "characters" not in rows["short"]["notes"]
+
+
+def test_cut_cv_keeps_short_cvs_and_cuts_at_the_limit_without_line_ends(monkeypatch):
+    from mmfuse.tasks.screening import task as screening_task
+
+    monkeypatch.setattr(screening_task, "MAX_CV_CHARS", 10, raising=False)
+    assert screening_task.cut_cv("a" * 10) == ("a" * 10, None)
+    assert screening_task.cut_cv("a" * 25) == (
+        "a" * 10,
+        "CV cut: read the first 10 of 25 characters",
+    )
+    assert screening_task.cut_cv("abcdefg\nhijklmnop")[0] == "abcdefg"

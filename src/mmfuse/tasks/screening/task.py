@@ -32,6 +32,10 @@ QUESTION_FILES = ("questions.txt", "questions.md")
 # cv_path, recording, video, ...) become the item's files in discovery, confined to the
 # manifest's folder.
 CV_TEXT_COLUMNS = ("cv_text", "text")
+# Characters of a CV that are read; the rest is cut, with a note. spaCy refuses a text over its
+# max_length (1,000,000, "[E088]") and its NER needs about 1 GB per 100,000 characters; a CV
+# is seldom over 20,000 (about ten pages).
+MAX_CV_CHARS = 100_000
 DEFAULT_BATCH = 32  # CVs per process call: their sentences are embedded in one batch
 COLUMNS = (
     "id",
@@ -284,7 +288,10 @@ class ScreeningTask(Task):
             raise InputError("the CV is empty")
         recordings = [p for p in item.paths if media_kind(p) in ("audio", "video")]
         interview = recordings[0] if recordings else None
+        cv_text, cut = cut_cv(cv_text)
         candidate = Candidate(cv_text, images, questions)
+        if cut:
+            candidate.notes.append(cut)
         if interview is not None:
             try:
                 candidate.recording = read_recording(interview)
@@ -351,6 +358,16 @@ class ScreeningTask(Task):
         from mmfuse.tasks.screening.requirements import extract_requirements
 
         return extract_requirements(self.job_text)
+
+
+def cut_cv(text: str) -> tuple[str, str | None]:
+    """The first MAX_CV_CHARS characters of a CV (at a line end when one is in their second
+    half) and a note saying how much was read, or the CV as it is and None."""
+    if len(text) <= MAX_CV_CHARS:
+        return text, None
+    end = text.rfind("\n", MAX_CV_CHARS // 2, MAX_CV_CHARS)
+    kept = text[: end if end > 0 else MAX_CV_CHARS]
+    return kept, f"CV cut: read the first {len(kept):,} of {len(text):,} characters"
 
 
 def load_head(folder: Path, text_model: str, job_text: str, device: str):
