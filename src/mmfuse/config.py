@@ -33,14 +33,17 @@ def is_private(path: str | Path) -> bool:
 
 def make_dir(path: str | Path) -> Path:
     """Creates ``path`` and its parents; under the cache root, every folder below the root down
-    to ``path`` is made PRIVATE_DIR_MODE, new or not (the root itself is the user's)."""
+    to ``path`` is made PRIVATE_DIR_MODE, new or not (the root itself is the user's; a folder
+    another user owns, such as a shared read-only models folder, is left as it is)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     if is_private(path):
         root = cache_dir().resolve()
         folder = path.resolve()
         while folder != root:
-            os.chmod(folder, PRIVATE_DIR_MODE)
+            info = folder.stat()
+            if info.st_uid == os.getuid() and info.st_mode & 0o777 != PRIVATE_DIR_MODE:
+                os.chmod(folder, PRIVATE_DIR_MODE)
             folder = folder.parent
     return path
 
