@@ -354,3 +354,25 @@ def test_a_photo_and_a_video_sharing_a_stem_are_two_items_that_both_decode(tmp_p
     assert [len(i.paths) for i in kept] == [1, 1, 1]
     for item in kept:
         assert task.decode(item) is not None  # no "not a camera-trap photo or video"
+
+
+def test_a_single_site_survey_keeps_its_site_and_paths_relative_to_the_input(tmp_path):
+    """``survey/savanna/cam01/...`` with one site folder: the site is "savanna", the camera
+    "cam01", and the files (and so the Camtrap DP media paths) are relative to ``survey/``."""
+    from helpers.media import write_image
+
+    from mmfuse.io.discover import discover
+    from mmfuse.tasks.wildlife.task import WildlifeTask
+
+    survey = tmp_path / "survey"
+    for n, camera in enumerate(("cam01", "cam01", "cam02")):
+        write_image(survey / "savanna" / camera / f"IMG_000{n}.JPG", seed=n, fmt="JPEG")
+    items = discover(survey, group_by=WildlifeTask.group_by)
+    task = WildlifeTask(None, items)
+    assert task.root == survey  # the `file` column and Camtrap DP paths are relative to it
+    places = [task.cameras.place(p) for item in items for p in item.paths]
+    assert [(p.site, p.camera) for p in places] == [
+        ("savanna", "cam01"),
+        ("savanna", "cam01"),
+        ("savanna", "cam02"),
+    ]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from mmfuse.types import media_kind
+from mmfuse.types import Item, media_kind
 
 # Photos of one trigger are taken within a second or two of each other; RapidFire and
 # near-video modes fire faster. A pause longer than this starts a new burst.
@@ -172,7 +172,33 @@ class Cameras:
 
 
 def common_root(paths: Sequence[Path]) -> Path:
-    """The deepest folder holding every path (the input folder of a run)."""
+    """The deepest folder holding every path."""
     if not paths:
         return Path.cwd()
     return Path(os.path.commonpath([str(p.parent) for p in paths]))
+
+
+def _named_from(item: Item) -> Path | None:
+    """The folder an item's id is its file's path relative to (with or without the
+    extension), as discovery names items; None when the id is no such path (a manifest's)."""
+    if len(item.paths) != 1 or not item.id:
+        return None
+    path = item.paths[0]
+    for name in (path.as_posix(), path.with_suffix("").as_posix()):
+        parts = len(Path(item.id).parts)
+        if name.endswith("/" + item.id) and len(path.parents) >= parts:
+            return path.parents[parts - 1]
+    return None
+
+
+def input_folder(items: Sequence[Item]) -> Path:
+    """The run's input folder: the one every item's id is relative to (discovery names items by
+    their path under the input, so a single-site survey ``survey/savanna/cam01`` keeps its
+    site), else the deepest folder holding every file (a manifest's items)."""
+    paths = [p for item in items for p in item.paths]
+    folders = {_named_from(item) for item in items}
+    if len(folders) == 1 and None not in folders:
+        (folder,) = folders
+        if all(p.is_relative_to(folder) for p in paths):
+            return folder
+    return common_root(paths)
