@@ -376,3 +376,42 @@ def test_a_single_site_survey_keeps_its_site_and_paths_relative_to_the_input(tmp
         ("savanna", "cam01"),
         ("savanna", "cam02"),
     ]
+
+
+def test_an_exif_date_in_the_future_or_before_1990_is_not_trusted_and_noted(tmp_path):
+    """EXIF 2099 or 1985 is a mis-set clock: the file time is the datetime, and the row's notes
+    say why; a plausible EXIF date stands, with no note."""
+    import os
+
+    from PIL import Image
+
+    from mmfuse.io.discover import discover
+    from mmfuse.tasks.wildlife.sequence import DATETIME_ORIGINAL, EXIF_IFD, file_stamp
+    from mmfuse.tasks.wildlife.task import Decoded, WildlifeTask
+
+    camera = tmp_path / "cam1"
+    camera.mkdir()
+    for name, date in (("future", "2099:01:01 12:00:00"), ("old", "1985:06:01 08:00:00")):
+        exif = Image.Exif()
+        exif.get_ifd(EXIF_IFD)[DATETIME_ORIGINAL] = date
+        Image.new("RGB", (32, 24)).save(camera / f"{name}.jpg", exif=exif)
+    exif = Image.Exif()
+    exif.get_ifd(EXIF_IFD)[DATETIME_ORIGINAL] = "2021:03:04 05:06:07"
+    Image.new("RGB", (32, 24)).save(camera / "good.jpg", exif=exif)
+    for path in camera.iterdir():
+        os.utime(path, (1_600_000_000, 1_600_000_000))
+    stamps = {p.stem: file_stamp(p) for p in camera.iterdir()}
+    assert (stamps["good"].source, stamps["good"].note) == ("exif", "")
+    assert stamps["good"].time.year == 2021
+    for name, why in (("future", "2099-01-01 12:00:00 is in the future"), ("old", "before 1990")):
+        stamp = stamps[name]
+        assert stamp.source == "file time" and stamp.time.year == 2020
+        assert "not trusted: file time used" in stamp.note and why in stamp.note
+    items = discover(camera, group_by=WildlifeTask.group_by)
+    task = WildlifeTask(None, items)
+    task._found = lambda media, row: {**row, "category": "blank", "notes": "seen"}
+    (future,) = [i for i in items if i.id == "future"]
+    row = task._row(future, Decoded(None, task.cameras.place(future.paths[0])))
+    assert row["datetime_source"] == "file time"
+    assert row["notes"].startswith("exif date 2099-01-01 12:00:00 is in the future")
+    assert row["notes"].endswith("; seen")

@@ -301,6 +301,12 @@ class WildlifeTask(Task):
             "datetime_source": place.stamp.source,
             "event_id": "/".join(filter(None, (place.site, place.camera))) + f"#{place.event}",
         }
+        found = self._found(media, row)
+        notes = "; ".join(filter(None, (place.stamp.note, found.get("notes", ""))))
+        return {**found, "notes": notes}
+
+    def _found(self, media: FileMedia | SoundMedia, row: dict) -> dict:
+        """The row with what the file shows: category, species, count, boxes, notes."""
         if isinstance(media, SoundMedia):
             if self.listener is None:
                 names = [s.name for s in self.species or []]
