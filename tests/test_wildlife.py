@@ -415,3 +415,29 @@ def test_an_exif_date_in_the_future_or_before_1990_is_not_trusted_and_noted(tmp_
     assert row["datetime_source"] == "file time"
     assert row["notes"].startswith("exif date 2099-01-01 12:00:00 is in the future")
     assert row["notes"].endswith("; seen")
+
+
+@pytest.mark.parametrize("flags, shown", [(["-q"], False), ([], False), (["-v"], True)])
+def test_opencv_warnings_on_a_truncated_video_stay_off_stderr_unless_verbose(
+    tmp_path, capfd, monkeypatch, flags, shown
+):
+    """OpenCV is imported with the task's modules, before logging is set up: its own
+    ``[ WARN ] cap.cpp`` on a truncated MP4 still stays off stderr (the error cell says it),
+    by default and with -q; -v (after the sub-command) shows it."""
+    import cv2
+    from helpers.media import write_video
+
+    from mmfuse import cli
+
+    full = write_video(tmp_path / "full.mp4", frames=24, audio=False).read_bytes()
+    camera = tmp_path / "survey" / "cam1"
+    camera.mkdir(parents=True)
+    (camera / "IMG_0001.MP4").write_bytes(full[: len(full) // 2])
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_WARNING)  # as when just imported
+    monkeypatch.delenv("OPENCV_LOG_LEVEL", raising=False)  # (a previous run set it)
+    monkeypatch.setenv("MMFUSE_CACHE", str(tmp_path / "cache"))  # the video is opened
+    argv = ["run", "wildlife", str(tmp_path / "survey"), "-o", str(tmp_path / "out")]
+    assert cli.main([*argv, "--no-progress", *flags]) == 1  # the truncated video's error row
+    err = capfd.readouterr().err
+    assert "1 of 1 items failed" in err
+    assert ("cap.cpp" in err) is shown
