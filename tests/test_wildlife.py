@@ -354,3 +354,90 @@ def test_a_photo_and_a_video_sharing_a_stem_are_two_items_that_both_decode(tmp_p
     assert [len(i.paths) for i in kept] == [1, 1, 1]
     for item in kept:
         assert task.decode(item) is not None  # no "not a camera-trap photo or video"
+
+
+def test_a_single_site_survey_keeps_its_site_and_paths_relative_to_the_input(tmp_path):
+    """``survey/savanna/cam01/...`` with one site folder: the site is "savanna", the camera
+    "cam01", and the files (and so the Camtrap DP media paths) are relative to ``survey/``."""
+    from helpers.media import write_image
+
+    from mmfuse.io.discover import discover
+    from mmfuse.tasks.wildlife.task import WildlifeTask
+
+    survey = tmp_path / "survey"
+    for n, camera in enumerate(("cam01", "cam01", "cam02")):
+        write_image(survey / "savanna" / camera / f"IMG_000{n}.JPG", seed=n, fmt="JPEG")
+    items = discover(survey, group_by=WildlifeTask.group_by)
+    task = WildlifeTask(None, items)
+    assert task.root == survey  # the `file` column and Camtrap DP paths are relative to it
+    places = [task.cameras.place(p) for item in items for p in item.paths]
+    assert [(p.site, p.camera) for p in places] == [
+        ("savanna", "cam01"),
+        ("savanna", "cam01"),
+        ("savanna", "cam02"),
+    ]
+
+
+def test_an_exif_date_in_the_future_or_before_1990_is_not_trusted_and_noted(tmp_path):
+    """EXIF 2099 or 1985 is a mis-set clock: the file time is the datetime, and the row's notes
+    say why; a plausible EXIF date stands, with no note."""
+    import os
+
+    from PIL import Image
+
+    from mmfuse.io.discover import discover
+    from mmfuse.tasks.wildlife.sequence import DATETIME_ORIGINAL, EXIF_IFD, file_stamp
+    from mmfuse.tasks.wildlife.task import Decoded, WildlifeTask
+
+    camera = tmp_path / "cam1"
+    camera.mkdir()
+    for name, date in (("future", "2099:01:01 12:00:00"), ("old", "1985:06:01 08:00:00")):
+        exif = Image.Exif()
+        exif.get_ifd(EXIF_IFD)[DATETIME_ORIGINAL] = date
+        Image.new("RGB", (32, 24)).save(camera / f"{name}.jpg", exif=exif)
+    exif = Image.Exif()
+    exif.get_ifd(EXIF_IFD)[DATETIME_ORIGINAL] = "2021:03:04 05:06:07"
+    Image.new("RGB", (32, 24)).save(camera / "good.jpg", exif=exif)
+    for path in camera.iterdir():
+        os.utime(path, (1_600_000_000, 1_600_000_000))
+    stamps = {p.stem: file_stamp(p) for p in camera.iterdir()}
+    assert (stamps["good"].source, stamps["good"].note) == ("exif", "")
+    assert stamps["good"].time.year == 2021
+    for name, why in (("future", "2099-01-01 12:00:00 is in the future"), ("old", "before 1990")):
+        stamp = stamps[name]
+        assert stamp.source == "file time" and stamp.time.year == 2020
+        assert "not trusted: file time used" in stamp.note and why in stamp.note
+    items = discover(camera, group_by=WildlifeTask.group_by)
+    task = WildlifeTask(None, items)
+    task._found = lambda media, row: {**row, "category": "blank", "notes": "seen"}
+    (future,) = [i for i in items if i.id == "future"]
+    row = task._row(future, Decoded(None, task.cameras.place(future.paths[0])))
+    assert row["datetime_source"] == "file time"
+    assert row["notes"].startswith("exif date 2099-01-01 12:00:00 is in the future")
+    assert row["notes"].endswith("; seen")
+
+
+@pytest.mark.parametrize("flags, shown", [(["-q"], False), ([], False), (["-v"], True)])
+def test_opencv_warnings_on_a_truncated_video_stay_off_stderr_unless_verbose(
+    tmp_path, capfd, monkeypatch, flags, shown
+):
+    """OpenCV is imported with the task's modules, before logging is set up: its own
+    ``[ WARN ] cap.cpp`` on a truncated MP4 still stays off stderr (the error cell says it),
+    by default and with -q; -v (after the sub-command) shows it."""
+    import cv2
+    from helpers.media import write_video
+
+    from mmfuse import cli
+
+    full = write_video(tmp_path / "full.mp4", frames=24, audio=False).read_bytes()
+    camera = tmp_path / "survey" / "cam1"
+    camera.mkdir(parents=True)
+    (camera / "IMG_0001.MP4").write_bytes(full[: len(full) // 2])
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_WARNING)  # as when just imported
+    monkeypatch.delenv("OPENCV_LOG_LEVEL", raising=False)  # (a previous run set it)
+    monkeypatch.setenv("MMFUSE_CACHE", str(tmp_path / "cache"))  # the video is opened
+    argv = ["run", "wildlife", str(tmp_path / "survey"), "-o", str(tmp_path / "out")]
+    assert cli.main([*argv, "--no-progress", *flags]) == 1  # the truncated video's error row
+    err = capfd.readouterr().err
+    assert "1 of 1 items failed" in err
+    assert ("cap.cpp" in err) is shown

@@ -6,6 +6,7 @@ Precedence everywhere in mmfuse: defaults < environment < command-line flags.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 # Where embeddings, results and converted weights are cached (MMFUSE_CACHE overrides).
@@ -83,6 +84,20 @@ def allow_online() -> None:
     os.environ["MMFUSE_ONLINE"] = "1"
 
 
+# OpenCV's and FFmpeg's log levels unless -v, where the user has not set them; and those
+# configure_logging set (-v takes them back).
+QUIET_ENVIRONMENT = {"OPENCV_LOG_LEVEL": "ERROR", "OPENCV_FFMPEG_LOGLEVEL": "-8"}
+_quieted: dict[str, str] = {}
+
+
+def _opencv_level(level: str) -> None:
+    """Sets OpenCV's log level ("ERROR", "WARNING") where configure_logging chose it and OpenCV
+    is loaded already (with a task's modules): it read ``OPENCV_LOG_LEVEL`` at import."""
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None and "OPENCV_LOG_LEVEL" in _quieted:
+        cv2.utils.logging.setLogLevel(getattr(cv2.utils.logging, f"LOG_LEVEL_{level}"))
+
+
 def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     """mmfuse's own INFO lines by default; other libraries' only with --verbose (-v).
 
@@ -93,14 +108,21 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     if not verbose:  # OpenCV's and FFmpeg's own warnings ("[ WARN:0@...]", "moov atom not
         # found") repeat what the error cell says; -v shows them
-        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+        for name, value in QUIET_ENVIRONMENT.items():  # the user's own settings stand
+            if name not in os.environ:
+                os.environ[name] = _quieted[name] = value
+        _opencv_level("ERROR")
         try:
             import av.logging
 
             av.logging.set_level(av.logging.PANIC)
         except ImportError:  # av is a dependency; keep logging setup import-safe
             pass
+    else:  # -v after the sub-command (``run TASK ... -v``) comes after a first, quiet call
+        _opencv_level("WARNING")
+        for name in _quieted:
+            os.environ.pop(name, None)
+        _quieted.clear()
     logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
     own = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.getLogger("mmfuse").setLevel(own)

@@ -2,8 +2,10 @@
 
 Times come from the file itself where it says (EXIF ``DateTimeOriginal`` of a photo, the
 ``creation_time`` tag of a video container), else from the file's modification time, and the
-``datetime_source`` column says which. Camera-trap clocks carry no time zone, so times are
-naive local times.
+``datetime_source`` column says which. A date the file states before EARLIEST_DATE or after
+now (a day's leeway for the camera's time zone) is a reset or mis-set clock: it is not
+trusted, the file time stands in, and the row's notes say so. Camera-trap clocks carry no
+time zone, so times are naive local times.
 
 Layout: ``site/camera/file``. The camera is the folder holding the file (a DCF folder the
 camera made itself, ``100RECNX``, ``101MEDIA``, is skipped), the site the folder above it, both
@@ -20,10 +22,10 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from mmfuse.types import media_kind
+from mmfuse.types import Item, media_kind
 
 # Photos of one trigger are taken within a second or two of each other; RapidFire and
 # near-video modes fire faster. A pause longer than this starts a new burst.
@@ -35,14 +37,20 @@ DCF_FOLDER = re.compile(r"^\d{3}[A-Z0-9_]{5}$")
 # EXIF tags: DateTimeOriginal (Exif IFD), DateTime (IFD0).
 EXIF_IFD, DATETIME_ORIGINAL, DATETIME = 0x8769, 0x9003, 0x0132
 EXIF_FORMAT = "%Y:%m:%d %H:%M:%S"
+# Digital camera traps are younger than this; an earlier date is an unset clock.
+EARLIEST_DATE = datetime(1990, 1, 1)
+# Camera clocks run on local time, up to 14 hours ahead of ours: a later date is in the future.
+CLOCK_LEEWAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class Stamp:
-    """A file's time and where it came from ("exif", "video metadata" or "file time")."""
+    """A file's time and where it came from ("exif", "video metadata" or "file time"), with a
+    note when the file's own date was not trusted."""
 
     time: datetime
     source: str
+    note: str = ""
 
 
 def _exif_time(path: Path) -> datetime | None:
@@ -69,17 +77,33 @@ def _video_time(path: Path) -> datetime | None:
         return None
 
 
+def _untrusted(found: datetime) -> str:
+    """Why a file's own date cannot be its time ("" when it can)."""
+    if found < EARLIEST_DATE:
+        return f"before {EARLIEST_DATE.year}"
+    if found > datetime.now() + CLOCK_LEEWAY:
+        return "in the future"
+    return ""
+
+
 def file_stamp(path: Path) -> Stamp:
-    """The file's time: EXIF, video metadata, or its modification time."""
+    """The file's time: EXIF, video metadata, or its modification time (also when the file's
+    own date is before EARLIEST_DATE or in the future, with a note saying so)."""
     kind = media_kind(path)
     found = _exif_time(path) if kind == "image" else _video_time(path) if kind == "video" else None
+    source = "exif" if kind == "image" else "video metadata"
+    note = ""
     if found is not None:
-        return Stamp(found, "exif" if kind == "image" else "video metadata")
+        why = _untrusted(found)
+        if not why:
+            return Stamp(found, source)
+        shown = found.isoformat(sep=" ", timespec="seconds")
+        note = f"{source} date {shown} is {why}, not trusted: file time used"
     try:
         mtime = path.stat().st_mtime
     except OSError:
         mtime = 0.0
-    return Stamp(datetime.fromtimestamp(mtime), "file time")
+    return Stamp(datetime.fromtimestamp(mtime), "file time", note)
 
 
 def camera_of(path: Path, root: Path, whole_input: bool) -> tuple[str, str]:
@@ -172,7 +196,33 @@ class Cameras:
 
 
 def common_root(paths: Sequence[Path]) -> Path:
-    """The deepest folder holding every path (the input folder of a run)."""
+    """The deepest folder holding every path."""
     if not paths:
         return Path.cwd()
     return Path(os.path.commonpath([str(p.parent) for p in paths]))
+
+
+def _named_from(item: Item) -> Path | None:
+    """The folder an item's id is its file's path relative to (with or without the
+    extension), as discovery names items; None when the id is no such path (a manifest's)."""
+    if len(item.paths) != 1 or not item.id:
+        return None
+    path = item.paths[0]
+    for name in (path.as_posix(), path.with_suffix("").as_posix()):
+        parts = len(Path(item.id).parts)
+        if name.endswith("/" + item.id) and len(path.parents) >= parts:
+            return path.parents[parts - 1]
+    return None
+
+
+def input_folder(items: Sequence[Item]) -> Path:
+    """The run's input folder: the one every item's id is relative to (discovery names items by
+    their path under the input, so a single-site survey ``survey/savanna/cam01`` keeps its
+    site), else the deepest folder holding every file (a manifest's items)."""
+    paths = [p for item in items for p in item.paths]
+    folders = {_named_from(item) for item in items}
+    if len(folders) == 1 and None not in folders:
+        (folder,) = folders
+        if all(p.is_relative_to(folder) for p in paths):
+            return folder
+    return common_root(paths)

@@ -27,7 +27,7 @@ from mmfuse.tasks.wildlife.boxes import format_boxes
 from mmfuse.tasks.wildlife.head import CROP_FEATURES, crop_features
 from mmfuse.tasks.wildlife.locate import DEFAULT_THRESHOLDS, Detection
 from mmfuse.tasks.wildlife.reading import FileMedia, read_photo, read_video
-from mmfuse.tasks.wildlife.sequence import Cameras, Placement, common_root
+from mmfuse.tasks.wildlife.sequence import Cameras, Placement, input_folder
 from mmfuse.tasks.wildlife.sound import Listener, SoundMedia, read_sound
 from mmfuse.tasks.wildlife.species import Species, read_species
 from mmfuse.types import Item, media_kind
@@ -176,7 +176,7 @@ class WildlifeTask(Task):
         if self.options.model is not None:
             self.species = self._head_species()
         paths = [p for item in items for p in item.paths]
-        self.root = common_root(paths)
+        self.root = input_folder(items)
         self.cameras = Cameras(
             paths, self.root, self.options.cameras == "input", self.options.event_gap
         )
@@ -301,6 +301,12 @@ class WildlifeTask(Task):
             "datetime_source": place.stamp.source,
             "event_id": "/".join(filter(None, (place.site, place.camera))) + f"#{place.event}",
         }
+        found = self._found(media, row)
+        notes = "; ".join(filter(None, (place.stamp.note, found.get("notes", ""))))
+        return {**found, "notes": notes}
+
+    def _found(self, media: FileMedia | SoundMedia, row: dict) -> dict:
+        """The row with what the file shows: category, species, count, boxes, notes."""
         if isinstance(media, SoundMedia):
             if self.listener is None:
                 names = [s.name for s in self.species or []]
