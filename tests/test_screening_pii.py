@@ -162,3 +162,61 @@ def test_a_photo_in_a_docx_cv_is_counted_never_read(tmp_path):
     assert count_images(tmp_path / "cv.docx") == 1
     assert read_document(tmp_path / "cv.docx").strip() == "Skills: Python"
     assert count_images(tmp_path / "missing.pdf") == 0
+
+
+# Identifiers beyond names and contacts (#25 item 10): each planted value and its placeholder.
+IDENTIFIERS = {
+    "QQ 12 34 56 C": "<UK_NINO>",
+    "Passport number: 123456789": "<PASSPORT>",
+    "passport no. AB1234567": "<PASSPORT>",
+    "GB82 WEST 1234 5698 7654 32": "<IBAN_CODE>",
+    "4111 1111 1111 1111": "<CREDIT_CARD>",
+    "marguerite [at] example [dot] com": "<EMAIL_ADDRESS>",
+    "m.okonkwo(at)example(dot)org": "<EMAIL_ADDRESS>",
+    "SW1A 1AA": "<UK_POSTCODE>",
+    "born on the fourteenth of March 1987": "<DATE_OF_BIRTH>",
+    "born 3rd of May, 1987": "<DATE_OF_BIRTH>",
+    "born in 1987": "<DATE_OF_BIRTH>",
+    "52-year-old": "<AGE>",
+    "fifty-two years old": "<AGE>",
+    "aged forty-one": "<AGE>",
+    "in my late forties": "<AGE>",
+}
+IDENTIFIER_CV = """Summary
+A 52-year-old engineer, born on the fourteenth of March 1987 (or born 3rd of May, 1987 in
+another draft; born in 1987 at any rate), fifty-two years old, aged forty-one, in my late forties.
+National Insurance: QQ 12 34 56 C. Passport number: 123456789; passport no. AB1234567.
+Bank: GB82 WEST 1234 5698 7654 32. Card: 4111 1111 1111 1111.
+Write to marguerite [at] example [dot] com or m.okonkwo(at)example(dot)org, London SW1A 1AA.
+"""
+# Near misses that are ordinary CV text and must stay as they are.
+NEAR_MISSES = (
+    "5 years of experience",
+    "over 10 years in Java",
+    "2019-2023",
+    "2019 - Present",
+    "a 10-year-old monolith",
+    "Order 4111 1111 1111 1112",  # fails the Luhn check: no card
+    "ISO 27001",
+    "Python 3.11",
+    "MacBook M1 8GB",
+    "AWS S3 and EC2",
+    "Kubernetes",
+    "born and raised",
+    "passport holder",
+    "worked at Acme",
+)
+
+
+def test_other_identifiers_are_redacted_and_near_misses_kept(redactor):
+    redaction = redactor.redact(IDENTIFIER_CV + "\n".join(NEAR_MISSES) + "\n")
+    for value, placeholder in IDENTIFIERS.items():
+        assert value not in redaction.text, value
+        assert placeholder in redaction.text, (value, redaction.text)
+    for fragment in ("1987", "QQ 12", "123456789", "AB1234567", "WEST", "4111 1111 1111 1111",
+                     "marguerite", "okonkwo", "SW1A", "52", "fifty", "forty"):  # fmt: skip
+        assert fragment.lower() not in redaction.text.lower(), fragment
+    for kept in NEAR_MISSES:
+        assert kept in redaction.text, (kept, redaction.text)
+    assert redaction.counts["DATE_OF_BIRTH"] == 3 and redaction.counts["AGE"] == 4
+    assert redaction.counts["EMAIL_ADDRESS"] == 2 and redaction.counts["PASSPORT"] == 2

@@ -4,9 +4,12 @@ Detection is presidio-analyzer's recogniser framework, driven by the installed s
 (``en_core_web_sm``, hash-checked by the registry and loaded from its folder, so presidio never
 tries to download its default large model): spaCy's named entities for names, places and
 nationalities, ``phonenumbers`` for phone numbers, presidio's e-mail recogniser (its domain
-check reads tldextract's bundled suffix list, never the network), and pattern and word-list
-recognisers for what a CV adds: street addresses, dates of birth, ages, gender words and
-pronouns, marital status, personal profile URLs (LinkedIn, GitHub, ...) and other URLs.
+check reads tldextract's bundled suffix list, never the network), its IBAN (checksum) and
+card-number (Luhn) recognisers, and pattern and word-list recognisers for what a CV adds:
+street addresses, UK postcodes, obfuscated e-mails ("name [at] example [dot] com"), dates of
+birth and ages in figures or words, UK National Insurance and labelled passport numbers,
+gender words and pronouns, marital status, personal profile URLs (LinkedIn, GitHub, ...) and
+other URLs.
 
 A CV's header line (the candidate's name, often in capitals that the small NER misses) is a
 name when it is two to four words without digits; every name found is then redacted wherever
@@ -46,10 +49,30 @@ GENDER_WORDS = (
     "transgender", "non-binary", "nonbinary",
 )  # fmt: skip
 MARITAL_WORDS = ("married", "unmarried", "divorced", "widowed", "widow", "widower", "spouse")
+# Dates after a birth label, in figures or words: "14.03.1987", "the fourteenth of March 1987",
+# "March 14th, 1987", "in 1987" (a month is any word, so "14 mars 1987" too).
+_MONTH = r"[^\W\d_]{3,12}\.?"
+_UNITS = r"(?:one|two|three|four|five|six|seven|eight|nine)"
+_TENS = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+_DAY = (
+    r"(?:\d{1,2}(?:st|nd|rd|th)?|(?:(?:twenty|thirty)[\s-]?)?(?:first|second|third|fourth|fifth"
+    r"|sixth|seventh|eighth|ninth)|tenth|eleventh|twelfth"
+    r"|(?:thir|four|fif|six|seven|eigh|nine)teenth|twentieth|thirtieth)"
+)
+_YEAR = (
+    rf"(?:(?:19|20)\d{{2}}|nineteen[\s-]+{_TENS}(?:[\s-]?{_UNITS})?"
+    rf"|two[\s-]+thousand(?:[\s-]+(?:and[\s-]+)?{_UNITS})?)"
+)
 _DATE = (
     r"(?:\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}"
-    r"|\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]+\.?,?\s+\d{4}|[A-Z][a-z]+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})"
+    rf"|(?:the\s+)?{_DAY}(?:\s+of)?\s+{_MONTH},?\s+{_YEAR}"
+    rf"|{_MONTH}\s+(?:the\s+)?{_DAY},?\s+{_YEAR}"
+    rf"|(?:in\s+)?(?:{_MONTH}\s+)?{_YEAR})\b"
 )
+# An age, 16 to 99, in figures or words ("52", "fifty-two", "eighteen"): "a 10-year-old
+# monolith" and "5 years of experience" are no ages.
+_AGE = rf"(?:1[6-9]|[2-9]\d|{_TENS}(?:[\s-]?{_UNITS})?|(?:six|seven|eigh|nine)teen)"
+_DECADES = r"(?:twenties|thirties|forties|fifties|sixties|seventies|[2-7]0'?s)"
 _STREET_TYPES = (
     r"St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place"
     r"|Terrace|Sq|Square|Hwy|Highway|Pkwy|Parkway|Cres|Crescent|Close|Strasse|Straße"
@@ -58,7 +81,27 @@ _STREET_TYPES = (
 PATTERNS = (
     ("DATE_OF_BIRTH", rf"\b(?:date\s+of\s+birth|birth\s*date|d\.?o\.?b\.?|born(?:\s+on)?)"
                       rf"\s*[:\-]?\s*{_DATE}", 0.9),
-    ("AGE", r"\bage[d]?\s*[:\-]?\s*\d{1,2}\b|\b\d{1,2}\s*(?:years?|yrs?)[\s-]+old\b", 0.8),
+    ("AGE", rf"\bage[d]?\s*[:\-]?\s*(?:\d{{1,2}}|{_AGE})\b", 0.8),  # "Age: 34", "aged fifty"
+    ("AGE", rf"\b{_AGE}[\s-]*(?:years?|yrs?)[\s-]+(?:old|of\s+age)\b|\b{_AGE}\s*(?:y/o|yo)\b", 0.8),
+    ("AGE", rf"\bin\s+(?:my|his|her|their)\s+(?:(?:early|mid|late)[\s-]+)?{_DECADES}", 0.8),
+    # Two letters, three pairs of digits, A-D; presidio's UkNinoRecognizer leaves out the
+    # prefixes never issued, among them QQ, the one in HMRC's examples.
+    ("UK_NINO", r"\b(?-i:[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D])\b", 0.6),
+    # A passport number after its label: bare, it is any 9 digits or 2 letters and 7 digits.
+    ("PASSPORT", r"\bpassport(?:\s+(?:no|num|number|#|id))?\.?\s*[:#-]?\s*"
+                 r"(?=[A-Z]{0,3}\d)[A-Z0-9]{6,9}\b", 0.9),
+    # presidio's UkPostcodeRecognizer's formats in capitals, scored without its context words;
+    # "M1 8GB" and "PS4 1TB" are hardware, not postcodes.
+    ("UK_POSTCODE", r"\b(?![A-Z]{1,2}\d{1,2}[A-Z]?\s?\d[GT]B\b)(?-i:GIR\s?0AA"
+                    r"|[A-PR-UWYZ][0-9][A-HJKPSTUW]?\s?[0-9][ABD-HJLNP-UW-Z]{2}"
+                    r"|[A-PR-UWYZ][0-9]{2}\s?[0-9][ABD-HJLNP-UW-Z]{2}"
+                    r"|[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRVWXY]?\s?[0-9][ABD-HJLNP-UW-Z]{2}"
+                    r"|[A-PR-UWYZ][A-HK-Y][0-9]{2}\s?[0-9][ABD-HJLNP-UW-Z]{2})\b", 0.6),
+    # E-mail addresses written against scrapers: "name [at] example [dot] com", "name at
+    # example dot com".
+    ("EMAIL_ADDRESS", r"\b[\w.+-]+\s*[\[({<]\s*(?:at|@)\s*[\])}>]\s*[\w-]+"
+                      r"(?:(?:\s*[\[({<]\s*dot\s*[\])}>]\s*|\.)[\w-]+)+", 0.8),
+    ("EMAIL_ADDRESS", r"\b[\w.+-]+\s+at\s+[\w-]+(?:\s+dot\s+[\w-]+)*\s+dot\s+[a-z]{2,6}\b", 0.6),
     ("ADDRESS", rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][\w.'-]*\s+){{1,4}}"
                 rf"(?-i:{_STREET_TYPES})\b\.?", 0.7),
     ("MARITAL_STATUS", r"\bmarital\s+status\s*[:\-]?\s*\w+", 0.9),
@@ -121,7 +164,12 @@ def analyzer():
     logging.getLogger(PRESIDIO_LOGGER).setLevel(logging.ERROR)
     from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
-    from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        IbanRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+    )
 
     from mmfuse.nlp.preprocess import nlp
 
@@ -136,6 +184,8 @@ def analyzer():
     registry.add_recognizer(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
     registry.add_recognizer(PhoneRecognizer(supported_regions=PHONE_REGIONS))
     registry.add_recognizer(_offline_email_recognizer())
+    registry.add_recognizer(IbanRecognizer())  # checksum-validated
+    registry.add_recognizer(CreditCardRecognizer())  # Luhn-validated
     by_entity: dict[str, list] = {}
     for entity, regex, score in PATTERNS:
         by_entity.setdefault(entity, []).append(Pattern(entity.lower(), regex, score))
