@@ -220,3 +220,84 @@ def test_other_identifiers_are_redacted_and_near_misses_kept(redactor):
         assert kept in redaction.text, (kept, redaction.text)
     assert redaction.counts["DATE_OF_BIRTH"] == 3 and redaction.counts["AGE"] == 4
     assert redaction.counts["EMAIL_ADDRESS"] == 2 and redaction.counts["PASSPORT"] == 2
+
+
+def test_questions_are_redacted_before_they_reach_the_answers():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from mmfuse.tasks.screening.answers import Interviewer, Recording
+
+    class Encoder:  # a unit vector per text, from its length
+        def encode(self, texts, batch_size=None):
+            vectors = np.array([[1.0, len(t) % 7 + 1.0] for t in texts], np.float32)
+            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    said = ["Tell us about a project you led.", "I led a data migration to Kubernetes."]
+    segments = [
+        SimpleNamespace(text=t, start=2.0 * i, end=2.0 * i + 1.5) for i, t in enumerate(said)
+    ]
+    words = [SimpleNamespace(text=w, start=0.1 * i, end=0.1 * i + 0.1)
+             for i, w in enumerate(" ".join(said).split())]  # fmt: skip
+    speech = SimpleNamespace(transcribe_words=lambda *args, **kwargs: (segments, words))
+    redactor = Redactor(cv_header=False)
+    interviewer = Interviewer(
+        "unused", Encoder(), lambda t: redactor.redact(t).text, np.zeros((0, 2), np.float32), "cpu"
+    )
+    interviewer._speech = speech
+    questions = ["Ottoline Fenwright-Sage, tell us about a project you led."]
+    row, _ = interviewer.columns(Recording(np.zeros(16_000, np.float32)), questions)
+    (answer,) = json.loads(row["answers"])
+    assert "<PERSON>" in answer["question"] and "tell us about a project" in answer["question"]
+    for part in ("Ottoline", "Fenwright", "Sage"):
+        assert part not in row["answers"]
+
+
+def test_a_cv_that_fails_is_named_by_its_kind_never_by_its_file_name(
+    tmp_path, caplog, capfd, one_torch_thread
+):
+    import csv
+
+    import pyarrow.parquet as pq
+
+    names = (
+        "Marguerite_Okonkwo_CV.pdf",
+        "Resume - Theodosia Wrenfield-Abara (theodosia.wa@example.com).pdf",
+    )
+    root = tmp_path / "in"
+    for number, name in enumerate(names, 1):  # a few bytes of garbage named .pdf
+        (root / f"cand-{number}").mkdir(parents=True)
+        (root / f"cand-{number}" / name).write_bytes(b"\x00garbage, not a PDF\xff")
+    (root / "cand-3").mkdir()  # an empty file that names her beside a CV that reads
+    (root / "cand-3" / "cv.txt").write_text(CV.split("Summary", 1)[1], encoding="utf-8")
+    (root / "cand-3" / "Okonkwo_Marguerite.docx").write_bytes(b"")
+    (root / "cand-3" / "Marguerite_Okonkwo_interview.mp4").write_bytes(b"\x00not a video\xff")
+    (root / "cand-4").mkdir()  # only an empty file: the check's error, before decoding
+    (root / "cand-4" / names[0].replace(".pdf", ".docx")).write_bytes(b"")
+    model = save_tiny_sentence_transformer(tmp_path / "tiny", ["java", "team", "engineer"], 16)
+    (tmp_path / "job.txt").write_text(JOB, encoding="utf-8")
+    caplog.set_level(logging.DEBUG)
+    out = tmp_path / "out"
+    code = cli.main(
+        ["run", "screening", str(root), "--job", str(tmp_path / "job.txt"), "-o", str(out),
+         "--text-model", f"sentence-transformers:{model}", "--no-progress", "-v"]
+    )  # fmt: skip
+    assert code == 1
+    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+        rows = {row["id"]: row for row in csv.DictReader(stream)}
+    assert rows["cand-1"]["error"].startswith("CV (pdf): corrupt or truncated PDF")
+    assert rows["cand-2"]["error"].startswith("CV (pdf): corrupt or truncated PDF")
+    assert not rows["cand-3"]["error"] and "CV (docx): empty file" in rows["cand-3"]["notes"]
+    assert "interview not read: interview (mp4)" in rows["cand-3"]["notes"]
+    assert rows["cand-4"]["error"] == "CV (docx): empty file"
+    printed = capfd.readouterr()
+    haystacks = [(str(p), p.read_bytes().decode("utf-8", "replace"))
+                 for p in out.rglob("*") if p.is_file()]  # fmt: skip
+    haystacks.append(("parquet", json.dumps(pq.read_table(out / "results.parquet").to_pylist(),
+                                            default=str)))  # fmt: skip
+    haystacks.append(("logs", caplog.text + printed.out + printed.err))
+    assert any(where.endswith("report.html") for where, _ in haystacks)
+    for where, text in haystacks:
+        for part in ("Marguerite", "Okonkwo", "Theodosia", "Wrenfield", "theodosia.wa"):
+            assert part.lower() not in text.lower(), f"{part!r} in {where}"

@@ -71,7 +71,7 @@ def test_folder_of_candidates_docx_scanned_pdf_and_ranks(tmp_path, tiny_model, o
     assert _run(tmp_path, tiny_model, root, "--must-have-all") == 1  # one item failed
     rows = _rows(tmp_path / "out" / "results.csv")
     assert set(rows) == {"strong", "weak", "scanned"}
-    assert rows["scanned"]["error"] == "cv.pdf: PDF has no text layer (scanned pages need OCR)"
+    assert rows["scanned"]["error"] == "CV (pdf): PDF has no text layer (scanned pages need OCR)"
     assert rows["scanned"]["rank"] == ""
     strong, weak = rows["strong"], rows["weak"]
     assert (strong["rank"], weak["rank"]) == ("1", "2")

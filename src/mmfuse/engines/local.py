@@ -111,16 +111,21 @@ def check_files(item: Item) -> tuple[Item, str | None]:
 def decode_item(task: Task, item: Item) -> tuple[Item, Any, str | None]:
     """``(item, decoded, None)``, or ``(item, None, error message)`` when it cannot be decoded;
     the item returned is the one to process (bad files beside good ones left out)."""
+    given = item
     item, problem = check_files(item)
     if problem:
-        return item, None, problem
+        return item, None, task.item_message(given, problem)
+    item = replace(item, notes=tuple(task.item_message(given, note) for note in item.notes))
     try:
         return item, task.decode(item), None
     except Exception as error:  # a bad file must not stop the run: it becomes its error cell
         if is_systemic(error):
             raise SystemicError(error_message(error)) from error
-        log.debug("decode failed for %s", item.id, exc_info=True)
-        return item, None, error_message(error)
+        message = task.item_message(given, error_message(error))
+        # no traceback when the task hid something of the message: it would repeat it
+        trace = message == error_message(error)
+        log.debug("decode failed for %s: %s", item.id, message, exc_info=trace)
+        return item, None, message
 
 
 def _rows_of(task: Task, batch: Sequence[tuple[Item, Any]]) -> list[dict]:

@@ -82,6 +82,12 @@ class Task(abc.ABC):
         are not photos, videos or sound)."""
         return items
 
+    def item_message(self, item: Item, message: str) -> str:
+        """An error or a note about ``item`` as its row and the logs give it: ``message``
+        unchanged by default (screening names a file by its kind, "CV (pdf)", never by its name,
+        which is often the candidate's)."""
+        return message
+
     @abc.abstractmethod
     def settings(self) -> dict:
         """Model ids, weight hashes, digests of the files options name: the run manifest's record

@@ -1,9 +1,9 @@
 """An interview recording into row columns: transcript (redacted), delivery, answers, quality.
 
 ``Interviewer.columns`` transcribes with word times (``FILLER_PROMPT`` keeps "um" and "uh"),
-redacts every segment's text before anything else reads it (the transcript, the answers, the
-embeddings), then computes the metrics of ``interview``. The Whisper model is loaded on first
-use, so a run without interviews never loads it.
+redacts every segment's text and every question before anything else reads them (the
+transcript, the answers, the embeddings), then computes the metrics of ``interview``. The
+Whisper model is loaded on first use, so a run without interviews never loads it.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ class Interviewer:
     def columns(self, recording: Recording, questions: Sequence[str]) -> tuple[dict, list[str]]:
         """The interview columns of a row, and notes."""
         notes: list[str] = []
+        questions = [self.redact(q) for q in questions]  # as the transcript is, before use
         segments, words = self.speech.transcribe_words(
             recording.audio, language=LANGUAGE, prompt=FILLER_PROMPT
         )

@@ -224,6 +224,7 @@ class ScreeningTask(Task):
                 # nor rows whose requirements held the job's tail or its personal data
                 requirements.TAIL_HEADINGS.pattern,
                 "job redacted",
+                "questions redacted",  # nor rows whose answers quoted the questions as given
             ],
             sort_keys=True,
             default=str,
@@ -270,7 +271,18 @@ class ScreeningTask(Task):
         if self.options.model:
             self.head = load_head(self.options.model, self.text_model, self.job_source, device)
 
+    def item_message(self, item: Item, message: str) -> str:
+        """``message`` with each of the item's file names (and paths) replaced by the file's
+        kind (``file_kind``): a CV is often named after its candidate, and an error or a note
+        reaches the row, the report, the manifest and the logs. The engine applies it to every
+        error and note of an item; ``decode`` to the note it makes of an interview's error."""
+        for path in sorted(item.paths, key=lambda p: len(str(p)), reverse=True):
+            message = message.replace(str(path), file_kind(path))
+            message = message.replace(path.name, file_kind(path))
+        return message
+
     def decode(self, item: Item) -> Candidate:
+        """The candidate's files read (its errors are named by ``item_message`` in the engine)."""
         questions, cv_text, images = [], None, 0
         documents = [p for p in item.paths if p.name.lower() not in QUESTION_FILES]
         for path in item.paths:
@@ -296,7 +308,7 @@ class ScreeningTask(Task):
             try:
                 candidate.recording = read_recording(interview)
             except InputError as error:  # the CV is still screened
-                candidate.notes.append(f"interview not read: {error}")
+                candidate.notes.append(self.item_message(item, f"interview not read: {error}"))
         return candidate
 
     def process(self, batch: Sequence[tuple[Item, Candidate]]) -> list[dict]:
@@ -358,6 +370,17 @@ class ScreeningTask(Task):
         from mmfuse.tasks.screening.requirements import extract_requirements
 
         return extract_requirements(self.job_text)
+
+
+def file_kind(path: Path) -> str:
+    """What a candidate's file is, for errors and notes: "CV (pdf)", "interview (mp4)",
+    "questions (txt)"."""
+    extension = path.suffix.lower().lstrip(".") or "no extension"
+    if path.name.lower() in QUESTION_FILES:
+        return f"questions ({extension})"
+    if media_kind(path) in ("audio", "video"):
+        return f"interview ({extension})"
+    return f"CV ({extension})"
 
 
 def cut_cv(text: str) -> tuple[str, str | None]:
