@@ -212,6 +212,9 @@ class WildlifeTask(Task):
             "examples_sha256": _folder_digest(examples) if examples else None,
             "model_sha256": head_digest(self.options.model) if self.options.model else None,
             "row_arrays": [CROP_FEATURES],  # rows cached before they carried them are not reused
+            # rows cached before site and camera were read under the input folder, or before a
+            # camera's date outside 1990..now was noted and replaced, are not reused
+            "placement": "site/camera under the input; dates outside 1990..now not trusted",
             "sound": [SOUND_MODEL, self.options.sound_threshold, self.options.max_sound_s]
             if sound_available()
             else None,
