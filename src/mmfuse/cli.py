@@ -135,16 +135,14 @@ def _main(argv: list[str], command: str | None) -> int:
     except (UsageError, ModelUnavailable) as error:
         print(f"mmfuse {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except SystemicError as error:
-        print(f"mmfuse {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_SYSTEMIC
     except BrokenPipeError:  # the reader went away (`mmfuse models | head`): not our error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except Exception as error:  # a missing module or a device error while models load
+    except Exception as error:  # a run stopped (SystemicError), or one while models load
         if not is_systemic(error):
             raise
-        print(f"mmfuse {args.command}: error: {type(error).__name__}: {error}", file=sys.stderr)
+        named = error if isinstance(error, SystemicError) else f"{type(error).__name__}: {error}"
+        print(f"mmfuse {args.command}: error: {named}", file=sys.stderr)
         return EXIT_SYSTEMIC
 
 

@@ -20,7 +20,6 @@ head whose class vectors are text embeddings of the class descriptions is a zero
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mmfuse.cache import file_sha256
 from mmfuse.errors import ModelUnavailable
 from mmfuse.fusion.heads import KINDS, CosineClassifier, build_head
 from mmfuse.fusion.layers import EncoderLayer, TaskDecoder, identity_, sinusoidal_encoding, zero_
@@ -391,14 +391,9 @@ def save_model(model: FusionModel, folder: str | Path, dtype: torch.dtype = torc
     save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": FORMAT})
     document = {"format": FORMAT, "version": FORMAT_VERSION, **model.config.to_dict()}
     (folder / CONFIG_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    checksums = {name: _sha256(folder / name) for name in (CONFIG_FILE, WEIGHTS_FILE)}
+    checksums = {name: file_sha256(folder / name) for name in (CONFIG_FILE, WEIGHTS_FILE)}
     (folder / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=2) + "\n")
     return folder
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as stream:
-        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def verify_files(folder: Path) -> None:
@@ -419,7 +414,7 @@ def verify_files(folder: Path) -> None:
         )
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         path = folder / name
-        if not path.is_file() or _sha256(path) != recorded.get(name):
+        if not path.is_file() or file_sha256(path) != recorded.get(name):
             raise ModelUnavailable(
                 f"{path} differs from the SHA-256 recorded when it was written "
                 f"({CHECKSUMS_FILE}): the model was changed or damaged; restore or retrain it"
