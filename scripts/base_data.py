@@ -5,8 +5,13 @@
   sentiment splits were drawn from; ``exclude`` drops tweets that are also in another set
   (817 of the 2,000 TweetEval sentiment validation tweets are), compared by ``tweet_key``.
 - ``isarcasmeval``: the SemEval-2022 Task 6 training tweets, each with its author's sarcasm
-  label and, for the sarcastic ones, the author's plain rephrase; ``isarcasm_split`` is the
-  fixed held-out fifth every reported iSarcasmEval number is measured on.
+  label and, for the sarcastic ones, the author's plain rephrase; ``held_out`` is the
+  fixed held-out fifth every reported iSarcasmEval number is measured on, ``calibration`` a
+  further tenth, never trained on, that ``sarcasm_prob`` is calibrated on.
+- ``vader_ground_truth``: the 23,699 human-rated VADER snippets; ``held_back`` marks the
+  fixed 30 % of each of its four files never trained on (half for calibration, half for
+  measuring: ``HeldBack``).
+- ``semeval_held_back``: 2,000 SemEval tweets never trained on (the same two halves).
 """
 
 from __future__ import annotations
@@ -23,6 +28,18 @@ SEMEVAL_FOLDER = "semeval2017_sentiment_train"
 ISARCASM_FILE = "isarcasmeval/train.En.csv"
 ISARCASM_HELD_OUT = 0.2  # the held-out fifth of the iSarcasmEval tweets
 ISARCASM_SEED = 13
+ISARCASM_CALIBRATION = 0.1  # of all iSarcasmEval tweets, outside the held-out fifth
+VADER_FILES = (
+    "tweets_GroundTruth.txt",
+    "movieReviewSnippets_GroundTruth.txt",
+    "amazonReviewSnippets_GroundTruth.txt",
+    "nytEditorialSnippets_GroundTruth.txt",
+)
+VALENCE_SCALE = 4.0  # VADER ground-truth ratings lie in -4..+4
+VADER_HELD_BACK = 0.3  # of each VADER file, never trained on
+SEMEVAL_HELD_BACK = 2000  # SemEval tweets never trained on
+SEMEVAL_SARCASM_FILE = "twitter-2014sarcasm-A.tsv"  # not a source of sincere tweets
+HELD_BACK_SEED = 21
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 _MENTION = re.compile(r"@\w+")
 _URL = re.compile(r"https?://\S+")
@@ -97,12 +114,19 @@ class Sarcasm:
         sarcastic: int [n], 1 where the author meant it sarcastically.
         rephrases: the author's plain rephrase ("" for sincere tweets).
         held_out: bool [n], the fixed held-out fifth (stratified by ``sarcastic``).
+        calibration: bool [n], a further tenth (stratified) that calibrates ``sarcasm_prob``.
     """
 
     texts: list[str]
     sarcastic: np.ndarray
     rephrases: list[str]
     held_out: np.ndarray
+    calibration: np.ndarray
+
+    @property
+    def train(self) -> np.ndarray:
+        """bool [n]: the tweets a model may train on."""
+        return ~(self.held_out | self.calibration)
 
 
 def isarcasmeval(data: Path) -> Sarcasm:
@@ -122,4 +146,75 @@ def isarcasmeval(data: Path) -> Sarcasm:
     for label in (0, 1):
         members = np.flatnonzero(y == label)
         held[rng.choice(members, round(ISARCASM_HELD_OUT * len(members)), replace=False)] = True
-    return Sarcasm(texts, y, rephrases, held)
+    # drawn after the held-out fifth, so that fifth stays the one v1 and v2 were measured on
+    calibration = np.zeros(len(y), bool)
+    for label in (0, 1):
+        members = np.flatnonzero((y == label) & ~held)
+        count = round(ISARCASM_CALIBRATION * np.sum(y == label))
+        calibration[rng.choice(members, count, replace=False)] = True
+    return Sarcasm(texts, y, rephrases, held, calibration)
+
+
+@dataclass
+class HeldBack:
+    """Items of a set never trained on: ``part`` is 0 (training), 1 (calibration) or 2
+    (measuring), per item."""
+
+    part: np.ndarray
+
+    @property
+    def train(self) -> np.ndarray:
+        return self.part == 0
+
+    @property
+    def calibration(self) -> np.ndarray:
+        return self.part == 1
+
+    @property
+    def measuring(self) -> np.ndarray:
+        return self.part == 2
+
+
+def _split(groups: np.ndarray, share: float | int, seed: int) -> HeldBack:
+    """Per group, ``share`` of its items (a fraction, or a count over all) held back, their
+    halves alternately calibration and measuring."""
+    rng = np.random.default_rng(seed)
+    part = np.zeros(len(groups), np.int64)
+    for group in np.unique(groups):
+        members = np.flatnonzero(groups == group)
+        count = round(share * len(members)) if isinstance(share, float) else share
+        chosen = rng.choice(members, count, replace=False)
+        part[chosen[0::2]], part[chosen[1::2]] = 1, 2
+    return HeldBack(part)
+
+
+def vader_ground_truth(data: Path) -> tuple[list[str], np.ndarray, np.ndarray, HeldBack]:
+    """VADER ground-truth snippets, their mean human valence divided by 4 (in [-1, 1]), the
+    index of their file in ``VADER_FILES``, and the held-back split (30 % of each file)."""
+    texts, values, files = [], [], []
+    for index, name in enumerate(VADER_FILES):
+        lines = (data / "text" / "vader_groundtruth" / name).read_text(
+            encoding="utf-8", errors="replace"
+        )
+        for line in lines.splitlines():
+            parts = line.split("\t")
+            if len(parts) < 3 or not parts[2].strip():
+                continue
+            texts.append(parts[2])
+            values.append(float(parts[1]) / VALENCE_SCALE)
+            files.append(index)
+    files = np.array(files)
+    held = _split(files, VADER_HELD_BACK, HELD_BACK_SEED)
+    return texts, np.array(values, dtype=np.float32), files, held
+
+
+def semeval_held_back(count: int) -> HeldBack:
+    """``SEMEVAL_HELD_BACK`` of ``count`` SemEval tweets (``semeval_sentiment``'s order)."""
+    return _split(np.zeros(count, np.int64), SEMEVAL_HELD_BACK, HELD_BACK_SEED)
+
+
+def semeval_sarcasm_keys(data: Path) -> set[str]:
+    """``tweet_key`` of the tweets of SemEval 2014's sarcasm file (not sincere tweets)."""
+    path = data / "text" / SEMEVAL_FOLDER / SEMEVAL_SARCASM_FILE
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    return {tweet_key(_unescape(p[2])) for p in (x.split("\t") for x in lines) if len(p) >= 3}

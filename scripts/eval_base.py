@@ -15,9 +15,15 @@ macro-recall, next to the leaderboard's (test split; ``LEADERBOARD``).
   removes the sentiment validation tweets from the SemEval tweets it trains on). Emotion
   also as the social task writes it (``many_shot_as_written``: a sarcastic complaint gets
   the emotion it means, ``social_scoring.intended_emotions``; TweetEval's labels are literal).
-- iSarcasmEval, the held-out fifth of its training tweets (``sarcasm_scores``): F1 of the
-  sarcastic class and the share of sarcastic tweets read with their rephrase's sentiment;
-  ``--before`` scores a previous checkpoint the same way.
+- both readings (``reading_scores``), literal and as meant (``social_scoring.meant_sentiment``),
+  on data never trained on: TweetEval sentiment validation, the measuring halves of the
+  held-back VADER snippets and SemEval tweets (share of positive snippets read negative,
+  share flagged sarcastic), the iSarcasmEval held-out fifth (F1 of the sarcastic class, share
+  of sarcastic tweets read with their rephrase's sentiment), and the plain sentences of
+  ``tests/data/plain_sentences.csv``. ``--before`` scores a previous checkpoint as it was
+  shipped (``--before-as-shipped``: its sentiment head already read as meant, no rule).
+  ``--few-shot-from`` copies the zero- and few-shot numbers (they do not depend on the
+  checkpoint) from an earlier ``evaluation.json``.
 
 Writes ``evaluation.json`` (what the README and the model card quote) into ``--out``.
 """
@@ -25,6 +31,8 @@ Writes ``evaluation.json`` (what the README and the model card quote) into ``--o
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import logging
 import sys
 from pathlib import Path
@@ -33,8 +41,19 @@ import numpy as np
 import torch
 
 # the sibling script (``python scripts/eval_base.py`` puts scripts/ first on sys.path)
-from base_data import classes_of, isarcasmeval, semeval_sentiment, tweeteval
-from train_base import DESCRIPTIONS, SENTIMENT_CLASSES, decode_texts
+from base_data import (
+    VADER_FILES,
+    VALENCE_SCALE,
+    classes_of,
+    isarcasmeval,
+    semeval_held_back,
+    semeval_sarcasm_keys,
+    semeval_sentiment,
+    tweet_key,
+    tweeteval,
+    vader_ground_truth,
+)
+from train_base import CLEAR_RATING, DESCRIPTIONS, SENTIMENT_CLASSES, decode_texts
 
 from mmfuse import config
 from mmfuse.fusion.evaluate import score
@@ -42,7 +61,7 @@ from mmfuse.fusion.featurize import Featurizer
 from mmfuse.fusion.fit import Checkpoint, fit_few_shot, zero_shot
 from mmfuse.fusion.inference import predict
 from mmfuse.io.writers import write_json
-from mmfuse.tasks.social_scoring import intended_emotions
+from mmfuse.tasks.social_scoring import intended_emotions, meant_sentiment
 
 log = logging.getLogger("eval_base")
 
@@ -52,6 +71,7 @@ LEADERBOARD = {
     "emotion": {"metric": "macro_f1", "SVM": 64.7, "RoBERTa-base": 76.1},
     "sentiment": {"metric": "macro_recall", "SVM": 62.9, "RoBERTa-base": 71.3},
 }
+PLAIN_SENTENCES = Path(__file__).resolve().parents[1] / "tests" / "data" / "plain_sentences.csv"
 SHOTS = (5, 20)
 FEW_SHOT_SEEDS = (0, 1, 2, 3, 4)
 
@@ -118,7 +138,8 @@ def evaluate_split_task(featurizer, checkpoint, data, task) -> dict:
     predictions = predict(checkpoint.model, base_inputs)
     out["many_shot"] = metric(task, query[1], predictions[task], classes)
     if task == "emotion":  # the column as the social task writes it
-        meant = intended_emotions(checkpoint.model, predictions)
+        flipped = meant_sentiment(checkpoint, val_texts, predictions).flipped
+        meant = intended_emotions(checkpoint.model, predictions[task], flipped)
         out["many_shot_as_written"] = metric(task, query[1], meant, classes)
     return out
 
@@ -145,37 +166,160 @@ def evaluate_sentiment(featurizer, checkpoint, data) -> dict:
     return out
 
 
-def sarcasm_scores(checkpoint, data) -> dict:
-    """The iSarcasmEval held-out fifth (``base_data.isarcasmeval``), never trained on.
+def many_shot_only(featurizer, checkpoint, data, task, earlier: dict) -> dict:
+    """The checkpoint's scores on a validation split, the zero- and few-shot ones copied from
+    ``earlier`` (they depend on the frozen encoder and the data, not on the checkpoint)."""
+    classes = SENTIMENT_CLASSES if task == "sentiment" else classes_of(data, task)
+    texts, labels = tweeteval(data, task, "val")
+    predictions = predict(
+        checkpoint.model, checkpoint.featurizer.featurize(decode_texts(featurizer, texts))
+    )
+    out = {k: v for k, v in earlier.items() if not k.startswith("many_shot")}
+    out["many_shot"] = metric(task, indices(labels, classes), predictions[task], classes)
+    if task == "emotion":
+        flipped = meant_sentiment(checkpoint, texts, predictions).flipped
+        meant = intended_emotions(checkpoint.model, predictions[task], flipped)
+        out["many_shot_as_written"] = metric(task, indices(labels, classes), meant, classes)
+    return out
 
-    - ``f1_sarcastic``: F1 of the sarcastic class, sarcastic when the irony probability > 0.5.
-    - ``agrees_with_rephrase``: share of the sarcastic tweets whose sentiment is the one the
-      same model gives their authors' plain rephrase (the intended sentiment).
-    - ``sarcastic_read_negative``: share of the sarcastic tweets read negative.
+
+class Reader:
+    """A checkpoint's readings of texts: literal sentiment, sentiment as meant, sarcasm.
+
+    ``as_shipped``: a checkpoint whose sentiment head already reads as meant (v2): both
+    readings are that head's, nothing is flipped.
     """
+
+    def __init__(self, checkpoint: Checkpoint, as_shipped: bool = False):
+        self.checkpoint, self.as_shipped = checkpoint, as_shipped
+        model = checkpoint.model
+        self.irony = model.task("irony").classes.index("irony")
+        self.negative = model.task("sentiment").classes.index("negative")
+        self.positive = model.task("sentiment").classes.index("positive")
+
+    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
+        featurizer, model = self.checkpoint.featurizer, self.checkpoint.model
+        scores = predict(model, featurizer.featurize(decode_texts(featurizer, texts)))
+        literal = scores["sentiment"]
+        meant = literal if self.as_shipped else meant_sentiment(self.checkpoint, texts, scores)
+        return {
+            "literal": literal,
+            "meant": literal if self.as_shipped else meant.sentiment,
+            "flipped": np.zeros(len(texts), bool) if self.as_shipped else meant.flipped,
+            "sarcasm": scores["irony"][:, self.irony],
+        }
+
+
+def _percent(values) -> float:
+    return round(100 * float(np.mean(values)), 2) if len(values) else float("nan")
+
+
+def _readings_of(read: Reader, texts: list[str], labels: list[str] | None) -> dict:
+    """Macro-recall of both readings (with labels), positives read negative, flagged share."""
+    out = read(texts)
+    result = {
+        "n": len(texts),
+        "flagged_sarcastic": _percent(out["sarcasm"] > 0.5),
+        "flipped": _percent(out["flipped"]),
+    }
+    if labels is not None:
+        y = indices(labels, SENTIMENT_CLASSES)
+        for name in ("literal", "meant"):
+            result[f"macro_recall_{name}"] = metric("sentiment", y, out[name], SENTIMENT_CLASSES)
+        positive = y == SENTIMENT_CLASSES.index("positive")
+        result["positive_read_negative"] = _percent(
+            out["meant"][positive].argmax(axis=1) == read.negative
+        )
+        result["positive_flagged_sarcastic"] = _percent(out["sarcasm"][positive] > 0.5)
+    return result
+
+
+def reading_scores(read: Reader, data: Path) -> dict:
+    """Both readings and the sarcasm flag on sets never trained on (see the module docstring)."""
+    results = {}
+    val_texts, val_labels = tweeteval(data, "sentiment", "val")
+    results["tweeteval_sentiment_val"] = _readings_of(read, val_texts, val_labels)
+    vader_texts, valence, files, held = vader_ground_truth(data)
+    clear = CLEAR_RATING / VALENCE_SCALE
+    vader = {}
+    for index, name in [(-1, "all"), *enumerate(VADER_FILES)]:
+        rows = np.flatnonzero(held.measuring & ((files == index) | (index < 0)))
+        out = read([vader_texts[i] for i in rows])
+        positive, negative = valence[rows] >= clear, valence[rows] <= -clear
+        vader[name.split("_")[0]] = {
+            "n": len(rows),
+            "n_positive": int(positive.sum()),
+            "positive_read_negative": _percent(out["meant"][positive].argmax(1) == read.negative),
+            "positive_read_negative_literal": _percent(
+                out["literal"][positive].argmax(1) == read.negative
+            ),
+            "negative_read_positive": _percent(out["meant"][negative].argmax(1) == read.positive),
+            "flagged_sarcastic": _percent(out["sarcasm"] > 0.5),
+            "positive_flagged_sarcastic": _percent(out["sarcasm"][positive] > 0.5),
+            "flipped": _percent(out["flipped"]),
+        }
+    results["vader_held_back"] = vader
+    semeval_texts, semeval_labels, _ = semeval_sentiment(data, val_texts)
+    keys = semeval_sarcasm_keys(data)
+    rows = [
+        i
+        for i in np.flatnonzero(semeval_held_back(len(semeval_texts)).measuring)
+        if tweet_key(semeval_texts[i]) not in keys
+    ]
+    results["semeval_held_back"] = _readings_of(
+        read, [semeval_texts[i] for i in rows], [semeval_labels[i] for i in rows]
+    )
+    results["isarcasmeval_held_out"] = isarcasm_readings(read, data)
+    results["plain_sentences"] = plain_sentence_scores(read)
+    return results
+
+
+def isarcasm_readings(read: Reader, data: Path) -> dict:
+    """The held-out fifth: sarcasm F1 at 0.5, sincere tweets flagged, sarcastic tweets read
+    as meant (the sentiment the literal reading gives their authors' rephrases)."""
     sarcasm = isarcasmeval(data)
     held = np.flatnonzero(sarcasm.held_out)
-    featurizer, model = checkpoint.featurizer, checkpoint.model
-
-    def run(texts: list[str]) -> dict[str, np.ndarray]:
-        return predict(model, featurizer.featurize(decode_texts(featurizer, texts)))
-
-    tweets = run([sarcasm.texts[i] for i in held])
+    out = read([sarcasm.texts[i] for i in held])
     y = sarcasm.sarcastic[held]
-    flagged = tweets["irony"][:, model.task("irony").classes.index("irony")] > 0.5
+    flagged = out["sarcasm"] > 0.5
     sarcastic = np.flatnonzero(y == 1)
-    rephrases = run([sarcasm.rephrases[held[i]] for i in sarcastic])
-    meant = tweets["sentiment"][sarcastic].argmax(axis=1)
-    plain = rephrases["sentiment"].argmax(axis=1)
-    negative = model.task("sentiment").classes.index("negative")
+    plain = read([sarcasm.rephrases[held[i]] for i in sarcastic])["literal"].argmax(1)
+    meant = out["meant"][sarcastic].argmax(1)
+    best = max(
+        (2 * np.sum((out["sarcasm"] > t) & (y == 1)) / (np.sum(out["sarcasm"] > t) + y.sum()), t)
+        for t in np.linspace(0.01, 0.99, 99)
+    )
     return {
         "n": len(held),
         "n_sarcastic": len(sarcastic),
         "f1_sarcastic": round(200 * np.sum(flagged & (y == 1)) / (flagged.sum() + y.sum()), 2),
-        "agrees_with_rephrase": round(100 * float(np.mean(meant == plain)), 2),
-        "sarcastic_read_negative": round(100 * float(np.mean(meant == negative)), 2),
-        "rephrase_read_negative": round(100 * float(np.mean(plain == negative)), 2),
+        "best_f1_sarcastic": round(100 * float(best[0]), 2),
+        "best_threshold": round(float(best[1]), 2),
+        "sincere_flagged": _percent(flagged[y == 0]),
+        "sarcastic_flagged": _percent(flagged[y == 1]),
+        "agrees_with_rephrase": _percent(meant == plain),
+        "sarcastic_read_negative": _percent(meant == read.negative),
+        "rephrase_read_negative": _percent(plain == read.negative),
     }
+
+
+def plain_sentence_scores(read: Reader) -> dict:
+    """Agreement with the polarity a person gives the plain sentences, per kind."""
+    with open(PLAIN_SENTENCES, encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    out = read([r["text"] for r in rows])
+    said = [SENTIMENT_CLASSES[i] for i in out["meant"].argmax(1)]
+    agree = np.array([s == r["polarity"] for s, r in zip(said, rows, strict=True)])
+    kinds = sorted({r["kind"] for r in rows})
+    result = {"n": len(rows), "agreement": _percent(agree)}
+    for kind in kinds:
+        members = [i for i, r in enumerate(rows) if r["kind"] == kind]
+        result[kind] = {
+            "n": len(members),
+            "agreement": _percent(agree[members]),
+            "flagged_sarcastic": _percent(out["sarcasm"][members] > 0.5),
+        }
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,6 +330,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--before", help="a previous checkpoint (name or folder) scored on iSarcasmEval too"
     )
+    parser.add_argument(
+        "--before-as-shipped",
+        action="store_true",
+        help="--before's sentiment head reads as meant already (v2): no flip rule",
+    )
+    parser.add_argument(
+        "--few-shot-from", type=Path, help="an evaluation.json whose zero/few-shot numbers to keep"
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -194,17 +346,25 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = Checkpoint.load(args.model)
     args.out.mkdir(parents=True, exist_ok=True)
     results = {"leaderboard_test_split": LEADERBOARD, "tasks": {}}
-    for task in ("irony", "emotion"):
-        results["tasks"][task] = evaluate_split_task(featurizer, checkpoint, args.data, task)
-        log.info("%s: %s", task, results["tasks"][task])
-    results["tasks"]["sentiment"] = evaluate_sentiment(featurizer, checkpoint, args.data)
-    log.info("sentiment: %s", results["tasks"]["sentiment"])
-    results["isarcasmeval_held_out"] = sarcasm_scores(checkpoint, args.data)
+    if args.few_shot_from:
+        earlier = json.loads(args.few_shot_from.read_text())["tasks"]
+        results["tasks"] = {
+            task: many_shot_only(featurizer, checkpoint, args.data, task, earlier[task])
+            for task in ("irony", "emotion", "sentiment")
+        }
+    else:
+        for task in ("irony", "emotion"):
+            results["tasks"][task] = evaluate_split_task(featurizer, checkpoint, args.data, task)
+        results["tasks"]["sentiment"] = evaluate_sentiment(featurizer, checkpoint, args.data)
+    log.info("tasks: %s", results["tasks"])
+    results["readings"] = reading_scores(Reader(checkpoint), args.data)
+    log.info("readings: %s", json.dumps(results["readings"]))
     if args.before:
-        results["isarcasmeval_held_out_before"] = sarcasm_scores(
-            Checkpoint.load(args.before), args.data
+        before = Checkpoint.load(args.before)
+        results["readings_before"] = reading_scores(
+            Reader(before, args.before_as_shipped), args.data
         )
-    log.info("iSarcasmEval: %s", results["isarcasmeval_held_out"])
+        log.info("readings before: %s", json.dumps(results["readings_before"]))
     write_json(results, args.out / "evaluation.json")
     return 0
 

@@ -31,19 +31,27 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from base_data import classes_of, isarcasmeval, semeval_sentiment, tweeteval
+from base_data import (
+    VALENCE_SCALE,
+    classes_of,
+    isarcasmeval,
+    semeval_held_back,
+    semeval_sarcasm_keys,
+    semeval_sentiment,
+    tweet_key,
+    tweeteval,
+    vader_ground_truth,
+)
 
 from mmfuse import config
-from mmfuse.fusion.bow import TfidfFeatures
 from mmfuse.fusion.featurize import Decoded, Featurizer, FeaturizerConfig
 from mmfuse.fusion.fit import Checkpoint, FitOptions, fit_many_shot
 from mmfuse.fusion.metrics import MISSING
-from mmfuse.fusion.stack import BOW_C, EMBEDDING_C, TUNED, fit_task
+from mmfuse.fusion.stack import TUNED
 from mmfuse.fusion.train import TrainOptions
 from mmfuse.fusion.tune import TuneOptions
 from mmfuse.io.writers import write_json
@@ -51,13 +59,12 @@ from mmfuse.types import Item
 
 log = logging.getLogger("train_base")
 
-VADER_FILES = (
-    "tweets_GroundTruth.txt",
-    "movieReviewSnippets_GroundTruth.txt",
-    "amazonReviewSnippets_GroundTruth.txt",
-    "nytEditorialSnippets_GroundTruth.txt",
-)
-VALENCE_SCALE = 4.0  # VADER ground-truth ratings lie in -4..+4
+# A VADER snippet rated at least this (mean of -4..+4) teaches sentiment (positive, and not
+# sarcastic), at most minus this negative; the ones between teach valence only (their neutral
+# band is not TweetEval's: mapped to three classes, all of them cost 1 to 9 points of macro-recall).
+CLEAR_RATING = 1.5
+# Positive SemEval tweets also labelled not sarcastic (hard negatives of the irony task).
+SINCERE_TWEETS = 3000
 VALENCE_RANGE = (-1.0, 1.0)
 SENTIMENT_CLASSES = ["negative", "neutral", "positive"]
 # Zero-shot prompts "class: description" (written once, never tuned on any split).
@@ -125,56 +132,20 @@ FIT_OPTIONS = FitOptions(
 )
 
 
-def vader_ground_truth(data: Path) -> tuple[list[str], np.ndarray]:
-    """VADER ground-truth snippets and their mean human valence divided by 4, in [-1, 1]."""
-    texts, values = [], []
-    for name in VADER_FILES:
-        lines = (data / "text" / "vader_groundtruth" / name).read_text(
-            encoding="utf-8", errors="replace"
-        )
-        for line in lines.splitlines():
-            parts = line.split("\t")
-            if len(parts) < 3 or not parts[2].strip():
-                continue
-            texts.append(parts[2])
-            values.append(float(parts[1]) / VALENCE_SCALE)
-    return texts, np.array(values, dtype=np.float32)
-
-
-def rephrase_teacher(
-    featurizer: Featurizer, texts: list[str], labels: list[str]
-) -> Callable[[list[str]], np.ndarray]:
-    """A plain-text sentiment reader: the mean of two class-balanced logistic regressions
-    (TF-IDF n-grams; sentence embedding + lexical features) fitted on labelled tweets.
-
-    It reads the authors' plain rephrases of their sarcastic tweets, whose sentiment is the
-    intended one; returns texts -> float32 [n, 3] probabilities in ``SENTIMENT_CLASSES`` order.
-    """
-    y = np.array([SENTIMENT_CLASSES.index(v) for v in labels])
-    prepared = [featurizer.prepare(t) for t in texts]
-    tfidf = TfidfFeatures()
-    bow = fit_task(tfidf.fit_transform(prepared), y, SENTIMENT_CLASSES, BOW_C)
-    dense = fit_task(featurizer.dense(texts, prepared), y, SENTIMENT_CLASSES, EMBEDDING_C)
-
-    def read(plain: list[str]) -> np.ndarray:
-        ready = [featurizer.prepare(t) for t in plain]
-        return (
-            bow.predict(tfidf.transform(ready)) + dense.predict(featurizer.dense(plain, ready))
-        ) / 2
-
-    return read
-
-
 def training_set(
-    data: Path, featurizer: Featurizer, hate_offensive: bool = False
+    data: Path, hate_offensive: bool = False
 ) -> tuple[list[str], dict[str, np.ndarray], dict[str, list[str]], dict]:
     """All training texts, labels per task, class names (``[]`` for valence) and counts.
 
-    Sentiment: the SemEval tweets without the TweetEval validation ones, and the sarcastic
-    iSarcasmEval tweets (outside the held-out fifth) labelled with the sentiment that
-    ``rephrase_teacher`` reads in their authors' rephrases. Irony: TweetEval irony train and
-    the author labels of the same iSarcasmEval tweets. Emotion: TweetEval emotion train.
-    Valence: the VADER ground truth.
+    Sentiment (as written, the ``literal_sentiment``): the SemEval tweets without the TweetEval
+    validation ones and the held-back ones, and the VADER snippets people rated clearly
+    (mean at least +1.5 positive, at most -1.5 negative) outside the held-back 30 %. Irony:
+    TweetEval irony train, the author labels of the iSarcasmEval tweets outside its
+    held-out fifth and calibration tenth, and hard negatives: sincere positive sentences that
+    are not sarcastic (those VADER snippets rated positive, ``SINCERE_TWEETS`` positive SemEval
+    tweets outside the 2014 sarcasm file), so that positive wording alone is no evidence of
+    sarcasm. Emotion: TweetEval emotion train. Valence: the VADER snippets outside the held-back
+    part.
 
     Returns:
         Texts, task -> labels (class indices with ``MISSING``, or valence with NaN, where a
@@ -184,42 +155,57 @@ def training_set(
     classes = {t: SENTIMENT_CLASSES if t == "sentiment" else classes_of(data, t) for t in tasks}
     val_texts, _ = tweeteval(data, "sentiment", "val")
     semeval_texts, semeval_labels, dropped = semeval_sentiment(data, val_texts)
+    semeval_kept = semeval_held_back(len(semeval_texts)).train
     sarcasm = isarcasmeval(data)
-    train = np.flatnonzero(~sarcasm.held_out)
-    sarcastic = [i for i in train if sarcasm.sarcastic[i]]
-    teacher = rephrase_teacher(featurizer, semeval_texts, semeval_labels)
-    intended = teacher([sarcasm.rephrases[i] for i in sarcastic]).argmax(axis=1)
-    intended_of = dict(zip(sarcastic, intended, strict=True))
-    rows: list[tuple[str, dict[str, int]]] = [
-        (t, {"sentiment": SENTIMENT_CLASSES.index(v)})
-        for t, v in zip(semeval_texts, semeval_labels, strict=True)
+    irony_classes = classes["irony"]
+    non_irony = irony_classes.index("non_irony")
+    sarcastic_keys = semeval_sarcasm_keys(data)
+    rng = np.random.default_rng(SEED)
+    sincere = [
+        i
+        for i in np.flatnonzero(semeval_kept)
+        if semeval_labels[i] == "positive" and tweet_key(semeval_texts[i]) not in sarcastic_keys
     ]
-    for i in train:
-        target = {"irony": int(sarcasm.sarcastic[i])}
-        if i in intended_of:
-            target["sentiment"] = int(intended_of[i])
-        rows.append((sarcasm.texts[i], target))
+    sincere = set(rng.choice(sincere, min(SINCERE_TWEETS, len(sincere)), replace=False).tolist())
+    rows: list[tuple[str, dict]] = []
+    for i in np.flatnonzero(semeval_kept):
+        target = {"sentiment": SENTIMENT_CLASSES.index(semeval_labels[i])}
+        if i in sincere:
+            target["irony"] = non_irony
+        rows.append((semeval_texts[i], target))
+    for i in np.flatnonzero(sarcasm.train):
+        rows.append((sarcasm.texts[i], {"irony": int(sarcasm.sarcastic[i])}))
     for task in tasks[1:]:
         index = {c: i for i, c in enumerate(classes[task])}
         for text, label in zip(*tweeteval(data, task, "train"), strict=True):
             if text.strip():  # 7 blank tweets in hate's train split
                 rows.append((text, {task: index[label]}))
+    vader_texts, valence, _, vader_held = vader_ground_truth(data)
+    clear = CLEAR_RATING / VALENCE_SCALE
+    for i in np.flatnonzero(vader_held.train):
+        target = {"valence": float(valence[i])}
+        if valence[i] >= clear:
+            target["sentiment"] = SENTIMENT_CLASSES.index("positive")
+            target["irony"] = non_irony
+        elif valence[i] <= -clear:
+            target["sentiment"] = SENTIMENT_CLASSES.index("negative")
+        rows.append((vader_texts[i], target))
     texts = [text for text, _ in rows]
     out = {t: np.array([r.get(t, MISSING) for _, r in rows], dtype=np.int64) for t in tasks}
-    vader_texts, valence = vader_ground_truth(data)
-    out = {t: np.r_[v, np.full(len(vader_texts), MISSING)] for t, v in out.items()}
-    out["valence"] = np.r_[np.full(len(texts), np.nan, np.float32), valence]
+    out["valence"] = np.array([r.get("valence", np.nan) for _, r in rows], dtype=np.float32)
     classes["valence"] = []
     counts = {
-        "semeval_tweets": len(semeval_texts),
+        "semeval_tweets": int(semeval_kept.sum()),
         "semeval_removed_as_tweeteval_validation": dropped,
-        "isarcasmeval_tweets": len(train),
-        "isarcasmeval_sarcastic_with_rephrase_sentiment": len(sarcastic),
-        "rephrase_sentiment": {
-            c: int(np.sum(intended == i)) for i, c in enumerate(SENTIMENT_CLASSES)
-        },
+        "semeval_held_back": int((~semeval_kept).sum()),
+        "semeval_sincere_positive_as_not_sarcastic": len(sincere),
+        "isarcasmeval_tweets": int(sarcasm.train.sum()),
+        "vader_snippets": int(vader_held.train.sum()),
+        "vader_held_back": int((~vader_held.train).sum()),
+        "vader_clear_positive": int(np.sum(vader_held.train & (valence >= clear))),
+        "vader_clear_negative": int(np.sum(vader_held.train & (valence <= -clear))),
     }
-    return texts + vader_texts, out, classes, counts
+    return texts, out, classes, counts
 
 
 def decode_texts(featurizer: Featurizer, texts: list[str]) -> list[Decoded]:
@@ -235,7 +221,7 @@ def train_base(
     started = time.perf_counter()
     # Media tokens stay unit vectors: the social task reads them through the text projection.
     featurizer = Featurizer(FeaturizerConfig(text=True, unit_variance_media=False))
-    texts, labels, classes, counts = training_set(data, featurizer, hate_offensive)
+    texts, labels, classes, counts = training_set(data, hate_offensive)
     options = options or FIT_OPTIONS
     checkpoint, history = fit_many_shot(
         featurizer,

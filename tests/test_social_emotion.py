@@ -1,5 +1,6 @@
-"""The social pipeline's emotion column: no emotion for a post whose sentiment is neutral, and
-no joy for a sarcastic complaint."""
+"""The social pipeline's sentiment and emotion columns: both readings of the sentiment, no
+emotion for a post whose sentiment is neutral, no joy for a sarcastic complaint; what a post
+describes once its praise words are taken out."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import numpy as np
 import pytest
 
 from mmfuse.fusion.model import FusionConfig, FusionModel, TaskConfig
-from mmfuse.tasks.social_scoring import NO_EMOTION, PostScores, _fill_predictions
+from mmfuse.tasks.social_scoring import (
+    NO_EMOTION,
+    Meant,
+    PostScores,
+    _fill_predictions,
+    without_praise,
+)
 
 
 def _model(*extra: TaskConfig) -> FusionModel:
@@ -38,30 +45,50 @@ def test_neutral_sentiment_gets_no_emotion():
         shares={"sentiment": shares, "emotion": shares},
     )
     posts = [PostScores() for _ in range(3)]
-    _fill_predictions(model, fused, posts)
+    _fill_predictions(model, fused, Meant(sentiment, np.zeros(3, bool), [""] * 3), posts)
     assert [p.columns["emotion"] for p in posts] == [NO_EMOTION, "joy", "anger"]
     assert posts[0].columns["emotion_prob"] == np.float32(0.7)
     assert posts[1].columns["emotion_prob"] == np.float32(0.6)
 
 
-def test_sarcastic_complaint_gets_the_emotion_it_means():
-    """Read negative and sarcastic: the literal words' joy gives way to the likeliest other
-    emotion. A sincere negative post and a sarcastic positive one keep their joy."""
+def test_flipped_post_gets_the_emotion_and_sentiment_it_means():
+    """Only a post whose meaning departs from its words (``Meant.flipped``) loses its words'
+    joy and reads as meant; a sarcastic-sounding post not flipped keeps both of its words'
+    readings, and both sentiment columns say which is which."""
     model = _model(TaskConfig("irony", classes=["non_irony", "irony"]))
-    sentiment = np.array([[0.8, 0.1, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]], np.float32)
-    irony = np.array([[0.1, 0.9], [0.9, 0.1], [0.1, 0.9]], np.float32)
+    literal = np.array([[0.1, 0.1, 0.8], [0.1, 0.1, 0.8], [0.8, 0.1, 0.1]], np.float32)
+    meant = literal.copy()
+    meant[0] = [0.7, 0.2, 0.1]
+    irony = np.array([[0.1, 0.9], [0.1, 0.9], [0.9, 0.1]], np.float32)
     emotion = np.tile(np.array([0.2, 0.5, 0.2, 0.1], np.float32), (3, 1))
     shares = np.ones((3, 1), np.float32)
     fused = SimpleNamespace(
-        scores={"sentiment": sentiment, "emotion": emotion, "irony": irony},
+        scores={"sentiment": literal, "emotion": emotion, "irony": irony},
         shares=dict.fromkeys(("sentiment", "emotion", "irony"), shares),
     )
     posts = [PostScores() for _ in range(3)]
-    _fill_predictions(model, fused, posts)
+    flipped = Meant(meant, np.array([True, False, False]), ["sarcastic", "", ""])
+    _fill_predictions(model, fused, flipped, posts)
+    assert [p.columns["sentiment"] for p in posts] == ["negative", "positive", "negative"]
+    assert [p.columns["literal_sentiment"] for p in posts] == ["positive"] * 2 + ["negative"]
+    assert [p.columns["flip_reason"] for p in posts] == ["sarcastic", "", ""]
+    assert posts[0].columns["sentiment_score"] == pytest.approx(0.1 - 0.7)
     assert [p.columns["emotion"] for p in posts] == ["anger", "joy", "joy"]
     assert posts[0].columns["emotion_prob"] == pytest.approx(0.2 / 0.3)
     assert [p.columns["sarcasm_prob"] for p in posts] == [
         np.float32(0.9),
-        np.float32(0.1),
         np.float32(0.9),
+        np.float32(0.1),
     ]
+    assert fused.scores["sentiment"] is literal  # the model's output is left as it was
+
+
+def test_without_praise_keeps_what_a_post_describes():
+    assert without_praise("Stuck in traffic for three hours. Best commute ever.") == (
+        "Stuck in traffic for three hours. commute ever."
+    )
+    assert without_praise("On hold for two hours. Fantastic. #greatservice 😍") == (
+        "On hold for two hours."
+    )
+    assert without_praise("I love this phone.") == "I this phone."
+    assert without_praise("The app keeps crashing 😡") == "The app keeps crashing 😡"

@@ -12,7 +12,8 @@ ROWS = [
     {"id": "1", "sentiment": "positive", "sentiment_score": 0.8, "sarcasm_prob": 0.1,
      "emotion": "joy", "topics": "travel", "brand": "acme", "error": ""},
     {"id": "2", "sentiment": "negative", "sentiment_score": -0.6, "sarcasm_prob": 0.7,
-     "emotion": "anger", "topics": "travel; customer service", "brand": "acme", "error": ""},
+     "emotion": "anger", "topics": "travel; customer service", "brand": "acme", "error": "",
+     "literal_sentiment": "positive", "flip_reason": "sarcastic (0.70): positive words about"},
     {"id": "3", "sentiment": "neutral", "sentiment_score": 0.0, "sarcasm_prob": 0.2,
      "emotion": "joy", "topics": "", "brand": "globex", "error": ""},
     {"id": "4", "error": "empty file"},
@@ -35,10 +36,12 @@ def test_summary_groups_by_all_topic_and_brand():
     )
     assert everyone["mean_sentiment_score"] == pytest.approx(0.067, abs=1e-3)
     assert everyone["sarcastic_share"] == pytest.approx(0.333, abs=1e-3)
+    assert everyone["flipped"] == 1  # counted as meant (negative), and said to be flipped
     assert everyone["top_emotions"].startswith("joy 0.67")
     travel = summary["topic", "travel"]
     assert travel["posts"] == 2 and travel["sarcastic_share"] == 0.5
     assert summary["topic", "customer service"]["negative"] == 1.0
+    assert summary["brand", "globex"]["flipped"] == 0
     assert summary["brand", "acme"]["posts"] == 2 and summary["brand", "globex"]["neutral"] == 1.0
     assert ("brand", "") not in summary
 

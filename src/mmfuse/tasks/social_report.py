@@ -149,6 +149,7 @@ def sentiment_section(rows: Sequence[dict]) -> Section:
             "positive": percent(overall.get("positive")),
             "negative": percent(overall.get("negative")),
             "sarcastic": percent(overall.get("sarcastic_share")),
+            "read against their words": overall.get("flipped", 0),
             "mean sentiment score": overall.get("mean_sentiment_score", ""),
         }
     )
@@ -160,8 +161,11 @@ def sentiment_section(rows: Sequence[dict]) -> Section:
             tag("h3", "Summary (summary.csv)"),
             table(SUMMARY_COLUMNS, summary),
         ],
-        f"Intended sentiment (a sarcastic complaint is negative); a post is sarcastic from a "
-        f"sarcasm probability of {SARCASM_THRESHOLD}. Bars give the number of posts scored.",
+        f"Sentiment as meant: a post reads against its words (negative) only when it is "
+        f"sarcastic (sarcasm probability of at least {SARCASM_THRESHOLD}, calibrated to a few "
+        f"per cent of sarcastic posts) and describes something bad; results.csv keeps the "
+        f"words' reading (literal_sentiment) and says why (flip_reason). Bars give the number "
+        f"of posts scored.",
         id="social-sentiment",
     )
 

@@ -5,10 +5,20 @@
 ``video`` per sampled frame, all in the text space), runs the model once on everything for
 the post's predictions and attention shares, then once per other source alone for that
 source's sentiment. Text-only batches take the first pass only.
+
+Two readings of the sentiment: ``literal_sentiment``, what the words say (the model's
+sentiment head, trained on literal labels), and ``sentiment``, as the author meant it. The
+second departs from the first only on evidence (``meant_sentiment``): the post reads
+sarcastic (``sarcasm_prob``, calibrated to a few per cent of sarcastic posts, at least
+``SARCASM_THRESHOLD``) *and* it describes something bad (read without its praise words,
+``without_praise``, it reads negative); ``flip_reason`` says so. The emotion follows the same
+rule (``intended_emotions``).
 """
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +47,9 @@ NO_EMOTION = "neutral"
 # sentiment is negative ("on hold for two hours. Fantastic.") keeps its literal words' joy in
 # an emotion head trained on literal labels; it gets its likeliest other emotion instead.
 POSITIVE_EMOTIONS = frozenset({"joy", "optimism", "love", "trust"})
+# Words of a post (``without_praise``) and the punctuation around a word.
+_TOKEN_RE = re.compile(r"\S+")
+_WORD_EDGES = "\"'.,!?;:()[]{}…*~-_\u201c\u201d\u2018\u2019"
 
 
 @dataclass
@@ -74,6 +87,93 @@ def sentiment_scores(model, predictions) -> np.ndarray:
     return probs[:, classes.index(POSITIVE)] - probs[:, classes.index(NEGATIVE)]
 
 
+def without_praise(text: str) -> str:
+    """The post without its praise words: what it describes, stripped of how it rates it.
+
+    A word is praise when VADER's lexicon gives it a positive valence, a hashtag when one of
+    its words is, an emoji when its name reads positive. "Stuck in traffic for three hours.
+    Best commute ever." -> "Stuck in traffic for three hours. commute ever."
+    """
+    from mmfuse.encoders.features import vader_analyzer
+    from mmfuse.nlp.social import HASHTAG_RE, emoji_name, find_emojis, split_hashtag
+
+    analyzer = vader_analyzer()
+
+    def praise(word: str) -> bool:
+        return analyzer.lexicon.get(word.lower().strip(_WORD_EDGES), 0.0) > 0
+
+    kept = []
+    for token in _TOKEN_RE.findall(text):
+        tag = HASHTAG_RE.fullmatch(token.rstrip(_WORD_EDGES))
+        if praise(token) or (tag and any(praise(w) for w in split_hashtag(tag.group(1)))):
+            continue
+        for found in reversed(find_emojis(token)):
+            if analyzer.polarity_scores(emoji_name(found["emoji"]))["compound"] > 0:
+                token = token[: found["match_start"]] + token[found["match_end"] :]
+        if token.strip():
+            kept.append(token)
+    return " ".join(kept)
+
+
+@dataclass
+class Meant:
+    """The sentiment as meant (``meant_sentiment``).
+
+    Attributes:
+        sentiment: float [n, classes] probabilities as meant: the literal ones, or for a
+            flipped post the reading of what it describes (``without_praise``).
+        flipped: bool [n], where the meaning departs from the words.
+        reasons: per post, why ("" where not flipped).
+    """
+
+    sentiment: np.ndarray
+    flipped: np.ndarray
+    reasons: list[str]
+
+
+def meant_sentiment(checkpoint, texts: Sequence[str], scores: dict[str, np.ndarray]) -> Meant:
+    """The sentiment each post means, from the model's literal reading of its words.
+
+    It departs from the literal reading only on evidence: the post reads sarcastic (irony
+    probability at least ``SARCASM_THRESHOLD``), its words do not already read negative, and
+    without its praise words it reads negative (it describes something bad: a delay, a
+    breakage, a wait). Sincere praise, however sarcastic it sounds, keeps its words' reading.
+    A model without sentiment and irony tasks keeps the literal reading.
+
+    Args:
+        checkpoint: the model and featurizer (reads the stripped posts, a few per cent).
+        texts: the posts' captions ("" for none).
+        scores: task -> probabilities of the posts (``infer(...).scores``).
+    """
+    model = checkpoint.model
+    literal = scores["sentiment"]
+    meant = Meant(literal.copy(), np.zeros(len(literal), bool), [""] * len(literal))
+    if "irony" not in model.tasks or NEGATIVE not in model.task("sentiment").classes:
+        return meant
+    classes = model.task("sentiment").classes
+    negative = classes.index(NEGATIVE)
+    irony = scores["irony"][:, model.task("irony").classes.index("irony")]
+    stripped = {
+        i: without_praise(text)
+        for i, text in enumerate(texts)
+        if irony[i] >= SARCASM_THRESHOLD and literal[i].argmax() != negative and text.strip()
+    }
+    rows = [i for i, text in stripped.items() if text.strip()]
+    if not rows:
+        return meant
+    tokens = checkpoint.featurizer.featurize_texts([stripped[i] for i in rows])
+    plain = infer(model, tokens).scores["sentiment"]
+    for i, reading in zip(rows, plain, strict=True):
+        if reading.argmax() == negative:
+            meant.sentiment[i] = reading
+            meant.flipped[i] = True
+            meant.reasons[i] = (
+                f"sarcastic ({irony[i]:.2f}): {classes[literal[i].argmax()]} words about "
+                "something bad"
+            )
+    return meant
+
+
 def score_posts(checkpoint, decoded: Sequence, media: Sequence) -> list[PostScores]:
     """The model's reading of each post of a batch (``Decoded`` and ``EncodedMedia``).
 
@@ -88,25 +188,34 @@ def score_posts(checkpoint, decoded: Sequence, media: Sequence) -> list[PostScor
     captioned = np.flatnonzero([bool(d.text.strip()) for d in decoded])
     fused = infer(model, {**caption, **sources})
     posts = [PostScores() for _ in range(len(decoded))]
-    _fill_predictions(model, fused, posts)
+    meant = None
+    if "sentiment" in model.tasks:
+        meant = meant_sentiment(checkpoint, [d.text for d in decoded], fused.scores)
+    _fill_predictions(model, fused, meant, posts)
     _fill_vectors(caption, sources, posts)
     if sources and len(captioned):
         _fill_incongruity(model, featurizer, media, caption, sources, captioned, posts)
     return posts
 
 
-def _fill_predictions(model, fused, posts: list[PostScores]) -> None:
-    if "sentiment" in model.tasks:
+def _fill_predictions(model, fused, meant: Meant | None, posts: list[PostScores]) -> None:
+    if meant is not None:
+        literal = fused.scores["sentiment"].argmax(axis=1)
+        fused = copy.copy(fused)  # the sentiment as meant from here on
+        fused.scores = {**fused.scores, "sentiment": meant.sentiment}
         for post, value in zip(posts, sentiment_scores(model, fused), strict=True):
             post.columns["sentiment_score"] = float(value)
+        for post, best, reason in zip(posts, literal, meant.reasons, strict=True):
+            post.columns["literal_sentiment"] = model.task("sentiment").classes[best]
+            post.columns["flip_reason"] = reason
     for task in model.tasks:
         config, scores = model.task(task), fused.scores[task]
         if config.kind == "regression":
             for post, value in zip(posts, scores, strict=True):
                 post.columns[task] = float(value)
             continue
-        if task == "emotion":
-            scores = intended_emotions(model, fused.scores)
+        if task == "emotion" and meant is not None:
+            scores = intended_emotions(model, scores, meant.flipped)
         best = scores.argmax(axis=1)
         for i, post in enumerate(posts):
             if task == "irony":
@@ -114,7 +223,7 @@ def _fill_predictions(model, fused, posts: list[PostScores]) -> None:
             else:
                 post.columns[task] = config.classes[best[i]]
                 post.columns[f"{task}_prob"] = float(scores[i, best[i]])
-        if task == "emotion" and "sentiment" in model.tasks:
+        if task == "emotion" and meant is not None:
             _no_emotion_when_neutral(model, fused, posts)
         name, shares = OUTPUT_NAMES.get(task, task), fused.shares[task]
         for source in SOURCES:
@@ -125,24 +234,17 @@ def _fill_predictions(model, fused, posts: list[PostScores]) -> None:
                 post.columns[f"{name}_from_{source}"] = float(value)
 
 
-def intended_emotions(model, scores: dict[str, np.ndarray]) -> np.ndarray:
-    """float [n, classes] emotion probabilities, the positive emotions (``POSITIVE_EMOTIONS``)
-    taken out where the post reads sarcastic (irony >= ``SARCASM_THRESHOLD``, as the summary
-    counts sarcastic posts) and its sentiment
-    negative: the emotion its author meant, as its sentiment is; the other emotions' shares
-    are renormalised to sum to 1. Unchanged without the three tasks or without a
-    non-positive emotion class."""
-    emotion = scores["emotion"]
-    if not {"sentiment", "irony"} <= set(model.tasks):
-        return emotion
+def intended_emotions(model, emotion: np.ndarray, flipped: np.ndarray) -> np.ndarray:
+    """float [n, classes] emotion probabilities as meant: where the sentiment as meant departs
+    from the words (``flipped``, ``meant_sentiment``), the positive emotions
+    (``POSITIVE_EMOTIONS``) are taken out and the others renormalised to sum to 1, so a
+    sarcastic complaint gets the emotion its author meant, as its sentiment does. Unchanged
+    elsewhere, and without a non-positive emotion class."""
     classes = model.task("emotion").classes
     positive = [i for i, name in enumerate(classes) if name in POSITIVE_EMOTIONS]
-    sentiments, ironies = model.task("sentiment").classes, model.task("irony").classes
-    if not 0 < len(positive) < len(classes) or NEGATIVE not in sentiments or "irony" not in ironies:
+    if not 0 < len(positive) < len(classes):
         return emotion
-    negative = scores["sentiment"].argmax(axis=1) == sentiments.index(NEGATIVE)
-    sarcastic = scores["irony"][:, ironies.index("irony")] >= SARCASM_THRESHOLD
-    rows = np.flatnonzero(negative & sarcastic)
+    rows = np.flatnonzero(flipped)
     meant = emotion.copy()
     meant[np.ix_(rows, positive)] = 0.0
     meant[rows] /= np.maximum(meant[rows].sum(axis=1, keepdims=True), 1e-12)

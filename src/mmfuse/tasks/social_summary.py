@@ -2,9 +2,10 @@
 
 One summary row per group: all posts, each topic, and each value of the brand/campaign-like
 columns the input carried (``GROUP_COLUMNS`` found in the rows). Per group: post count, the
-sentiment mix (share of negative, neutral and positive posts among those scored), the mean
-sentiment score, the share of sarcastic posts (sarcasm probability of at least 0.5), and the
-most frequent emotions.
+sentiment mix as meant (share of negative, neutral and positive posts among those scored),
+how many posts were read against their words (``flipped``: sarcastic praise of something
+bad, see ``flip_reason``), the mean sentiment score, the share of sarcastic posts (sarcasm
+probability of at least 0.5), and the most frequent emotions.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ SUMMARY_COLUMNS = (
     "negative",
     "neutral",
     "positive",
+    "flipped",
     "mean_sentiment_score",
     "sarcastic_share",
     "top_emotions",
@@ -70,6 +72,7 @@ def _summary(group: str, value: str, rows: list[dict]) -> dict:
         "posts": len(rows),
         "scored": n,
         **{name: round(mix[name] / n, DECIMALS) if n else None for name in SENTIMENTS},
+        "flipped": sum(bool(r.get("flip_reason")) for r in scored),
         "mean_sentiment_score": round(sum(scores) / len(scores), DECIMALS) if scores else None,
         "sarcastic_share": (
             round(sum(p >= SARCASM_THRESHOLD for p in sarcasm) / len(sarcasm), DECIMALS)
