@@ -8,7 +8,8 @@ belongs to another split), then runs both, as a user would:
 
 - ``mmfuse evaluate --model mmfuse-base --labels labels.csv --data posts.csv``;
 - ``mmfuse run social-media posts.csv --no-cache``, scored from its ``results.csv``: the
-  ``sentiment`` and ``emotion`` columns, and irony where ``sarcasm_prob`` > 0.5.
+  ``literal_sentiment`` (the head's reading; ``sentiment`` is as meant) and ``emotion``
+  columns, and irony where ``sarcasm_prob`` > 0.5.
 
 and prints TweetEval's metric of each task for both (irony: F1 of the ironic class; emotion:
 macro-F1; sentiment: macro-recall). Exit status 1 when they differ. The shipped model was
@@ -29,8 +30,7 @@ import numpy as np
 from mmfuse import config
 from mmfuse.cli import main as mmfuse
 from mmfuse.fusion.evaluate import score
-from mmfuse.tasks.social_scoring import NEGATIVE, NO_EMOTION
-from mmfuse.tasks.social_summary import SARCASM_THRESHOLD
+from mmfuse.tasks.social_scoring import NO_EMOTION
 
 TASKS = ("sentiment", "emotion", "irony")
 METRIC = {"sentiment": "macro_recall", "emotion": "macro_f1", "irony": "f1_irony"}
@@ -67,19 +67,20 @@ def pipeline_metrics(results: Path, labels: Path, predictions: Path) -> dict[str
     """TweetEval's metric per task from the pipeline's results.csv.
 
     The pipeline writes ``NO_EMOTION`` where the sentiment reads neutral (TweetEval's emotion
-    classes have no such class), and the emotion a sarcastic complaint means where the head
-    reads its literal words' joy (``intended_emotions``): those posts take the emotion head's
-    class, which ``mmfuse evaluate`` wrote in ``predictions`` (``emotion_predicted``), so that
-    both paths score the same head.
+    classes have no such class), and the emotion a sarcastic complaint means where it reads
+    the post against its words (``flip_reason``, ``intended_emotions``): those posts take the
+    emotion head's class, which ``mmfuse evaluate`` wrote in ``predictions``
+    (``emotion_predicted``), so that both paths score the same head. The sentiment is its
+    ``literal_sentiment``, the head's reading.
     """
     with open(results, encoding="utf-8", newline="") as stream:
         rows = {row["id"]: row for row in csv.DictReader(stream)}
     with open(predictions, encoding="utf-8", newline="") as stream:
         head = {row["id"]: row.get("emotion_predicted", "") for row in csv.DictReader(stream)}
     for key, row in rows.items():
-        meant = row["sentiment"] == NEGATIVE and float(row["sarcasm_prob"]) >= SARCASM_THRESHOLD
-        if row["emotion"] == NO_EMOTION or meant:
+        if row["emotion"] == NO_EMOTION or row["flip_reason"]:
             row["emotion"] = head.get(key, row["emotion"])
+        row["sentiment"] = row["literal_sentiment"]
     with open(labels, encoding="utf-8", newline="") as stream:
         truth = list(csv.DictReader(stream))
     if failed := [r["id"] for r in rows.values() if r["error"]]:

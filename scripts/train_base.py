@@ -4,25 +4,29 @@
 
 Tasks and training data (``DATA/text``; readers in ``base_data.py``):
 
-- sentiment (negative, neutral, positive): the SemEval 2013-2016 Task 4A tweets (the pool
-  TweetEval's sentiment splits were drawn from) without the TweetEval sentiment validation
-  tweets, so that split stays unseen; and the sarcastic iSarcasmEval tweets (outside its
-  held-out fifth) labelled with the *intended* sentiment: what ``rephrase_teacher``, fitted on
-  the SemEval tweets, reads in the author's own plain rephrase of the tweet.
-- valence, a score in [-1, 1]: the VADER ground truth, 23,699 snippets (tweets, movie and
-  product reviews, editorials) rated -4..+4 by humans, divided by 4. Mapped to three classes
-  with a neutral band and added to the sentiment task, these snippets lowered the sentiment
-  macro-recall by 1 to 9 points (their neutral is not TweetEval's), so they teach a
-  regression task instead, which the sentiment head sees through the stacked tokens.
+- sentiment (negative, neutral, positive), as the words say it (v3; the social task reads
+  the meaning from it, ``social_scoring.meant_sentiment``): the SemEval 2013-2016 Task 4A
+  tweets (the pool TweetEval's sentiment splits were drawn from) without the TweetEval
+  sentiment validation tweets and 2,000 held back; and the VADER snippets people rated
+  clearly positive or negative (``CLEAR_RATING``), outside the 30 % held back.
+- valence, a score in [-1, 1]: the VADER ground truth (tweets, movie and product reviews,
+  editorials) rated -4..+4 by humans, divided by 4, outside the 30 % held back.
 - emotion: TweetEval emotion train (anger, joy, optimism, sadness).
-- irony: TweetEval irony train (non_irony, irony) and the iSarcasmEval authors' own labels
-  (sarcastic or not) of the same iSarcasmEval tweets.
+- irony: TweetEval irony train (non_irony, irony), the iSarcasmEval authors' own labels
+  (sarcastic or not) outside its held-out fifth and calibration tenth, and hard negatives:
+  sincere positive sentences of every length (the clearly positive VADER snippets,
+  ``SINCERE_TWEETS`` positive SemEval tweets), so that positive wording is no evidence of
+  sarcasm. ``calibrate_base.py`` then calibrates the head to a few per cent of sarcasm.
 - offensive, hate: the TweetEval offensive and hate train splits (``--with-hate-offensive``).
 
-The validation splits of emotion and irony are never trained on: early stopping and every
-choice use a held-out part of the training splits (``FitOptions.holdout``). Seeds are fixed,
-so two runs on the same machine give the same checkpoint. Encoder outputs are cached, so a
-second run skips encoding.
+The validation splits and the held-back parts (``base_data``) are never trained on: early
+stopping and every choice use a held-out part of the training splits
+(``FitOptions.holdout``). Seeds are fixed, so two runs on the same machine give the same
+checkpoint. Encoder outputs are cached, so a second run skips encoding.
+
+v2 also labelled the sarcastic iSarcasmEval tweets with the sentiment of their authors'
+rephrases: its sentiment head learnt that short positive posts are negative, and read
+"I love this phone." negative (issue 21).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from base_data import (
+    SEMEVAL_HELD_BACK,
     VALENCE_SCALE,
     classes_of,
     isarcasmeval,
@@ -65,6 +70,11 @@ log = logging.getLogger("train_base")
 CLEAR_RATING = 1.5
 # Positive SemEval tweets also labelled not sarcastic (hard negatives of the irony task).
 SINCERE_TWEETS = 3000
+# v3 was trained on a shared 2-core CPU with a fraction of it free: the fine-tuned layers'
+# cost grows with the items, so it reads a random 15,000 of the SemEval tweets (of 45,650)
+# and 3,000 of the VADER snippets rated between the clear bounds (valence only).
+SEMEVAL_TRAIN = 15000
+VADER_MIDDLE = 3000
 VALENCE_RANGE = (-1.0, 1.0)
 SENTIMENT_CLASSES = ["negative", "neutral", "positive"]
 # Zero-shot prompts "class: description" (written once, never tuned on any split).
@@ -105,7 +115,8 @@ SEED = 0
 # models' mean, which on emotion scored above the plain head (validation 70.3 vs 64.0); the
 # valence head stays plain (a valence prior weakened the ``sentiment_score``).
 # Fine-tuned top layers (``FitOptions.tune``, the ``tuned`` stack): MiniLM's top two of six
-# layers, two epochs. Tried on 2,000 SemEval tweets with the emotion, irony and sarcasm sets,
+# layers, one epoch (v2: two; v3 trained on a shared, busy CPU, where a second epoch did not
+# fit the time). Tried on 2,000 SemEval tweets with the emotion, irony and sarcasm sets,
 # one epoch already read emotion at 71.7 and irony at 66.0 (frozen stacks: 71.2 and 59.7).
 # The residual heads start from the fine-tuned layers' reading alone (``prior_tokens``) and
 # the fusion model is trained on the held-out items (``blend``): trained on out-of-fold
@@ -116,7 +127,7 @@ FIT_OPTIONS = FitOptions(
     model={"n_layers": 0},
     value_ranges={"valence": VALENCE_RANGE},
     residual=("sentiment", "emotion", "irony"),
-    tune=TuneOptions(layers=2, epochs=2, seed=SEED),
+    tune=TuneOptions(layers=2, epochs=1, seed=SEED),
     prior_tokens=(TUNED,),
     blend=True,
     train=TrainOptions(
@@ -156,11 +167,13 @@ def training_set(
     val_texts, _ = tweeteval(data, "sentiment", "val")
     semeval_texts, semeval_labels, dropped = semeval_sentiment(data, val_texts)
     semeval_kept = semeval_held_back(len(semeval_texts)).train
+    rng = np.random.default_rng(SEED)
+    chosen = rng.choice(np.flatnonzero(semeval_kept), SEMEVAL_TRAIN, replace=False)
+    semeval_kept = np.isin(np.arange(len(semeval_texts)), chosen)
     sarcasm = isarcasmeval(data)
     irony_classes = classes["irony"]
     non_irony = irony_classes.index("non_irony")
     sarcastic_keys = semeval_sarcasm_keys(data)
-    rng = np.random.default_rng(SEED)
     sincere = [
         i
         for i in np.flatnonzero(semeval_kept)
@@ -182,7 +195,10 @@ def training_set(
                 rows.append((text, {task: index[label]}))
     vader_texts, valence, _, vader_held = vader_ground_truth(data)
     clear = CLEAR_RATING / VALENCE_SCALE
-    for i in np.flatnonzero(vader_held.train):
+    middle = np.flatnonzero(vader_held.train & (np.abs(valence) < clear))
+    vader_kept = vader_held.train & (np.abs(valence) >= clear)
+    vader_kept[rng.choice(middle, min(VADER_MIDDLE, len(middle)), replace=False)] = True
+    for i in np.flatnonzero(vader_kept):
         target = {"valence": float(valence[i])}
         if valence[i] >= clear:
             target["sentiment"] = SENTIMENT_CLASSES.index("positive")
@@ -196,11 +212,13 @@ def training_set(
     classes["valence"] = []
     counts = {
         "semeval_tweets": int(semeval_kept.sum()),
+        "semeval_not_read_for_time": int(len(semeval_texts) - semeval_kept.sum())
+        - SEMEVAL_HELD_BACK,
         "semeval_removed_as_tweeteval_validation": dropped,
-        "semeval_held_back": int((~semeval_kept).sum()),
+        "semeval_held_back": SEMEVAL_HELD_BACK,
         "semeval_sincere_positive_as_not_sarcastic": len(sincere),
         "isarcasmeval_tweets": int(sarcasm.train.sum()),
-        "vader_snippets": int(vader_held.train.sum()),
+        "vader_snippets": int(vader_kept.sum()),
         "vader_held_back": int((~vader_held.train).sum()),
         "vader_clear_positive": int(np.sum(vader_held.train & (valence >= clear))),
         "vader_clear_negative": int(np.sum(vader_held.train & (valence <= -clear))),
