@@ -14,8 +14,8 @@ macro-recall, next to the leaderboard's (test split; ``LEADERBOARD``).
 - many-shot: the checkpoint on the validation splits, which it never saw (``train_base``
   removes the sentiment validation tweets from the SemEval tweets it trains on). Emotion
   also as the social task writes it (``many_shot_as_written``: a sarcastic complaint gets
-  the emotion it means, ``social_scoring.intended_emotions``; TweetEval's labels are literal).
-- both readings (``reading_scores``), literal and as meant (``social_scoring.meant_sentiment``),
+  the emotion it means, ``scoring.intended_emotions``; TweetEval's labels are literal).
+- both readings (``reading_scores``), literal and as meant (``scoring.meant_sentiment``),
   on data never trained on: TweetEval sentiment validation, the measuring halves of the
   held-back VADER snippets and SemEval tweets (share of positive snippets read negative,
   share flagged sarcastic), the iSarcasmEval held-out fifth (F1 of the sarcastic class, share
@@ -57,11 +57,11 @@ from train_base import CLEAR_RATING, DESCRIPTIONS, SENTIMENT_CLASSES, decode_tex
 
 from mmfuse import config
 from mmfuse.fusion.evaluate import score
-from mmfuse.fusion.featurize import Featurizer
-from mmfuse.fusion.fit import Checkpoint, fit_few_shot, zero_shot
 from mmfuse.fusion.inference import predict
 from mmfuse.io.writers import write_json
-from mmfuse.tasks.social_scoring import intended_emotions, meant_sentiment
+from mmfuse.tasks.social_media.featurize import Featurizer
+from mmfuse.tasks.social_media.fit import Checkpoint, fit_few_shot, zero_shot
+from mmfuse.tasks.social_media.scoring import intended_emotions, meant_sentiment
 
 log = logging.getLogger("eval_base")
 

@@ -30,7 +30,7 @@ import numpy as np
 from mmfuse import config
 from mmfuse.cli import main as mmfuse
 from mmfuse.fusion.evaluate import score
-from mmfuse.tasks.social_scoring import NO_EMOTION
+from mmfuse.tasks.social_media.scoring import NO_EMOTION
 
 TASKS = ("sentiment", "emotion", "irony")
 METRIC = {"sentiment": "macro_recall", "emotion": "macro_f1", "irony": "f1_irony"}

@@ -5,7 +5,7 @@
 Tasks and training data (``DATA/text``; readers in ``base_data.py``):
 
 - sentiment (negative, neutral, positive), as the words say it (v3; the social task reads
-  the meaning from it, ``social_scoring.meant_sentiment``): the SemEval 2013-2016 Task 4A
+  the meaning from it, ``scoring.meant_sentiment``): the SemEval 2013-2016 Task 4A
   tweets (the pool TweetEval's sentiment splits were drawn from) without the TweetEval
   sentiment validation tweets and 2,000 held back; and the VADER snippets people rated
   clearly positive or negative (``CLEAR_RATING``), outside the 30 % held back.
@@ -53,13 +53,13 @@ from base_data import (
 )
 
 from mmfuse import config
-from mmfuse.fusion.featurize import Decoded, Featurizer, FeaturizerConfig
-from mmfuse.fusion.fit import Checkpoint, FitOptions, fit_many_shot
 from mmfuse.fusion.metrics import MISSING
-from mmfuse.fusion.stack import TUNED
 from mmfuse.fusion.train import TrainOptions
-from mmfuse.fusion.tune import TuneOptions
 from mmfuse.io.writers import write_json
+from mmfuse.tasks.social_media.featurize import Decoded, Featurizer, FeaturizerConfig
+from mmfuse.tasks.social_media.fit import Checkpoint, FitOptions, fit_many_shot
+from mmfuse.tasks.social_media.stack import TUNED
+from mmfuse.tasks.social_media.tune import TuneOptions
 from mmfuse.types import Item
 
 log = logging.getLogger("train_base")

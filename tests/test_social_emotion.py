@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mmfuse.fusion.model import FusionConfig, FusionModel, TaskConfig
-from mmfuse.tasks.social_scoring import (
+from mmfuse.tasks.social_media.scoring import (
     NO_EMOTION,
     Meant,
     PostScores,

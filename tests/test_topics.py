@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from mmfuse.encoders.conse import normalise
-from mmfuse.tasks.social_media import (
+from mmfuse.tasks.social_media.task import (
     DEFAULT_TOPICS,
     OTHER_TOPIC,
     pick_topics,

@@ -26,7 +26,7 @@ import numpy as np
 
 from mmfuse.encoders.conse import normalise
 from mmfuse.fusion.inference import infer
-from mmfuse.tasks.social_summary import SARCASM_THRESHOLD
+from mmfuse.tasks.social_media.summary import SARCASM_THRESHOLD
 
 # The sentiment score in [-1, 1] is p(positive) - p(negative) of the sentiment as meant, so
 # it agrees with ``sentiment`` (a sarcastic complaint scores below 0). A model's valence
@@ -94,8 +94,8 @@ def without_praise(text: str) -> str:
     its words is, an emoji when its name reads positive. "Stuck in traffic for three hours.
     Best commute ever." -> "Stuck in traffic for three hours. commute ever."
     """
-    from mmfuse.encoders.features import vader_analyzer
     from mmfuse.nlp.social import HASHTAG_RE, emoji_name, find_emojis, split_hashtag
+    from mmfuse.tasks.social_media.features import vader_analyzer
 
     analyzer = vader_analyzer()
 

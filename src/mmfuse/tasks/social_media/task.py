@@ -28,8 +28,6 @@ import numpy as np
 from mmfuse import __version__, registry
 from mmfuse.encoders.conse import normalise
 from mmfuse.errors import UsageError
-from mmfuse.fusion.examples import examples_task
-from mmfuse.fusion.featurize import TEXT
 from mmfuse.fusion.media import Decoded, EncodedMedia, decode_media
 from mmfuse.fusion.model import CONFIG_FILE, checkpoint_folder, read_config
 from mmfuse.tasks.base import Task
@@ -37,14 +35,16 @@ from mmfuse.tasks.cells import meta_columns, passed_through, rounded, visual_con
 from mmfuse.tasks.media import MediaOptions
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
-from mmfuse.tasks.social_scoring import (
+from mmfuse.tasks.social_media.examples import examples_task
+from mmfuse.tasks.social_media.featurize import TEXT
+from mmfuse.tasks.social_media.scoring import (
     OUTPUT_NAMES,
     SOURCES,
     VALENCE,
     add_media_aliases,
     score_posts,
 )
-from mmfuse.tasks.social_summary import write_outputs
+from mmfuse.tasks.social_media.summary import write_outputs
 from mmfuse.types import Item
 
 DEFAULT_MODEL = "mmfuse-base"
@@ -100,7 +100,7 @@ TOPIC_TEMPLATES = ("{}", "a social media post about {}")
 # second by TOPIC_MARGIN_Z (it clearly wins); else ``OTHER_TOPIC``. (Both chosen on 28
 # examples of the default list, 21 right at 1.2 and 0.3 against 19 at 2.0 and 0; not on the
 # test's posts.)
-TOPIC_BACKGROUND = Path(__file__).resolve().parents[1] / "data" / "topic_background.txt"
+TOPIC_BACKGROUND = Path(__file__).resolve().parents[2] / "data" / "topic_background.txt"
 TOPIC_MIN_Z = 1.2
 TOPIC_MARGIN_Z = 0.3
 TOPIC_MIN_SPREAD = 0.02  # floor of a topic's standard deviation over the background posts
@@ -303,8 +303,8 @@ class SocialMediaTask(Task):
     def setup(self) -> None:
         if self.checkpoint is not None:  # set up already (engines call this once per worker)
             return
-        from mmfuse.fusion.examples import adapt_to_examples
-        from mmfuse.fusion.fit import Checkpoint
+        from mmfuse.tasks.social_media.examples import adapt_to_examples
+        from mmfuse.tasks.social_media.fit import Checkpoint
 
         # no feature cache: the results cache already keeps every analysed post
         checkpoint = Checkpoint.load(self.folder, cache=False, device=self.device)
@@ -380,6 +380,6 @@ class SocialMediaTask(Task):
 
     @classmethod
     def report_sections(cls, rows, out_dir, files):
-        from mmfuse.tasks.social_report import report_sections
+        from mmfuse.tasks.social_media.report import report_sections
 
         return report_sections(rows, out_dir, files)
