@@ -36,9 +36,9 @@ from sklearn.linear_model import LogisticRegression
 from train_base import decode_texts
 
 from mmfuse import config
-from mmfuse.fusion.fit import Checkpoint
 from mmfuse.fusion.inference import predict
 from mmfuse.fusion.model import save_model
+from mmfuse.tasks.social_media.fit import Checkpoint
 
 log = logging.getLogger("calibrate_base")
 

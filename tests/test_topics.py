@@ -42,7 +42,7 @@ def test_a_post_gets_the_topic_that_clearly_wins_else_other():
 
 @pytest.mark.integration
 def test_forty_posts_get_their_topic_or_other():
-    from mmfuse.fusion.featurize import Featurizer
+    from mmfuse.tasks.social_media.featurize import Featurizer
 
     with open(POSTS, encoding="utf-8", newline="") as stream:
         rows = list(csv.DictReader(stream))
