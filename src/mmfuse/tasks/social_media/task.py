@@ -277,7 +277,8 @@ class SocialMediaTask(Task):
             "version": __version__,
             # rows cached before the sentiment had two readings (``meant_sentiment``) and
             # before topics were scored per list (``other``) are not reused
-            "readings": "literal and meant sentiment; flip on sarcasm and something bad",
+            "readings": "literal and meant sentiment, flip on sarcasm and something bad; one "
+            "topic against ordinary posts, else other",
             "model": str(self.options.model),
             "model_sha256": _digest(self.folder),
             "topics": list(self.options.topics),
