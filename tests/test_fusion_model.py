@@ -410,3 +410,22 @@ def test_zero_and_few_shot_on_real_tweets(tweet_emotions):
     few_shot = evaluate(model, val_x, {"emotion": val_y})["emotion"]["macro_f1"]
     assert zero_shot > 0.4  # chance is about 0.25; measured 0.506
     assert few_shot > zero_shot + 0.02  # measured: 0.506 -> 0.544
+
+
+def test_a_calibrated_head_scales_and_shifts_its_logits_and_keeps_them_when_saved(tmp_path):
+    """``TaskConfig.calibration``: softmax(logits / T + bias), as fitted after training (the
+    sarcasm head of mmfuse-base); saved in config.json and read back."""
+    rng = np.random.default_rng(0)
+    inputs = {"text": tokens(rng, [2, 3, 1], D)}
+    plain = tiny_model(scramble=True)
+    calibrated = tiny_model(scramble=True)
+    calibrated.task("mood").calibration = {"temperature": 2.0, "bias": [0.0, -1.0, 0.5]}
+    logits = run(plain, inputs).logits["mood"]
+    expected = torch.softmax(logits / 2.0 + torch.tensor([0.0, -1.0, 0.5]), dim=-1)
+    assert torch.allclose(run(calibrated, inputs).scores["mood"], expected, atol=1e-6)
+    assert torch.allclose(run(calibrated, inputs).scores["tags"], run(plain, inputs).scores["tags"])
+    loaded = load_model(save_model(calibrated, tmp_path / "m"))
+    assert loaded.task("mood").calibration == {"temperature": 2.0, "bias": [0.0, -1.0, 0.5]}
+    assert torch.allclose(run(loaded.eval(), inputs).scores["mood"], expected, atol=1e-6)
+    with pytest.raises(ValueError, match="calibration"):
+        TaskConfig("mood", classes=["a", "b"], calibration={"temperature": 1.0, "bias": [0.0]})
