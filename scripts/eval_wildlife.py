@@ -64,7 +64,7 @@ def run(folder: Path, out: Path, species_text: str, *extra: str) -> list[dict]:
     species.write_text(species_text, encoding="utf-8")
     argv = ["run", "wildlife", str(folder), "--species", str(species), "-o", str(out)]
     cli.main([*argv, "--overwrite", "--no-cache", "--no-progress", "-q", *extra])
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
         return list(csv.DictReader(stream))
 
 
@@ -165,7 +165,7 @@ def zebra(out: Path) -> dict:
 def _borneo_files(data: Path, seed: int) -> tuple[Path, dict[str, list[str]]]:
     """The Borneo folder and each species' files, shuffled with ``seed``."""
     folder = data / "images" / "camtrapr_borneo"
-    with open(folder / "labels.csv", encoding="utf-8", newline="") as stream:
+    with open(folder / "labels.csv", encoding="utf-8-sig", newline="") as stream:
         labels = [r for r in csv.DictReader(stream) if r["label"] in BORNEO]
     by_species = defaultdict(list)
     for row in labels:

@@ -72,15 +72,15 @@ def pipeline_metrics(results: Path, labels: Path, predictions: Path) -> dict[str
     class, which ``mmfuse evaluate`` wrote in ``predictions`` (``emotion_predicted``), so that
     both paths score the same head.
     """
-    with open(results, encoding="utf-8", newline="") as stream:
+    with open(results, encoding="utf-8-sig", newline="") as stream:
         rows = {row["id"]: row for row in csv.DictReader(stream)}
-    with open(predictions, encoding="utf-8", newline="") as stream:
+    with open(predictions, encoding="utf-8-sig", newline="") as stream:
         head = {row["id"]: row.get("emotion_predicted", "") for row in csv.DictReader(stream)}
     for key, row in rows.items():
         meant = row["sentiment"] == NEGATIVE and float(row["sarcasm_prob"]) >= SARCASM_THRESHOLD
         if row["emotion"] == NO_EMOTION or meant:
             row["emotion"] = head.get(key, row["emotion"])
-    with open(labels, encoding="utf-8", newline="") as stream:
+    with open(labels, encoding="utf-8-sig", newline="") as stream:
         truth = list(csv.DictReader(stream))
     if failed := [r["id"] for r in rows.values() if r["error"]]:
         raise SystemExit(f"{len(failed)} posts failed in the pipeline, e.g. {failed[0]}")

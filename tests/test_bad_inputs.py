@@ -98,7 +98,7 @@ def test_each_bad_file_gets_one_error_row_and_inputs_stay_untouched(tmp_path, ca
     code = main([str(root), "-o", str(tmp_path / "out"), "--batch-size", "4"])
 
     assert _fingerprint(root) == before  # same files, bytes, times and modes; nothing added
-    with open(tmp_path / "out/results.csv", encoding="utf-8", newline="") as file:
+    with open(tmp_path / "out/results.csv", encoding="utf-8-sig", newline="") as file:
         rows = {row["id"]: row for row in csv.DictReader(file)}
     assert sorted(rows) == sorted(expected)
     for item_id, error in expected.items():
@@ -143,7 +143,7 @@ def _manifest_rows(
     write_image(folder / "media" / "dog.jpg")
     (folder / "posts.csv").write_text(manifest, encoding="utf-8")
     code = main([str(folder / "posts.csv"), "-o", str(tmp_path / out), *flags])
-    with open(tmp_path / out / "results.csv", encoding="utf-8", newline="") as file:
+    with open(tmp_path / out / "results.csv", encoding="utf-8-sig", newline="") as file:
         return code, {row["id"]: row for row in csv.DictReader(file)}
 
 
@@ -162,7 +162,7 @@ def test_manifest_paths_stay_inside_the_manifests_folder(tmp_path):
     assert code == 1 and rows["ok"]["error"] == ""
     for item in ("up", "absolute"):
         assert "outside the manifest's folder" in rows[item]["error"]
-    assert "hunter2" not in (tmp_path / "out/results.csv").read_text(encoding="utf-8")
+    assert "hunter2" not in (tmp_path / "out/results.csv").read_text(encoding="utf-8-sig")
 
     code, rows = _manifest_rows(tmp_path, manifest, "--allow-outside-paths", out="opt-in")
     assert code == 0 and rows["up"]["snippet"] == "the password is hunter2"

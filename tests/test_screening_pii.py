@@ -100,7 +100,7 @@ def test_no_trace_in_outputs_cache_or_logs(tmp_path, caplog, capfd, monkeypatch,
     logs = caplog.text + printed.out + printed.err
     import csv
 
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
         (row,) = list(csv.DictReader(stream))
     assert row["id"].startswith("cand-") and not row["error"]
     assert key.read_text(encoding="utf-8").splitlines() == [
@@ -284,7 +284,7 @@ def test_a_cv_that_fails_is_named_by_its_kind_never_by_its_file_name(
          "--text-model", f"sentence-transformers:{model}", "--no-progress", "-v"]
     )  # fmt: skip
     assert code == 1
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
         rows = {row["id"]: row for row in csv.DictReader(stream)}
     assert rows["cand-1"]["error"].startswith("CV (pdf): corrupt or truncated PDF")
     assert rows["cand-2"]["error"].startswith("CV (pdf): corrupt or truncated PDF")

@@ -30,7 +30,7 @@ Handled the till and stock.
 
 
 def _rows(path) -> dict[str, dict]:
-    with open(path, encoding="utf-8", newline="") as stream:
+    with open(path, encoding="utf-8-sig", newline="") as stream:
         return {row["id"]: row for row in csv.DictReader(stream)}
 
 
@@ -81,7 +81,7 @@ def test_folder_of_candidates_docx_scanned_pdf_and_ranks(tmp_path, tiny_model, o
     matched = {m["requirement"]: m for m in json.loads(strong["matched_requirements"])}
     assert "k8s" in matched["Experience with Kubernetes"]["evidence"]
     assert weak["knocked_out"] == "True" and "knocked out" in weak["notes"]
-    with open(tmp_path / "out" / "summary.csv", encoding="utf-8", newline="") as stream:
+    with open(tmp_path / "out" / "summary.csv", encoding="utf-8-sig", newline="") as stream:
         summary = {r["requirement"]: r for r in csv.DictReader(stream)}
     # (the tiny random encoder's cosines are meaningless, so only counts and flags here)
     assert summary["3+ years of experience with Python"]["met"] == "1"
@@ -167,7 +167,7 @@ def test_the_job_tail_is_no_requirement_and_the_job_is_redacted(
             "-o", str(out), "--text-model", f"sentence-transformers:{tiny_model}",
             "--no-progress", "--as-of", "2026-01-01"]  # fmt: skip
     assert cli.main(argv) == 0
-    with open(out / "summary.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "summary.csv", encoding="utf-8-sig", newline="") as stream:
         requirements = [r["requirement"] for r in csv.DictReader(stream)]
     assert requirements == [
         "3+ years of experience with Python",

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 
 def read_rows(path: Path) -> dict[str, dict]:
-    with open(path, encoding="utf-8", newline="") as file:
+    with open(path, encoding="utf-8-sig", newline="") as file:
         return {row.get("id") or row["value"]: row for row in csv.DictReader(file)}
 
 
@@ -111,7 +111,7 @@ def test_an_export_keeps_its_brand_and_campaign_columns(tmp_path):
     rows = read_rows(out / "results.csv")
     assert rows["t1"]["brand"] == "acme" and rows["t4"]["campaign"] == "launch"
     assert rows["t2"]["sentiment"] == "negative"
-    with open(out / "summary.csv", encoding="utf-8", newline="") as file:
+    with open(out / "summary.csv", encoding="utf-8-sig", newline="") as file:
         groups = {(r["group"], r["value"]) for r in csv.DictReader(file)}
     assert {("brand", "acme"), ("brand", "globex")} <= groups
 

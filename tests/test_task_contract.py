@@ -170,7 +170,7 @@ def write_toml(record: dict, path: Path) -> Path:
 
 
 def _rows(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8", newline="") as stream:
+    with open(path, encoding="utf-8-sig", newline="") as stream:
         return list(csv.DictReader(stream))
 
 

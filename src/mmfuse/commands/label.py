@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         check_targets([args.output], items, run_dir, run_options.overwrite)
     result = run_task(task, items, run_dir, run_options, sys.argv)
     if args.output is None:
-        with open(run_dir / LABELS_CSV, encoding="utf-8", newline="") as table:
+        with open(run_dir / LABELS_CSV, encoding="utf-8-sig", newline="") as table:  # no BOM
             shutil.copyfileobj(table, sys.stdout)
         sys.stdout.flush()
     else:

@@ -49,6 +49,9 @@ class Task(abc.ABC):
         group_by: the grouping ``--group-by auto`` means for this task ("auto", "stem",
             "folder").
         columns: the output columns in order; ``id`` first and ``error`` last.
+        description: what ``mmfuse run NAME --help`` says first: the input it reads and the
+            columns to read first (default: the module docstring's first line).
+        examples: command lines shown at the end of ``mmfuse run NAME --help``.
     """
 
     name: ClassVar[str]
@@ -57,6 +60,8 @@ class Task(abc.ABC):
     device_item_bytes: ClassVar[int] = 256 * 2**20
     max_device_batch: ClassVar[int] = 256
     group_by: ClassVar[str] = "auto"  # how ``--group-by auto`` groups a folder's files
+    description: ClassVar[str] = ""
+    examples: ClassVar[tuple[str, ...]] = ()
     columns: tuple[str, ...]
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):

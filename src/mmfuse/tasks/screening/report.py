@@ -195,7 +195,7 @@ def audit_section(out_dir: Path) -> Section | None:
     parts: list[Html] = []
     for path in sorted(out_dir.glob(AUDIT_GLOB)):
         try:
-            with open(path, encoding="utf-8", newline="") as stream:
+            with open(path, encoding="utf-8-sig", newline="") as stream:
                 rows = list(csv.DictReader(stream))
         except (OSError, UnicodeDecodeError, csv.Error):
             continue

@@ -166,7 +166,7 @@ def write_package(rows: Sequence[dict], root: Path, folder: Path) -> list[Path]:
     for table in TABLES:
         path = folder / f"{table}.csv"
         columns = _fields(table)
-        with atomic_write(path) as stream:
+        with atomic_write(path, encoding="utf-8") as stream:  # a data standard: no BOM
             writer = csv.DictWriter(stream, columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(tables[table])
