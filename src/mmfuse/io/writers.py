@@ -6,8 +6,8 @@ Excel knows it is UTF-8 (without it, Excel reads "café" and emojis as Windows-1
 Python's ``utf-8-sig``, pandas, R and LibreOffice read it as plain UTF-8. Parquet holds both,
 an array of shape [d0, d1, ...] becoming a nested list column (``list<float>`` for a 1-d
 embedding). Writers that take a path write a temporary file in the same folder and rename it
-over the target, so a reader (or a killed run) never sees half a file; ``write_csv`` takes a text stream, so tests can pass ``io.StringIO``.
-A file under the cache root is the owner's only (``config.PRIVATE_FILE_MODE``, its folders
+over the target, so a reader (or a killed run) never sees half a file; ``write_csv`` takes a
+text stream, so tests can pass ``io.StringIO``. A file under the cache root is the owner's only (``config.PRIVATE_FILE_MODE``, its folders
 ``config.PRIVATE_DIR_MODE``); elsewhere it is 0644.
 """
 
