@@ -7,8 +7,8 @@ Python's ``utf-8-sig``, pandas, R and LibreOffice read it as plain UTF-8. Parque
 an array of shape [d0, d1, ...] becoming a nested list column (``list<float>`` for a 1-d
 embedding). Writers that take a path write a temporary file in the same folder and rename it
 over the target, so a reader (or a killed run) never sees half a file; ``write_csv`` takes a
-text stream, so tests can pass ``io.StringIO``. A file under the cache root is the owner's only (``config.PRIVATE_FILE_MODE``, its folders
-``config.PRIVATE_DIR_MODE``); elsewhere it is 0644.
+text stream, so tests can pass ``io.StringIO``. A file under the cache root is the owner's only
+(``config.PRIVATE_FILE_MODE``, its folders ``config.PRIVATE_DIR_MODE``); elsewhere it is 0644.
 """
 
 from __future__ import annotations
