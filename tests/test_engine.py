@@ -233,7 +233,7 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, capsys):
     assert capsys.readouterr().err == ""  # pytest's stderr is no terminal: "auto" stays quiet
     run_task(ToyTask(), items, tmp_path / "b", RunOptions(use_cache=False, progress="on"), [])
     bar = capsys.readouterr().err
-    assert "3/3" in bar and "item/s" in bar
+    assert "3/3" in bar and "ETA" in bar
 
 
 def test_a_device_this_machine_lacks_is_one_line_and_exit_2(tmp_path, capsys):

@@ -139,7 +139,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, summary in COMMANDS.items():
         if name == command:
             module = _command_module(name)
-            description = plain_text(getattr(module, "DESCRIPTION", None) or module.__doc__)
+            description = plain_text(
+                getattr(module, "DESCRIPTION", None) or module.__doc__ or summary
+            )
             command_parser = sub.add_parser(
                 name,
                 help=summary,

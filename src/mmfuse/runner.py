@@ -45,7 +45,7 @@ from mmfuse.engines.local import error_message, error_row, run_local
 from mmfuse.engines.options import RunOptions
 from mmfuse.errors import Interrupted, SystemicError, UsageError
 from mmfuse.io.writers import atomic_write, read_table, write_csv, write_json, write_parquet
-from mmfuse.progress import progress_bar, progress_enabled
+from mmfuse.progress import progress_bar, progress_enabled, progress_logged
 from mmfuse.registry import BACKENDS, SPECS, model_digest
 from mmfuse.report.page import render
 from mmfuse.report.run import REPORT_HTML, run_page
@@ -421,7 +421,9 @@ def _run_locked(
         "%d items: %d cached, %d resumed, %d to compute", len(items), from_cache, resumed, len(todo)
     )
     try:
-        with progress_bar(len(items), show, task.name, done=len(items) - len(todo)) as bar:
+        logged = progress_logged(options.progress, options.quiet)
+        done = len(items) - len(todo)
+        with progress_bar(len(items), show, task.name, done, logged) as bar:
             if todo:
                 key_of = {item.id: key for item, key in zip(items, keys, strict=True)}
                 _compute(task, todo, options, journal, cache, key_of, bar)
