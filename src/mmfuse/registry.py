@@ -350,6 +350,17 @@ def model_digest(model_id: str) -> str:
     return local_digest(local) if local and Path(local).expanduser().exists() else ""
 
 
+def model_record(model_id: str) -> dict[str, str]:
+    """A model as a run's manifest and report list it: id, weights digest, package, licence."""
+    spec = SPECS.get(model_id)
+    return {
+        "id": model_id,
+        "sha256": model_digest(model_id),
+        "package": spec.package if spec else "",
+        "licence": spec.licence if spec else "",
+    }
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """A resolved model id: where the backend should load it from.

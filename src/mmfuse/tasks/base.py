@@ -114,6 +114,13 @@ class Task(abc.ABC):
         once, before the tables are written. By default the rows as they are."""
         return rows
 
+    def models_used(self, rows: Sequence[dict], named: Sequence[dict]) -> list[dict]:
+        """The models that produced ``rows``, as the manifest and the report list them (each
+        ``registry.model_record``): ``named``, every model the settings name, by default. A
+        task that loads a model only for some inputs (a speech model for posts with audio)
+        leaves out those that did not run and adds those its settings do not name."""
+        return list(named)
+
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         """Writes extra outputs from the final rows (summaries, reports); returns their paths."""
         return []
