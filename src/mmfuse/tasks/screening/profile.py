@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from mmfuse.nlp.sections import Sections
 from mmfuse.tasks.screening.requirements import degree_level
+from mmfuse.tasks.screening.sections import Sections
 
 MONTHS = {
     m: i + 1

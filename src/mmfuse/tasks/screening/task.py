@@ -209,9 +209,8 @@ class ScreeningTask(Task):
     def settings(self) -> dict:
         from mmfuse.encoders.speech import WORD_OPTIONS
         from mmfuse.encoders.text import resolve_precision
-        from mmfuse.nlp import pii, skills
         from mmfuse.tasks.heads import digest
-        from mmfuse.tasks.screening import matching, requirements, scoring, tokens
+        from mmfuse.tasks.screening import matching, pii, requirements, scoring, skills, tokens
 
         rules = json.dumps(
             [
