@@ -145,6 +145,26 @@ def test_caption_against_speech_by_precomputed_embeddings():
     assert against.incongruity_source == "audio"
 
 
+def test_the_manifest_and_report_list_the_models_that_ran(posts, tmp_path):
+    """Issue 24 #5: a text-only run listed Whisper and EfficientNet, which never ran, and left
+    out MiniLM and mmfuse-base, which produced every score."""
+    minilm, base = "sentence-transformers:all-MiniLM-L6-v2", "mmfuse-base"
+    out = tmp_path / "text-only"
+    posts_csv = tmp_path / "posts.csv"
+    posts_csv.write_text("id,text\n1,@SkyJetHelp my bag is lost\n2,Loving it!\n", encoding="utf-8")
+    assert main(["run", "social-media", str(posts_csv), "-o", str(out)]) == 0
+    models = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["models"]
+    assert [m["id"] for m in models] == [minilm, base]
+    assert models[1]["licence"].startswith("Apache-2.0") and models[1]["sha256"]
+    run_details = (out / "report.html").read_text(encoding="utf-8").split('id="run"')[1]
+    assert minilm in run_details and "faster-whisper" not in run_details
+    assert read_rows(out / "results.csv")["1"]["text"] == "@SkyJetHelp my bag is lost"
+    with_media = json.loads((posts / "manifest.json").read_text(encoding="utf-8"))["models"]
+    ids = [m["id"] for m in with_media]
+    assert ids[:2] == [minilm, base] and "faster-whisper:base" in ids
+    assert "timm:tf_efficientnet_lite0" in ids
+
+
 def test_formula_in_a_caption_opens_as_text(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "evil.txt").write_text('=HYPERLINK("http://x.example","click")')

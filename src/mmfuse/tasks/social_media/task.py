@@ -19,6 +19,7 @@ there: "Loving my new headphones!!!" over a voice saying they broke.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,14 +30,14 @@ from mmfuse import __version__, registry
 from mmfuse.encoders.conse import normalise
 from mmfuse.errors import UsageError
 from mmfuse.fusion.media import Decoded, EncodedMedia, decode_media
-from mmfuse.fusion.model import CONFIG_FILE, checkpoint_folder, read_config
+from mmfuse.fusion.model import CHECKPOINTS_DIR, CONFIG_FILE, checkpoint_folder, read_config
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.cells import meta_columns, passed_through, rounded, visual_concepts
 from mmfuse.tasks.media import MediaOptions
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.social_media.examples import examples_task
-from mmfuse.tasks.social_media.featurize import TEXT
+from mmfuse.tasks.social_media.featurize import FEATURIZER_FILE, TEXT
 from mmfuse.tasks.social_media.scoring import (
     OUTPUT_NAMES,
     SOURCES,
@@ -48,6 +49,8 @@ from mmfuse.tasks.social_media.summary import write_outputs
 from mmfuse.types import Item
 
 DEFAULT_MODEL = "mmfuse-base"
+# The licence of the fusion models shipped inside mmfuse (their training data: MODEL_CARD.md).
+SHIPPED_LICENCE = "Apache-2.0 (data: see MODEL_CARD.md)"
 # Topics scored when the user gives none: what brand and market-research posts are about.
 DEFAULT_TOPICS = (
     "customer service",
@@ -91,9 +94,7 @@ class SocialOptions(MediaOptions):
     model: str = option(
         DEFAULT_MODEL, "fusion model: a folder from `mmfuse train` or a shipped name"
     )
-    topics: tuple[str, ...] = option(
-        DEFAULT_TOPICS, "comma-separated topics scored zero-shot (default: a list of 16)"
-    )
+    topics: tuple[str, ...] = option(DEFAULT_TOPICS, "comma-separated topics scored zero-shot")
     examples: Path | None = option(
         None, "few-shot examples, DIR/<class>/<files>: class vectors without training"
     )
@@ -123,6 +124,13 @@ class SocialPost:
     notes: list[str] = field(default_factory=list)
 
 
+def _read(row: dict, source: str) -> bool:
+    """Whether the model read ``source`` ("audio", "image", "video") in the post of ``row``:
+    its attention share, which is 0 for a source the post did not have."""
+    share = row.get(f"sentiment_from_{source}")
+    return isinstance(share, int | float) and share > 0
+
+
 def _digest(folder: Path) -> str:
     """SHA-256 over the relative names and bytes of a folder's files (hidden ones excepted):
     the checkpoint, or the examples folder, wherever it lies."""
@@ -142,6 +150,22 @@ class SocialMediaTask(Task):
     """
 
     Options = SocialOptions
+    description = """Social-media analysis: sentiment as the author meant it (a sarcastic complaint
+is negative), sarcasm, emotion, topics, and a caption that contradicts its picture or voice.
+
+Input: a CSV/JSONL export with an id column and the post in text or caption (another name:
+--text-column NAME), optional image/audio/video path columns, and any other columns (author,
+brand, campaign, timestamp), which pass through and group summary.csv; or a folder where files
+sharing a name form one post (post1.txt + post1.jpg + post1.mp4).
+
+Read first in results.csv: sentiment, sarcasm_prob, topics. summary.csv: the sentiment mix
+per topic and per brand, campaign or author."""
+    examples = (
+        "mmfuse run social-media posts.csv -o out/posts",
+        'mmfuse run social-media posts.csv -o out/posts --topics "delays,refunds,staff"',
+        "mmfuse run social-media posts.csv -o out/posts --text-column message",
+        "mmfuse run social-media posts/ -o out/posts --model my-model   # from mmfuse train",
+    )
     default_batch_size = TEXT_BATCH
     device_item_bytes = 16 * 2**20  # a post's tokens; its photo or frames when it has them
     max_device_batch = 2048
@@ -303,6 +327,27 @@ class SocialMediaTask(Task):
         floor = max(TOPIC_MIN_SIMILARITY, float(similarity.max()) - TOPIC_MARGIN)
         order = np.argsort(-similarity, kind="stable")[:MAX_TOPICS]
         return [self.options.topics[i] for i in order if similarity[i] >= floor]
+
+    def models_used(self, rows: Sequence[dict], named: Sequence[dict]) -> list[dict]:
+        """The sentence encoder and the fusion model, which read every post; the speech model
+        when some post had audio or video sound, the image model when some had a picture or
+        video frames (a text-only run loads neither)."""
+        featurizer = json.loads((self.folder / FEATURIZER_FILE).read_text(encoding="utf-8"))
+        shipped = self.folder.parent == CHECKPOINTS_DIR
+        fusion = {
+            "id": str(self.options.model),
+            "sha256": _digest(self.folder),
+            "package": f"mmfuse {__version__}" if shipped else "",
+            "licence": SHIPPED_LICENCE if shipped else "",
+        }
+        heard = any(_read(row, "audio") or "speech" in str(row.get("notes")) for row in rows)
+        seen = any(_read(row, "image") or _read(row, "video") for row in rows)
+        skipped = {self.speech_model: not heard, self.image_model: not seen}
+        return [
+            registry.model_record(featurizer["config"]["text_model"]),
+            fusion,
+            *(m for m in named if not skipped.get(m["id"])),
+        ]
 
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         return write_outputs(rows, out_dir)
