@@ -117,8 +117,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, output: bool = True) -> N
     group = parser.add_argument_group("run")
     add_option_arguments(group, RunOptions, skip=DISPLAY_FIELDS)
     for flag, mode, help_text in (
-        ("--progress", "on", "show the progress bar even when stderr is not a terminal"),
-        ("--no-progress", "off", "never show it"),
+        ("--progress", "on", "draw the progress bar even when stderr is not a terminal"),
+        ("--no-progress", "off", "no bar, and no progress line every 30 s in a log"),
     ):
         group.add_argument(
             flag,

@@ -155,3 +155,10 @@ def run(args: argparse.Namespace) -> int:
             write_csv(table, COLUMNS, stream)
     write_csv(table, COLUMNS, sys.stdout)
     return EXIT_OK
+
+
+# Shown at the end of ``mmfuse audit --help``.
+EXAMPLES = """
+mmfuse audit out/screening/results.csv --groups groups.csv --group-column gender --top 10
+mmfuse audit out/new/results.csv --groups g.csv --group-column age --threshold 70 -o audit.csv
+"""

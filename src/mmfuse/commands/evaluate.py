@@ -74,3 +74,10 @@ def run(args: argparse.Namespace) -> int:
     print(summary(results))
     print(f"report: {', '.join(str(p) for p in [*paths, args.out / PREDICTIONS_FILE])}")
     return 0
+
+
+# Shown at the end of ``mmfuse evaluate --help``.
+EXAMPLES = """
+mmfuse evaluate --model my-model --labels test.csv --out evaluation/
+mmfuse evaluate --model mmfuse-base --labels test.csv --data posts.csv
+"""

@@ -78,3 +78,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"weights that fail their hash check: {', '.join(damaged)}", file=sys.stderr)
         return EXIT_PARTIAL
     return EXIT_OK
+
+
+# Shown at the end of ``mmfuse models --help``.
+EXAMPLES = """
+mmfuse models                 # every model: role, size, licence, installed, hash check
+mmfuse models --no-verify     # the same without hashing the weight files
+"""

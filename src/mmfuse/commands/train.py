@@ -431,3 +431,25 @@ def train_head(args: argparse.Namespace) -> int:
         f"{record['kept']}: {args.out}"
     )
     return 0
+
+
+# ``mmfuse train --help``: the text (the module docstring is for developers) and examples.
+DESCRIPTION = """Train a model on your labelled items (many-shot), or build one from a few examples.
+
+LABELS.csv has an id column and one column per task (sentiment, emotion, your own classes);
+an empty cell is a missing label. Without --data it is itself the manifest (a text column);
+with --data, the items are that folder or manifest. --shots K takes K labelled items per
+class without training; --examples DIR takes DIR/<class>/<files> as examples of one task
+(--task). Class descriptions for zero-shot come from --descriptions FILE.json.
+
+With --data the output folder of a screening run and the past decisions as labels (id,decision
+or id,rating), it trains a screening head; with a wildlife run's folder and the files' species
+(id,species), a species head. Use the model with --model in mmfuse run, or mmfuse evaluate."""
+
+EXAMPLES = """
+mmfuse train --labels labels.csv --out my-model                 # id,text,sentiment,emotion
+mmfuse train --labels labels.csv --tune-layers 2 --out my-tuned # also fine-tunes 2 layers
+mmfuse train --labels labels.csv --shots 20 --out my-fewshot    # 20 per class, no training
+mmfuse train --examples examples/ --task intent --out my-intent # examples/<class>/<files>
+mmfuse train --labels decisions.csv --data out/past --out my-head   # a screening head
+"""

@@ -54,6 +54,17 @@ class EncodeOptions(MediaOptions):
 class EncodeTask(Task):
     """Runs every default encoder over an item's files; no fusion model, no heads."""
 
+    description = """Embed a folder or CSV: one row per item with what the encoders read (kinds of
+media, duration, transcript, language, visual concepts, text statistics) in results.csv, and
+the embeddings (text, speech, visual, voice) in results.parquet, for your own analysis.
+
+Input: a folder (files sharing a name form one item) or a CSV/JSONL with an id column, a
+text column and/or file-path columns. Read first: kinds, transcript, visual_concepts."""
+    examples = (
+        "mmfuse run encode posts.csv -o out/embedded",
+        "mmfuse run encode media/ -o out/embedded --text-precision bfloat16",
+    )
+
     Options = EncodeOptions
     # manifest columns (author, brand, ...) pass through between these and "notes", "error"
     described = (

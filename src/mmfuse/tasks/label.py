@@ -113,6 +113,16 @@ def common_folder(items: Sequence[Item]) -> str | None:
 class LabelTask(Task):
     """Ranks the labels for every image and sampled video frame of an item."""
 
+    description = """\
+Score your own free-text labels for images and videos, zero-shot: results.csv has
+one row per item (its files' mean), labels.csv one row per image, per sampled video frame and
+per whole video. Read first: top_label, top_prob, top_labels. (mmfuse label writes the
+per-file table to a CSV file or stdout.)"""
+    examples = (
+        'mmfuse run label photos/ -o out/labels --labels "cat,dog,a red car"',
+        "mmfuse run label clips/ -o out/labels --labels @labels.txt --every 1",
+    )
+
     Options = LabelOptions
     default_batch_size = 8
 

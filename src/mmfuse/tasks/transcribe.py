@@ -81,6 +81,16 @@ class TranscribeOptions:
 class TranscribeTask(Task):
     """Transcribes the one audio or video file of each item."""
 
+    description = """\
+Transcribe the speech of audio and video files with Whisper: results.csv has one
+row per file (language, duration, text, timed segments as JSON) and transcripts/ one file per
+input (--format txt, srt, vtt, json or all). Read first: text, language, duration_s.
+(mmfuse transcribe writes the transcripts to a folder of yours or stdout.)"""
+    examples = (
+        "mmfuse run transcribe interviews/ -o out/transcripts --format srt",
+        "mmfuse run transcribe talk.mp4 -o out/talk --model faster-whisper:tiny.en",
+    )
+
     Options = TranscribeOptions
     default_batch_size = 1  # Whisper decodes one file at a time
     max_device_batch = 1

@@ -1,4 +1,6 @@
-"""The screening task: options, decode (CV, interview files) and process (rows), ranks at the end.
+"""Interview-plus-CV screening: blind CV-job matching, interview metrics, a ranked fit score.
+
+The task: its options, decode (CV, interview files) and process (rows), ranks at the end.
 
 See ``mmfuse.tasks.screening`` for what the columns mean.
 """
@@ -149,6 +151,25 @@ class Candidate:
 @register_task("screening")
 class ScreeningTask(Task):
     """CV-job matching, interview metrics and a fit score per candidate (see the package)."""
+
+    description = """\
+Interview-plus-CV screening, blind by default: which requirements of the job each
+CV supports (with the sentence that supports it), what is missing, how the interview went, and
+a fit score whose parts are columns. It assists a human decision and never decides alone;
+faces, voices and appearance are never scored, and personal data is redacted first.
+
+Input: one sub-folder per candidate with a CV (PDF, DOCX or TXT), optionally an interview
+recording and questions.txt; or a CSV with id and cv_text (or a cv path column). The job
+description: --job FILE or --job-text TEXT.
+
+Read first in results.csv: rank, fit_score, missing_requirements. summary.csv: how many
+candidates meet each requirement."""
+    examples = (
+        "mmfuse run screening candidates/ --job job.pdf -o out/screening",
+        'mmfuse run screening candidates.csv --job-text "Data engineer: 5 years of Python, SQL"'
+        " -o out/screening",
+        "mmfuse run screening candidates/ --job job.pdf -o out/new --model my-head",
+    )
 
     Options = ScreeningOptions
     default_batch_size = DEFAULT_BATCH

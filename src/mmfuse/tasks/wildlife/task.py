@@ -141,6 +141,22 @@ def survey_items(items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
 class WildlifeTask(Task):
     """The wildlife pipeline as an engine task (see the module docstring)."""
 
+    description = """Wildlife monitoring of camera-trap photos and videos (and sound files with the
+optional BirdNET extra): find the animal, name it from your species list, flag blanks, people
+and vehicles, group files into events, count, and export Camtrap DP.
+
+Input: a survey folder laid out site/camera/files (--cameras input: the whole input is one
+camera); SPECIES is a text file, one species a line, with an optional description after a
+colon ("zebra: a horse with black and white stripes").
+
+Read first in results.csv (one row per file): category, species, count. events.csv: one
+row per event; summary.csv: counts per species, site, camera and hour; camtrap-dp/."""
+    examples = (
+        "mmfuse run wildlife survey/ --species species.txt -o out/survey",
+        "mmfuse run wildlife survey/ --species species.txt -o out/survey --examples examples/",
+        "mmfuse run wildlife new_survey/ -o out/new --model my-species-head",
+    )
+
     Options = WildlifeOptions
     default_batch_size = 8
     max_device_batch = 64  # decoded photos and video frames wait in host memory
