@@ -100,6 +100,10 @@ def test_manifest_with_cv_text_and_passthrough_columns(tmp_path, tiny_model, one
     rows = _rows(tmp_path / "out" / "results.csv")
     assert rows["c1"]["source"] == "referral" and rows["c1"]["rank"] == "1"
     assert rows["c2"]["knocked_out"] == "False"  # marked only with --must-have-all
+    # Issue 24 #5: the models that ran, not Whisper (no interviews here); spaCy reads every CV
+    models = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    ids = [m["id"] for m in models["models"]]
+    assert ids == [f"sentence-transformers:{tiny_model}", "spacy:en_core_web_sm"]
 
 
 def test_a_job_is_required(tmp_path, capsys):

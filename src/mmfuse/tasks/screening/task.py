@@ -390,6 +390,21 @@ candidates meet each requirement."""
 
         return ranked(rows, "learned_score" if self.options.model else "fit_score")
 
+    def models_used(self, rows: Sequence[dict], named: Sequence[dict]) -> list[dict]:
+        """The sentence encoder, spaCy's English model (lemmas, and the names and places that
+        redaction finds), the speech model only when some candidate had an interview, and a
+        trained head when one ranked them."""
+        from mmfuse.cache import folder_digest
+        from mmfuse.tasks.screening.preprocess import SPACY_MODEL_ID
+
+        interviewed = any(row.get("recording_quality") for row in rows)
+        kept = [m for m in named if interviewed or m["id"] != self.speech_model]
+        head = self.options.model
+        if head:
+            kept.append({"id": str(head), "sha256": folder_digest(head), "package": "",
+                         "licence": "trained by you (mmfuse train)"})  # fmt: skip
+        return [*kept, registry.model_record(SPACY_MODEL_ID)]
+
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         from mmfuse.tasks.screening.summary import write_outputs
 
