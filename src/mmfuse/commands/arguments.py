@@ -87,7 +87,7 @@ def add_option_arguments(group, cls: type, skip: tuple[str, ...] = ()) -> None:
             continue
         kind = base_type(annotation)
         default = field.default
-        shown = ",".join(default) if isinstance(default, tuple) else default
+        shown = ", ".join(default) if isinstance(default, tuple) else default
         help_text = field.metadata.get(HELP, "")
         required = field.metadata.get(REQUIRED)  # its default is a placeholder
         if shown not in (None, "", ()) and kind is not bool and not required:
