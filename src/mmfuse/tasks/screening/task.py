@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -76,11 +77,16 @@ class ScreeningOptions:
     job_text: str | None = option(None, "the job description as text (instead of --job)")
     keep_pii: bool = option(
         False,
-        "do not redact personal data, nor replace ids that look like names (blind is the default)",
+        "do not redact personal data, nor replace ids that carry it (blind is the default)",
+    )
+    ids_are_safe: bool = option(
+        False,
+        "keep every candidate id as given (by default an id that carries a name, an e-mail "
+        "address, a phone number or another identifier is replaced by a cand-... id)",
     )
     id_key: Path | None = option(
         None,
-        "write id,original_id for the ids replaced because they look like names to this "
+        "write id,original_id for the ids replaced because they carry personal data to this "
         "CSV file (keep it apart from what reviewers see)",
         changes_no_row="where the mapping is written",
     )
@@ -169,13 +175,16 @@ class ScreeningTask(Task):
         self.head = None
 
     def run_items(self, items: Sequence[Item]) -> Sequence[Item]:
-        """Ids that look like people's names replaced (``identity``), unless ``keep_pii``."""
-        if self.options.keep_pii:
+        """Ids that carry personal data replaced (``identity``), unless ``keep_pii`` or
+        ``ids_are_safe``; the job's words are never taken for a name."""
+        if self.options.keep_pii or self.options.ids_are_safe:
             return items
-        blinded, key = blind_items(items, id_salt())
+        job_words = re.findall(r"[^\W\d_]{2,}", self.job_text)
+        blinded, key = blind_items(items, id_salt(), allow=job_words)
         if key:
             log.warning(
-                "%d candidate ids looked like people's names and were replaced by cand-... ids%s",
+                "%d candidate ids carried personal data (a name, an e-mail address, a phone "
+                "number, ...) and were replaced by cand-... ids%s",
                 len(key),
                 f"; the mapping is in {self.options.id_key}"
                 if self.options.id_key
