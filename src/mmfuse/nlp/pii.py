@@ -18,8 +18,9 @@ Marguerite Okonkwo", "Name: ..."), the line under a letter's closing ("Kind rega
 word of an e-mail address's local part that the text also writes capitalised ("m.okonkwo@..."
 and "Okonkwo"). Every name found once is then redacted wherever else its words appear,
 first names and surnames alone, in any case ("MARGUERITE", "marguerite") and with or without
-accents ("Nguyen" for "Nguyễn"). Words of the job's requirements (``allow``) are never redacted, since
-the small NER takes "Java" or "Kubernetes" for a place or a person now and then.
+accents ("Nguyen" for "Nguyễn"). Words of the job's requirements (``allow``) are never
+redacted, since the small NER takes "Java" or "Kubernetes" for a place or a person now and
+then.
 
 ``Redactor.redact(text)`` -> ``Redaction(text, counts)``: "Alfred <PERSON> ..." with
 ``{"PERSON": 2, "EMAIL": 1}``.
@@ -119,7 +120,8 @@ PATTERNS = (
 )  # fmt: skip
 _LETTER = r"[^\W\d_]"
 # A header line that is a name: 2-4 words of letters (initials, hyphens, apostrophes).
-_NAME_LINE = re.compile(rf"^(?:{_LETTER}(?:{_LETTER}|[.'’-])*\s+){{1,3}}{_LETTER}(?:{_LETTER}|[.'’-])*$")
+_NAME_PART = rf"{_LETTER}(?:{_LETTER}|[.'\u2019-])*"
+_NAME_LINE = re.compile(rf"^(?:{_NAME_PART}\s+){{1,3}}{_NAME_PART}$")
 _HEADER_LINES = 3  # lines at the top of a CV that may hold the name
 _NOT_NAMES = frozenset(
     {"curriculum", "vitae", "resume", "résumé", "cv", "profile", "summary", "contact"}
@@ -127,23 +129,28 @@ _NOT_NAMES = frozenset(
 # Words of job titles: a header line with one ("Data Engineer", "Senior Platform Lead") is the
 # candidate's title, not a name.
 ROLE_WORDS = frozenset(
-    """
-    engineer engineering developer development programmer manager management analyst scientist
-    designer architect consultant specialist administrator technician researcher director
-    officer coordinator assistant associate intern lead senior junior principal staff head
-    chief team platform data software devops backend frontend fullstack product
-    """.split()
-)
+    (
+        "engineer", "engineering", "developer", "development", "programmer", "manager",
+        "management", "analyst", "scientist", "designer", "architect", "consultant", "specialist",
+        "administrator", "technician", "researcher", "director", "officer", "coordinator",
+        "assistant", "associate", "intern", "lead", "senior", "junior", "principal", "staff",
+        "head", "chief", "team", "platform", "data", "software", "devops", "backend", "frontend",
+        "fullstack", "product"
+    )
+)  # fmt: skip
 # Lowercase words inside a name ("Vincent van Gogh", "Ana de la Cruz"): part of the name's
 # line, never redacted alone elsewhere.
 PARTICLES = frozenset(
-    "van von der den de del della di da dos das du la le el al bin ibn ter ten y".split()
-)
+    (
+        "van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la",
+        "le", "el", "al", "bin", "ibn", "ter", "ten", "y"
+    )
+)  # fmt: skip
 # Where a candidate states a name: the words after it, up to the first that is not
 # capitalised ("My name is Marguerite Okonkwo and I ..."). "I am" needs two such words ("I am
 # Marguerite Okonkwo", not "I am German").
 _STATED_NAME = re.compile(
-    r"\b(?:(?P<one>my\s+name\s+is|name\s*:|call\s+me|i\s+am\s+called)|(?P<two>i\s+am|i['’]m))"
+    r"\b(?:(?P<one>my\s+name\s+is|name\s*:|call\s+me|i\s+am\s+called)|(?P<two>i\s+am|i['\u2019]m))"
     r"[ \t]+(?P<words>[^\n]{1,80})",
     re.I,
 )
@@ -155,7 +162,7 @@ _CLOSING = re.compile(
     re.I | re.M,
 )
 _EMAIL = re.compile(r"\b([\w.+-]+)@[\w-]+(?:\.[\w-]+)+")
-_NAME_WORD = re.compile(rf"{_LETTER}(?:{_LETTER}|['’])*")
+_NAME_WORD = re.compile(rf"{_LETTER}(?:{_LETTER}|['\u2019])*")
 
 
 @dataclass(frozen=True)
@@ -280,13 +287,13 @@ def stated_names(text: str, ordinary: Iterable[str] = ()) -> list[tuple[int, int
         start = end = match.start("words")
         count = 0
         for word in re.finditer(r"\S+", match.group("words")):
-            bare = word.group().strip(",.;:!?()\"")
-            if not bare or not (_name_case(bare) or bare.lower() in PARTICLES and count):
+            bare = word.group().strip(',.;:!?()"')
+            if not bare or not (_name_case(bare) or (bare.lower() in PARTICLES and count)):
                 break
             if bare.lower() in ordinary or bare.lower() in _NOT_NAMES:
                 break
             count += bare.lower() not in PARTICLES
-            end = match.start("words") + word.start() + len(word.group().rstrip(",.;:!?()\""))
+            end = match.start("words") + word.start() + len(word.group().rstrip(',.;:!?()"'))
             if count == 4 or word.group() != word.group().rstrip(",.;:!?"):
                 break
         if count >= (2 if match.group("two") else 1):

@@ -46,15 +46,18 @@ NAME_CARRIERS = ("{}", "Name: {}", "{} is a candidate.", "I am {}.")
 # V2", "Team Lead"): a PERSON finding needs a word of two or more letters outside these, the
 # skills lexicon and the job's words.
 ORDINARY_ID_WORDS = ROLE_WORDS | frozenset(
-    """
-    cand candidate candidates applicant applicants app cv cvs resume resumes résumé lebenslauf
-    profile sample samples test tests demo example final draft new old copy version file files
-    folder doc docx pdf txt img image id no num number pm am ok big small dev devs grad graduate
-    internship role job position batch round group set pool shortlist hire hires hiring
-    interview interviews video audio recording full stack cloud ml ai qa ux ui sales marketing
-    ops support emea apac amer uk us eu remote onsite hybrid
-    """.split()
-)
+    (
+        "cand", "candidate", "candidates", "applicant", "applicants", "app", "cv", "cvs", "resume",
+        "resumes", "résumé", "lebenslauf", "profile", "sample", "samples", "test", "tests", "demo",
+        "example", "final", "draft", "new", "old", "copy", "version", "file", "files", "folder",
+        "doc", "docx", "pdf", "txt", "img", "image", "id", "no", "num", "number", "pm", "am", "ok",
+        "big", "small", "dev", "devs", "grad", "graduate", "internship", "role", "job", "position",
+        "batch", "round", "group", "set", "pool", "shortlist", "hire", "hires", "hiring",
+        "interview", "interviews", "video", "audio", "recording", "full", "stack", "cloud", "ml",
+        "ai", "qa", "ux", "ui", "sales", "marketing", "ops", "support", "emea", "apac", "amer",
+        "uk", "us", "eu", "remote", "onsite", "hybrid"
+    )
+)  # fmt: skip
 # Phone numbers in an id: a possible number (phonenumbers, the redactor's regions) written as
 # one, "+44 ...", "07700 ...", "(020) ..." with this many digits, or a valid North American one
 # ("212-555-0199"). Ofcom's drama range "+44 7700 900123" is no valid number, and German
@@ -98,8 +101,10 @@ def _has_phone(item_id: str) -> bool:
             digits = sum(c.isdigit() for c in match.raw_string)
             if match.raw_string[:1] in "+0(" and digits >= PHONE_MIN_DIGITS:
                 return True
-            if region == "US" and digits == NANP_DIGITS and phonenumbers.is_valid_number(
-                match.number
+            if (
+                region == "US"
+                and digits == NANP_DIGITS
+                and phonenumbers.is_valid_number(match.number)
             ):
                 return True
     return False
