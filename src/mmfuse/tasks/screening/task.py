@@ -18,10 +18,12 @@ from pathlib import Path
 from mmfuse import __version__, registry
 from mmfuse.errors import InputError, ModelUnavailable, UsageError
 from mmfuse.io.documents import count_images, read_document
+from mmfuse.nlp.language import detect_language
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.screening.answers import Recording, read_recording
+from mmfuse.tasks.screening.documents import LANGUAGE_SAMPLE, choose_cv, language_note
 from mmfuse.tasks.screening.identity import blind_items, id_salt, write_key
 from mmfuse.types import Item, media_kind
 
@@ -49,6 +51,7 @@ COLUMNS = (
     "missing_requirements",
     "years_experience",
     "degree",
+    "cv_language",
     "must_have_coverage",
     "nice_to_have_coverage",
     "experience_fit",
@@ -149,6 +152,7 @@ class Candidate:
     images: int = 0  # photos embedded in the CV: never read, only counted as redacted
     questions: list[str] = field(default_factory=list)
     recording: Recording | None = None
+    language: str = "und"  # ISO 639-1 code of the CV's language (``nlp.language``)
     notes: list[str] = field(default_factory=list)
 
 
@@ -218,9 +222,9 @@ class ScreeningTask(Task):
     def settings(self) -> dict:
         from mmfuse.encoders.speech import WORD_OPTIONS
         from mmfuse.encoders.text import resolve_precision
-        from mmfuse.nlp import pii, skills
+        from mmfuse.nlp import pii, sections, skills
         from mmfuse.tasks.heads import digest
-        from mmfuse.tasks.screening import matching, requirements, scoring, tokens
+        from mmfuse.tasks.screening import date_words, matching, requirements, scoring, tokens
 
         rules = json.dumps(
             [
@@ -234,6 +238,18 @@ class ScreeningTask(Task):
                 requirements.TAIL_HEADINGS.pattern,
                 "job redacted",
                 "questions redacted",  # nor rows whose answers quoted the questions as given
+                # nor rows of a cover letter read as the CV, without the CV's language, with
+                # years missed in German or French, or with names left in sentences
+                "cv chosen by name and content",
+                "cv_language",
+                date_words.MONTHS,
+                date_words.PRESENT,
+                date_words.RANGE_WORDS,
+                date_words.SINCE_WORDS,
+                [p.pattern for p in date_words.STATED_YEARS],
+                sections.HEADINGS,
+                sorted(pii.ROLE_WORDS),
+                "names found once redacted everywhere",
             ],
             sort_keys=True,
             default=str,
@@ -297,22 +313,27 @@ class ScreeningTask(Task):
         for path in item.paths:
             if path.name.lower() in QUESTION_FILES:
                 questions = [q.strip() for q in read_document(path).splitlines() if q.strip()]
+        notes = []
         if item.text is not None:
             cv_text = item.text
         else:
             cvs = [p for p in documents if media_kind(p) in ("document", "text")]
             if not cvs:
                 raise InputError("no CV in the item (a PDF, DOCX or TXT file)")
-            cvs.sort(key=lambda p: (media_kind(p) != "document", p.name))
-            cv_text, images = read_document(cvs[0]), count_images(cvs[0])
+            chosen, notes = choose_cv(cvs, read_document)
+            cv_text, images = chosen.text, count_images(chosen.path)
+            notes = [self.item_message(item, note) for note in notes]
         if not cv_text.strip():
             raise InputError("the CV is empty")
         recordings = [p for p in item.paths if media_kind(p) in ("audio", "video")]
         interview = recordings[0] if recordings else None
         cv_text, cut = cut_cv(cv_text)
-        candidate = Candidate(cv_text, images, questions)
+        language, _ = detect_language(cv_text[:LANGUAGE_SAMPLE])
+        candidate = Candidate(cv_text, images, questions, language=language, notes=notes)
         if cut:
             candidate.notes.append(cut)
+        if note := language_note(language):
+            candidate.notes.append(note)
         if interview is not None:
             try:
                 candidate.recording = read_recording(interview)
@@ -348,6 +369,7 @@ class ScreeningTask(Task):
                 {
                     "knocked_out": knocked,
                     "pii_redacted": json.dumps(counts, sort_keys=True),
+                    "cv_language": candidate.language,
                     **{c: item.meta.get(c, "") for c in self.meta_columns},
                     "notes": "; ".join(notes),
                 }
