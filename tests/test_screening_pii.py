@@ -373,3 +373,55 @@ def test_a_job_title_under_the_name_or_an_ordinary_email_is_no_name(redactor):
     redaction = redactor.redact(text)
     assert "<PERSON>" not in redaction.text, redaction.text
     assert "Data engineer on the platform team" in redaction.text
+
+
+ID_FRAGMENTS = ("Ignatia", "Blomqvist", "Harrow", "Cornelius", "Vandermeer", "7700", "900123",
+                "okonkwo", "ignatius", "fairweather")  # fmt: skip
+
+
+@pytest.mark.slow
+def test_ids_that_carry_personal_data_reach_no_output_cache_or_log(
+    tmp_path, caplog, capfd, monkeypatch, one_torch_thread
+):
+    import csv
+
+    import pyarrow.parquet as pq
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MMFUSE_CACHE", str(cache))
+    model = save_tiny_sentence_transformer(tmp_path / "tiny", ["java", "team", "engineer"], 16)
+    root = tmp_path / "in"
+    ids = [i for i in PII_IDS if i[0] in "DCoi"] + ["big_txt", "cand_pm", "candidate_07"]
+    for item_id in ids:
+        (root / item_id).mkdir(parents=True)
+        (root / item_id / "cv.txt").write_text(CV.split("Summary", 1)[1], encoding="utf-8")
+    (root / "cand_pm" / "cv.txt").write_bytes(b"")  # a failed row names its id too
+    (tmp_path / "job.txt").write_text(JOB, encoding="utf-8")
+    caplog.set_level(logging.DEBUG)
+    out = tmp_path / "out"
+    command = ["run", "screening", str(root), "--job", str(tmp_path / "job.txt"), "-o", str(out),
+               "--text-model", f"sentence-transformers:{model}", "--no-progress", "-v"]  # fmt: skip
+    assert cli.main(command) == 1
+    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+        rows = {row["id"]: row for row in csv.DictReader(stream)}
+    assert {"big_txt", "cand_pm", "candidate_07"} < set(rows)  # ordinary ids as they are
+    assert sum(i.startswith("cand-") for i in rows) == 4 and rows["cand_pm"]["error"]
+    printed = capfd.readouterr()
+    files = [p for folder in (out, cache) for p in folder.rglob("*") if p.is_file()]
+    haystacks = [(str(p.relative_to(tmp_path)), p.read_bytes().decode("utf-8", "replace"))
+                 for p in files]  # fmt: skip
+    haystacks.append(("parquet", json.dumps(pq.read_table(out / "results.parquet").to_pylist(),
+                                            default=str)))  # fmt: skip
+    haystacks.append(("logs", caplog.text + printed.out + printed.err))
+    assert any(where.endswith("report.html") for where, _ in haystacks)
+    assert any(where.endswith("manifest.json") for where, _ in haystacks)
+    for where, text in haystacks:
+        for part in ID_FRAGMENTS:
+            assert part.lower() not in where.lower(), where
+            assert part.lower() not in text.lower(), f"{part!r} in {where}"
+
+    safe = tmp_path / "safe"
+    command[command.index(str(out))] = str(safe)
+    assert cli.main([*command, "--ids-are-safe"]) == 1
+    with open(safe / "results.csv", encoding="utf-8", newline="") as stream:
+        assert {row["id"] for row in csv.DictReader(stream)} == set(ids)
