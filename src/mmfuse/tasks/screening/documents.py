@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmfuse.errors import InputError
-from mmfuse.nlp.sections import split_sections
 from mmfuse.tasks.screening.date_words import YEAR_LANGUAGES
+from mmfuse.tasks.screening.sections import split_sections
 from mmfuse.types import media_kind
 
 CV_NAME = re.compile(

@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from mmfuse import config
-from mmfuse.nlp.pii import ROLE_WORDS
+from mmfuse.tasks.screening.pii import ROLE_WORDS
 from mmfuse.types import Item
 
 SALT_FILE = "screening-id-salt"
@@ -91,7 +91,7 @@ def _id_words(item_id: str) -> list[str]:
 def _has_phone(item_id: str) -> bool:
     import phonenumbers
 
-    from mmfuse.nlp.pii import PHONE_REGIONS
+    from mmfuse.tasks.screening.pii import PHONE_REGIONS
 
     text = item_id.replace("_", " ")
     for region in PHONE_REGIONS:
@@ -112,7 +112,7 @@ def _has_phone(item_id: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _carried_pii(item_id: str, allowed: frozenset[str]) -> tuple[str, ...]:
-    from mmfuse.nlp.pii import MIN_SCORE, analyzer
+    from mmfuse.tasks.screening.pii import MIN_SCORE, analyzer
 
     engine, found = analyzer(), set()
     for text in dict.fromkeys((item_id, item_id.replace("_", " "))):
@@ -143,7 +143,7 @@ def carried_pii(item_id: str, allow: Iterable[str] = ()) -> tuple[str, ...]:
         item_id: a candidate's id (a folder or file stem, a manifest's id).
         allow: words that are never a name here (the job's and the skills lexicon's).
     """
-    from mmfuse.nlp.skills import all_terms
+    from mmfuse.tasks.screening.skills import all_terms
 
     allowed = frozenset(w.lower() for term in (*all_terms(), *allow) for w in term.split())
     return _carried_pii(item_id, allowed)

@@ -2,7 +2,8 @@
 
 A requirement is met by three kinds of evidence, the strongest one counting:
 
-- **names**: the skills it names (``mmfuse.nlp.skills``: "k8s" is Kubernetes, "Python 3" is
+- **names**: the skills it names (``mmfuse.tasks.screening.skills``: "k8s" is Kubernetes, "Python 3"
+is
   Python) found anywhere in the CV; with "such as"/"or" one of them suffices, else the share
   found counts;
 - **words**: the share of its content lemmas (spaCy tokens, stop words and generic job-ad words
@@ -26,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmfuse.nlp.skills import find_skills
 from mmfuse.tasks.screening.requirements import Requirement
+from mmfuse.tasks.screening.skills import find_skills
 
 # MiniLM cosines (all-MiniLM-L6-v2): unrelated CV and job-ad sentences sit around 0.1-0.3,
 # paraphrases ("led a team of five engineers" / "team leadership") above 0.55.

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from mmfuse.nlp.sections import Sections
 from mmfuse.tasks.screening.date_words import (
     PRESENT,
     RANGE_WORDS,
@@ -24,6 +23,7 @@ from mmfuse.tasks.screening.date_words import (
     month_number,
 )
 from mmfuse.tasks.screening.requirements import degree_level
+from mmfuse.tasks.screening.sections import Sections
 
 _MONTH = r"(?:(?P<{0}m>[^\W\d_]{{3,9}})\.?\s+|(?P<{0}n>\d{{1,2}})[/.-])?"
 _RANGE = re.compile(

@@ -222,9 +222,17 @@ class ScreeningTask(Task):
     def settings(self) -> dict:
         from mmfuse.encoders.speech import WORD_OPTIONS
         from mmfuse.encoders.text import resolve_precision
-        from mmfuse.nlp import pii, sections, skills
         from mmfuse.tasks.heads import digest
-        from mmfuse.tasks.screening import date_words, matching, requirements, scoring, tokens
+        from mmfuse.tasks.screening import (
+            date_words,
+            matching,
+            pii,
+            requirements,
+            scoring,
+            sections,
+            skills,
+            tokens,
+        )
 
         rules = json.dumps(
             [
