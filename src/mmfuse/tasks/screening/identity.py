@@ -4,10 +4,10 @@ Blind screening redacts the CV, but a folder called ``Cornelius_Vandermeer_1985`
 ``ignatius.fairweather@example.org`` would still put the candidate in every row, log line and
 cache entry. Every id is read by the redactor's recognisers (``carried_pii``): e-mail
 addresses, phone numbers and the other identifiers by their patterns and checksums, names by
-spaCy's NER over the id's words. An id that carries any is replaced by ``cand-`` and ten hex
-digits of HMAC-SHA256 under a secret salt: the same id gives the same replacement on this
-machine, so resumed runs and the cache still work, and it cannot be turned back without the
-salt. Ordinary ids (``big_txt``, ``cand_pm``, ``candidate_07``) stay as they are, and
+spaCy's NER over the id's words (two or more). An id that carries any is replaced by ``cand-``
+and ten hex digits of HMAC-SHA256 under a secret salt: the same id gives the same replacement
+on this machine, so resumed runs and the cache still work, and it cannot be turned back without
+the salt. Ordinary ids (``big_txt``, ``cand_pm``, ``candidate_07``) stay as they are, and
 ``--ids-are-safe`` keeps every id as given. The salt is 32 random bytes created once in the
 cache root (readable by the owner only). The mapping back is written only where the user asks
 for it (``--id-key FILE``), to be kept apart from what reviewers see.
@@ -42,6 +42,9 @@ ID_ENTITIES = (
 # The small NER finds a bare name in some sentences and not in others ("Marguerite Okonkwo"
 # only in the third): the id's words are read in each, a name in any counts.
 NAME_CARRIERS = ("{}", "Name: {}", "{} is a candidate.", "I am {}.")
+# A name in an id is two words or more ("jane_doe", "Dr Ignatia Q Blomqvist-Harrow"): on one
+# word alone the NER guesses, "Broken" a person in every sentence, "Marguerite" in none.
+MIN_NAME_WORDS = 2
 # Words ids are made of that the NER takes for a name now and then ("Sample Cv", "Cv Final
 # V2", "Team Lead"): a PERSON finding needs a word of two or more letters outside these, the
 # skills lexicon and the job's words.
@@ -122,8 +125,9 @@ def _carried_pii(item_id: str, allowed: frozenset[str]) -> tuple[str, ...]:
         found.update(r.entity_type for r in results)
     if _has_phone(item_id):
         found.add("PHONE_NUMBER")
-    name = " ".join(_id_words(item_id))
-    for carrier in NAME_CARRIERS if name else ():
+    words = _id_words(item_id)
+    name = " ".join(words)
+    for carrier in NAME_CARRIERS if len(words) >= MIN_NAME_WORDS else ():
         text, start = carrier.format(name), carrier.index("{}")
         results = engine.analyze(
             text, language="en", entities=["PERSON"], score_threshold=MIN_SCORE
