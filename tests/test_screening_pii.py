@@ -365,10 +365,11 @@ def test_a_name_found_once_is_redacted_in_every_later_mention(redactor, case):
     assert redaction.counts["PERSON"] >= 3
 
 
-def test_a_job_title_under_the_name_or_an_ordinary_email_is_no_name(redactor):
+def test_a_job_title_an_ordinary_email_or_a_place_after_i_am_is_no_name(redactor):
     text = (
         "Data Engineer\nSenior Platform Team\n\nSummary\nData engineer on the platform team; "
-        "write to jobs.data@example.org. I am Java certified.\n"
+        "write to jobs.data@example.org. I am Java certified. I'm New York based and love new "
+        "challenges.\n"
     )
     redaction = redactor.redact(text)
     assert "<PERSON>" not in redaction.text, redaction.text

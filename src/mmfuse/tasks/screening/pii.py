@@ -277,20 +277,29 @@ def _name_case(word: str) -> bool:
     return word[:1].isupper()
 
 
-def stated_names(text: str, ordinary: Iterable[str] = ()) -> list[tuple[int, int]]:
+def stated_names(
+    text: str, allowed: Iterable[str] = (), ordinary: Iterable[str] = ()
+) -> list[tuple[int, int]]:
     """Spans of the names a text states: after "My name is" / "Name:" / "I am" (two words or
-    more), and on the line under a letter's closing ("Kind regards,"). ``ordinary``: lowercase
-    words that are no name (the allowed terms): such a word ends the name."""
-    ordinary = set(ordinary)
+    more), and on the line under a letter's closing ("Kind regards,").
+
+    Args:
+        text: the text.
+        allowed: lowercase words that are no name (the allowed terms): one ends the name.
+        ordinary: lowercase words that are no name after "I am" (``allowed`` and the words the
+            text uses in lowercase: "I'm New York based" when "new" is written too).
+    """
+    allowed, ordinary = set(allowed), set(ordinary) | set(allowed)
     spans = []
     for match in _STATED_NAME.finditer(text):
         start = end = match.start("words")
         count = 0
+        no_name = ordinary if match.group("two") else allowed
         for word in re.finditer(r"\S+", match.group("words")):
             bare = word.group().strip(',.;:!?()"')
             if not bare or not (_name_case(bare) or (bare.lower() in PARTICLES and count)):
                 break
-            if bare.lower() in ordinary or bare.lower() in _NOT_NAMES:
+            if bare.lower() in no_name or bare.lower() in _NOT_NAMES:
                 break
             count += bare.lower() not in PARTICLES
             end = match.start("words") + word.start() + len(word.group().rstrip(',.;:!?()"'))
@@ -306,7 +315,7 @@ def stated_names(text: str, ordinary: Iterable[str] = ()) -> list[tuple[int, int
             line
             and _NAME_LINE.match(line)
             and all(_name_case(w) or w.lower() in PARTICLES for w in words)
-            and not all(w.lower() in ordinary for w in words)
+            and not all(w.lower() in allowed for w in words)
         ):
             start = text.index(line, closing.end())
             spans.append((start, start + len(line)))
@@ -380,7 +389,7 @@ class Redactor:
             if piece.strip().lower() in self._allow_lower:
                 continue
             spans.append((r.start, r.end, r.entity_type, r.score))
-        found = stated_names(text, allowed)
+        found = stated_names(text, allowed, ordinary)
         if self.cv_header and (line := header_name(text, ordinary)):
             found.append(line)
         for start, end in found:
