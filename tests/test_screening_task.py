@@ -310,7 +310,7 @@ def test_choose_cv_by_name_and_content():
     chosen, notes = choose_cv([Path("cover_letter.pdf"), Path("cv.pdf")], read)
     assert chosen.path.name == "cv.pdf" and not chosen.letter
     assert notes == [
-        "screened the pdf document that reads most as a CV (by its name and headings); "
+        "screened the pdf document that reads most as a CV (judged by names and headings); "
         "not screened: a cover letter (pdf)"
     ]
     chosen, notes = choose_cv([Path("broken.docx"), Path("cover_letter.pdf")], read)

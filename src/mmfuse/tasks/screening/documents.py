@@ -96,8 +96,8 @@ def choose_cv(paths: Sequence[Path], read: Callable[[Path], str]) -> tuple[Docum
             for d in others
         )
         notes.append(
-            f"screened the {_kind(chosen.path)} document that reads most as a CV (by its name "
-            f"and headings); not screened: {left}"
+            f"screened the {_kind(chosen.path)} document that reads most as a CV (judged by "
+            f"names and headings); not screened: {left}"
         )
     if chosen.letter:
         notes.append("the CV reads as a cover letter: its scores may be low")

@@ -456,6 +456,8 @@ def text_terms(text: str) -> Redaction:
 def _fold(text: str) -> str:
     """``text`` lowercased without accents, character for character (offsets kept): "Nguyễn"
     -> "nguyen"."""
+    if text.isascii():
+        return text.lower()
     out = []
     for char in text:
         base = unicodedata.normalize("NFD", char)[0]
