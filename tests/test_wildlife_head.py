@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from mmfuse import cli
-from mmfuse.tasks.heads import HeadOptions, fit, holdout
+from mmfuse.fusion.labels import holdout_mask
+from mmfuse.tasks.heads import HeadOptions, fit
 from mmfuse.tasks.wildlife.head import SpeciesHead, build_head, crop_features, inputs
 from mmfuse.tasks.wildlife.locate import Detection
 
@@ -47,7 +48,7 @@ def test_a_trained_head_beats_its_prototypes_and_reloads(tmp_path, one_torch_thr
     classes = ["civet", "macaque", "pig-tailed macaque"]
     model = build_head(classes, features, y, {"image_model": "timm:x"})
     untrained = predict(model, inputs(test_features))["species"].argmax(axis=1)
-    held = holdout(y, True, 0.2, seed=0)
+    held = holdout_mask({"species": y}, 0.2, seed=0)
     fit(model, lambda rows: inputs(features[rows]), y, held, HeadOptions(epochs=60), True)
     save_model(model, tmp_path / "head")
     head = SpeciesHead(tmp_path / "head")

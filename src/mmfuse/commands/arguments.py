@@ -22,6 +22,7 @@ from mmfuse.runner import RunResult
 from mmfuse.tasks.options import (
     CHOICES,
     HELP,
+    REQUIRED,
     base_type,
     fields_of,
     flag_of,
@@ -88,8 +89,9 @@ def add_option_arguments(group, cls: type, skip: tuple[str, ...] = ()) -> None:
         default = field.default
         shown = ",".join(default) if isinstance(default, tuple) else default
         help_text = field.metadata.get(HELP, "")
-        if shown not in (None, "", ()) and kind is not bool and "default:" not in help_text:
-            help_text += f" (default: {shown})"
+        required = field.metadata.get(REQUIRED)  # its default is a placeholder
+        if shown not in (None, "", ()) and kind is not bool and not required:
+            help_text += "" if "default:" in help_text else f" (default: {shown})"
         common = {"dest": field.name, "default": argparse.SUPPRESS, "help": help_text}
         if kind is bool:
             group.add_argument(flag_of(field), action=argparse.BooleanOptionalAction, **common)

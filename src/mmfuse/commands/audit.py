@@ -104,7 +104,7 @@ def select(scores: list[float], top: int | None, threshold: float | None) -> lis
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmfuse.tasks.screening.fairness import COLUMNS, audit
+    from mmfuse.fairness import COLUMNS, audit
 
     if args.top is not None and args.top < 1:
         raise UsageError("--top must be at least 1")

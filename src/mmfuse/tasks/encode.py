@@ -21,7 +21,7 @@ from mmfuse.fusion.media import Decoded, EncodedMedia, MediaEncoders, decode_med
 from mmfuse.registry import select_device
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.cells import meta_columns, passed_through, rounded, visual_concepts
-from mmfuse.tasks.media import MediaOptions
+from mmfuse.tasks.media import MediaOptions, text_precision_option
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.types import Item, media_kind
@@ -41,13 +41,8 @@ class EncodeOptions(MediaOptions):
     """Which encoders read the items (empty: the registry's default for the role)."""
 
     text_model: str = option("", "text encoder (default: the registry's)")
-    text_precision: str = option(
-        "float32",
-        "sentence encoder precision: float32 is closest to the published model; bfloat16 "
-        "or auto (bfloat16 where the hardware has it) is faster; either way an item's "
-        "embedding does not depend on its batch",
-        choices=("float32", "bfloat16", "int8", "auto"),
-    )
+    # float32, not auto: the embeddings are the output, as close to the published model as can be
+    text_precision: str = text_precision_option("float32")
 
 
 @register_task("encode")

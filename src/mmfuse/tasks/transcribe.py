@@ -27,6 +27,7 @@ from mmfuse.registry import default_model
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
+from mmfuse.tasks.samples import wav_bytes
 from mmfuse.types import Item, Transcript, media_kind
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,19 @@ class TranscribeTask(Task):
     """Transcribes the one audio or video file of each item."""
 
     Options = TranscribeOptions
+
+    @classmethod
+    def example_input(cls) -> tuple[str, bytes]:
+        return "good.wav", wav_bytes()
+
+    @classmethod
+    def example_options(cls) -> dict:
+        return {"model": "faster-whisper:tiny.en"}
+
+    @classmethod
+    def example_model(cls, folder: Path) -> str:
+        return "faster-whisper:base"
+
     default_batch_size = 1  # Whisper decodes one file at a time
     max_device_batch = 1
     columns = (

@@ -23,10 +23,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from mmfuse.fairness import COLUMNS as AUDIT_COLUMNS
 from mmfuse.report.charts import bar_chart, charts, stacked_bars
 from mmfuse.report.page import Html, Section, tag
 from mmfuse.report.table import table
-from mmfuse.tasks.screening.fairness import COLUMNS as AUDIT_COLUMNS
 from mmfuse.tasks.screening.scoring import WEIGHTS, rank
 
 NOTE = (

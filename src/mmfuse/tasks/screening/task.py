@@ -20,6 +20,7 @@ from mmfuse.errors import InputError, ModelUnavailable, UsageError
 from mmfuse.io.documents import count_images, read_document
 from mmfuse.nlp.language import detect_language
 from mmfuse.tasks.base import Task
+from mmfuse.tasks.media import text_precision_option
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.screening.answers import Recording, read_recording
@@ -97,13 +98,7 @@ class ScreeningOptions:
         False, "mark (never drop) candidates who miss any must-have requirement"
     )
     text_model: str = option("", "sentence encoder (default: the registry's)")
-    text_precision: str = option(
-        "auto",
-        "sentence encoder precision: auto is bfloat16 where the hardware multiplies it "
-        "natively (CPUs with AVX512-BF16 or AMX, CUDA), else float32; a CV's scores never "
-        "depend on the other CVs of its batch either way",
-        choices=("auto", "float32", "bfloat16"),
-    )
+    text_precision: str = text_precision_option()
     speech_model: str = option("", "speech recogniser for interviews (default: the registry's)")
     as_of: str = option(
         "", "the date 'present' means in CV date ranges, YYYY-MM-DD (default: today)"
@@ -161,6 +156,27 @@ class ScreeningTask(Task):
     """CV-job matching, interview metrics and a fit score per candidate (see the package)."""
 
     Options = ScreeningOptions
+    trains = "head"  # on a finished run's rows and past decisions (``training``)
+
+    @classmethod
+    def example_options(cls) -> dict:
+        return {"job_text": "Requirements:\n- 3+ years of Python\n- Docker is a plus"}
+
+    @classmethod
+    def example_model(cls, folder: Path) -> Path:
+        """An untrained screening head saved in ``folder``."""
+        from mmfuse.fusion.model import save_model
+        from mmfuse.tasks.screening.head import Target, build_head
+
+        save_model(build_head(Target("decision", ("yes", "no")), 8, {}).eval(), folder)
+        return folder
+
+    @classmethod
+    def fit_head(cls, results, manifest, labels, options, positive=None):
+        from mmfuse.tasks.screening.training import fit_from_run
+
+        return fit_from_run(results, manifest, labels, options, positive)
+
     default_batch_size = DEFAULT_BATCH
     device_item_bytes = 64 * 2**20  # a CV's sentences and an interview's segments
     group_by = "folder"  # one sub-folder per candidate, whatever files it holds
@@ -220,9 +236,9 @@ class ScreeningTask(Task):
         return date.fromisoformat(self.options.as_of) if self.options.as_of else date.today()
 
     def settings(self) -> dict:
+        from mmfuse.cache import folder_digest
         from mmfuse.encoders.speech import WORD_OPTIONS
         from mmfuse.encoders.text import resolve_precision
-        from mmfuse.tasks.heads import digest
         from mmfuse.tasks.screening import (
             date_words,
             matching,
@@ -265,7 +281,7 @@ class ScreeningTask(Task):
         model = self.options.model
         return {
             "version": __version__,
-            "model_sha256": digest(model) if model else None,  # the head by its content
+            "model_sha256": folder_digest(model) if model else None,  # the head by its content
             "job_sha256": hashlib.sha256(self.job_source.encode()).hexdigest()[:16],
             "rules_sha256": hashlib.sha256(rules.encode()).hexdigest()[:16],
             "text_model": self.text_model,

@@ -18,7 +18,6 @@ there: "Loving my new headphones!!!" over a voice saying they broke.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,13 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from mmfuse import __version__, registry
+from mmfuse.cache import folder_digest
 from mmfuse.encoders.conse import normalise
 from mmfuse.errors import UsageError
 from mmfuse.fusion.media import Decoded, EncodedMedia, decode_media
 from mmfuse.fusion.model import CONFIG_FILE, checkpoint_folder, read_config
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.cells import meta_columns, passed_through, rounded, visual_concepts
-from mmfuse.tasks.media import MediaOptions
+from mmfuse.tasks.media import MediaOptions, text_precision_option
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.social_media.examples import examples_task
@@ -97,13 +97,7 @@ class SocialOptions(MediaOptions):
     examples: Path | None = option(
         None, "few-shot examples, DIR/<class>/<files>: class vectors without training"
     )
-    text_precision: str = option(
-        "auto",
-        "sentence encoder precision: auto is bfloat16 where the hardware multiplies it "
-        "natively (CPUs with AVX512-BF16 or AMX, CUDA), about 1.5x faster, else float32; "
-        "a post's scores never depend on its batch either way",
-        choices=("auto", "float32", "bfloat16"),
-    )
+    text_precision: str = text_precision_option()
 
     def __post_init__(self):
         super().__post_init__()
@@ -123,17 +117,6 @@ class SocialPost:
     notes: list[str] = field(default_factory=list)
 
 
-def _digest(folder: Path) -> str:
-    """SHA-256 over the relative names and bytes of a folder's files (hidden ones excepted):
-    the checkpoint, or the examples folder, wherever it lies."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    for path in files:
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 @register_task("social-media")
 class SocialMediaTask(Task):
     """The social-media pipeline as an engine task (see the module docstring).
@@ -145,6 +128,26 @@ class SocialMediaTask(Task):
     default_batch_size = TEXT_BATCH
     device_item_bytes = 16 * 2**20  # a post's tokens; its photo or frames when it has them
     max_device_batch = 2048
+    default_model = DEFAULT_MODEL
+    trains = "items"  # ``mmfuse train`` on labelled posts (``training``), read by ``--model``
+
+    @classmethod
+    def fit_items(cls, options) -> int:
+        from mmfuse.tasks.social_media.training import fit_items
+
+        return fit_items(options)
+
+    @classmethod
+    def load_model(cls, name: str, device: str | None = None):
+        from mmfuse.tasks.social_media.fit import Checkpoint
+
+        return Checkpoint.load(name, device=device)
+
+    @classmethod
+    def example_model(cls, folder: Path) -> str:
+        from mmfuse.fusion.model import CHECKPOINTS_DIR
+
+        return str(CHECKPOINTS_DIR / DEFAULT_MODEL)  # the default, by path
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
         super().__init__(options, items, device)
@@ -203,9 +206,9 @@ class SocialMediaTask(Task):
         return {
             "version": __version__,
             "model": str(self.options.model),
-            "model_sha256": _digest(self.folder),
+            "model_sha256": folder_digest(self.folder),
             "topics": list(self.options.topics),
-            "examples_sha256": _digest(examples) if examples else None,
+            "examples_sha256": folder_digest(examples) if examples else None,
             "speech_model": self.speech_model,
             "image_model": self.image_model,
             "every_s": self.options.every_s,

@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmfuse import __version__, registry
+from mmfuse.cache import folder_digest
 from mmfuse.encoders.sound import MODEL_ID as SOUND_MODEL
 from mmfuse.encoders.sound import available as sound_available
 from mmfuse.errors import InputError, UsageError
 from mmfuse.tasks.base import Task
-from mmfuse.tasks.heads import digest as head_digest
+from mmfuse.tasks.media import every_option
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
+from mmfuse.tasks.samples import png_bytes
 from mmfuse.tasks.wildlife.boxes import format_boxes
 from mmfuse.tasks.wildlife.head import CROP_FEATURES, crop_features
 from mmfuse.tasks.wildlife.locate import DEFAULT_THRESHOLDS, Detection
@@ -75,7 +77,8 @@ class WildlifeOptions:
         "what a camera is: the folder of each file (site/camera/file), or the whole input",
         choices=("folder", "input"),
     )
-    every_s: float = option(1.0, "seconds between sampled video frames", flag="--every")
+    # every second, not EVERY_S: a camera-trap clip lasts seconds and an animal may cross in one
+    every_s: float = every_option(1.0)
     max_frames: int = option(16, "frames analysed per video at most (spread over the clip)")
     model: Path | None = option(
         None,
@@ -142,6 +145,30 @@ class WildlifeTask(Task):
     """The wildlife pipeline as an engine task (see the module docstring)."""
 
     Options = WildlifeOptions
+    trains = "head"  # a species head on a finished run's crops (``training``)
+
+    @classmethod
+    def example_input(cls) -> tuple[str, bytes]:
+        return "good.png", png_bytes()
+
+    @classmethod
+    def example_model(cls, folder: Path) -> Path:
+        """An untrained species head saved in ``folder``."""
+        import numpy as np
+
+        from mmfuse.fusion.model import save_model
+        from mmfuse.tasks.wildlife.head import build_head
+
+        crops = np.eye(4, 8, dtype=np.float32)
+        save_model(build_head(["zebra", "giraffe"], crops, np.array([0, 0, 1, 1]), {}), folder)
+        return folder
+
+    @classmethod
+    def fit_head(cls, results, manifest, labels, options, positive=None):
+        from mmfuse.tasks.wildlife.training import fit_from_run
+
+        return fit_from_run(results, manifest, labels, options, positive)
+
     default_batch_size = 8
     max_device_batch = 64  # decoded photos and video frames wait in host memory
     group_by = "file"  # every photo, video and sound is its own row, IMG_0002.JPG beside .MP4
@@ -209,8 +236,8 @@ class WildlifeTask(Task):
             "crop_model": self.options.image_model,
             "scan_model": SCAN_MODEL,
             "species": [s.prompt for s in self.species or []],
-            "examples_sha256": _folder_digest(examples) if examples else None,
-            "model_sha256": head_digest(self.options.model) if self.options.model else None,
+            "examples_sha256": folder_digest(examples) if examples else None,
+            "model_sha256": folder_digest(self.options.model) if self.options.model else None,
             "row_arrays": [CROP_FEATURES],  # rows cached before they carried them are not reused
             # rows cached before site and camera were read under the input folder, or before a
             # camera's date outside 1990..now was noted and replaced, are not reused
@@ -375,11 +402,3 @@ def _counted(detections: Sequence[Detection], category: str) -> list[Detection]:
         return []
     best = max(d.mass for d in mine)
     return [d for d in mine if d.mass >= COUNT_MASS_FACTOR * best]
-
-
-def _folder_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
