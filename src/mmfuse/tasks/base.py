@@ -94,7 +94,7 @@ class Task(abc.ABC):
 
     def run_items(self, items: Sequence[Item]) -> Sequence[Item]:
         """The items as the run keys, logs and writes them: ``items`` unchanged by default
-        (screening replaces ids that look like people's names; wildlife leaves out files that
+        (screening replaces ids that carry personal data; wildlife leaves out files that
         are not photos, videos or sound)."""
         return items
 

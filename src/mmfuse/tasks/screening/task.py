@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,11 +20,13 @@ from pathlib import Path
 from mmfuse import __version__, registry
 from mmfuse.errors import InputError, ModelUnavailable, UsageError
 from mmfuse.io.documents import count_images, read_document
+from mmfuse.nlp.language import detect_language
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.media import text_precision_option
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.screening.answers import Recording, read_recording
+from mmfuse.tasks.screening.documents import LANGUAGE_SAMPLE, choose_cv, language_note
 from mmfuse.tasks.screening.identity import blind_items, id_salt, write_key
 from mmfuse.types import Item, media_kind
 
@@ -51,6 +54,7 @@ COLUMNS = (
     "missing_requirements",
     "years_experience",
     "degree",
+    "cv_language",
     "must_have_coverage",
     "nice_to_have_coverage",
     "experience_fit",
@@ -79,11 +83,16 @@ class ScreeningOptions:
     job_text: str | None = option(None, "the job description as text (instead of --job)")
     keep_pii: bool = option(
         False,
-        "do not redact personal data, nor replace ids that look like names (blind is the default)",
+        "do not redact personal data, nor replace ids that carry it (blind is the default)",
+    )
+    ids_are_safe: bool = option(
+        False,
+        "keep every candidate id as given (by default an id that carries a name, an e-mail "
+        "address, a phone number or another identifier is replaced by a cand-... id)",
     )
     id_key: Path | None = option(
         None,
-        "write id,original_id for the ids replaced because they look like names to this "
+        "write id,original_id for the ids replaced because they carry personal data to this "
         "CSV file (keep it apart from what reviewers see)",
         changes_no_row="where the mapping is written",
     )
@@ -140,6 +149,7 @@ class Candidate:
     images: int = 0  # photos embedded in the CV: never read, only counted as redacted
     questions: list[str] = field(default_factory=list)
     recording: Recording | None = None
+    language: str = "und"  # ISO 639-1 code of the CV's language (``nlp.language``)
     notes: list[str] = field(default_factory=list)
 
 
@@ -206,13 +216,16 @@ candidates meet each requirement."""
         self.head = None
 
     def run_items(self, items: Sequence[Item]) -> Sequence[Item]:
-        """Ids that look like people's names replaced (``identity``), unless ``keep_pii``."""
-        if self.options.keep_pii:
+        """Ids that carry personal data replaced (``identity``), unless ``keep_pii`` or
+        ``ids_are_safe``; the job's words are never taken for a name."""
+        if self.options.keep_pii or self.options.ids_are_safe:
             return items
-        blinded, key = blind_items(items, id_salt())
+        job_words = re.findall(r"[^\W\d_]{2,}", self.job_text)
+        blinded, key = blind_items(items, id_salt(), allow=job_words)
         if key:
             log.warning(
-                "%d candidate ids looked like people's names and were replaced by cand-... ids%s",
+                "%d candidate ids carried personal data (a name, an e-mail address, a phone "
+                "number, ...) and were replaced by cand-... ids%s",
                 len(key),
                 f"; the mapping is in {self.options.id_key}"
                 if self.options.id_key
@@ -247,7 +260,16 @@ candidates meet each requirement."""
         from mmfuse.cache import folder_digest
         from mmfuse.encoders.speech import WORD_OPTIONS
         from mmfuse.encoders.text import resolve_precision
-        from mmfuse.tasks.screening import matching, pii, requirements, scoring, skills, tokens
+        from mmfuse.tasks.screening import (
+            date_words,
+            matching,
+            pii,
+            requirements,
+            scoring,
+            sections,
+            skills,
+            tokens,
+        )
 
         rules = json.dumps(
             [
@@ -261,6 +283,18 @@ candidates meet each requirement."""
                 requirements.TAIL_HEADINGS.pattern,
                 "job redacted",
                 "questions redacted",  # nor rows whose answers quoted the questions as given
+                # nor rows of a cover letter read as the CV, without the CV's language, with
+                # years missed in German or French, or with names left in sentences
+                "cv chosen by name and content",
+                "cv_language",
+                date_words.MONTHS,
+                date_words.PRESENT,
+                date_words.RANGE_WORDS,
+                date_words.SINCE_WORDS,
+                [p.pattern for p in date_words.STATED_YEARS],
+                sections.HEADINGS,
+                sorted(pii.ROLE_WORDS),
+                "names found once redacted everywhere",
             ],
             sort_keys=True,
             default=str,
@@ -324,22 +358,27 @@ candidates meet each requirement."""
         for path in item.paths:
             if path.name.lower() in QUESTION_FILES:
                 questions = [q.strip() for q in read_document(path).splitlines() if q.strip()]
+        notes = []
         if item.text is not None:
             cv_text = item.text
         else:
             cvs = [p for p in documents if media_kind(p) in ("document", "text")]
             if not cvs:
                 raise InputError("no CV in the item (a PDF, DOCX or TXT file)")
-            cvs.sort(key=lambda p: (media_kind(p) != "document", p.name))
-            cv_text, images = read_document(cvs[0]), count_images(cvs[0])
+            chosen, notes = choose_cv(cvs, read_document)
+            cv_text, images = chosen.text, count_images(chosen.path)
+            notes = [self.item_message(item, note) for note in notes]
         if not cv_text.strip():
             raise InputError("the CV is empty")
         recordings = [p for p in item.paths if media_kind(p) in ("audio", "video")]
         interview = recordings[0] if recordings else None
         cv_text, cut = cut_cv(cv_text)
-        candidate = Candidate(cv_text, images, questions)
+        language, _ = detect_language(cv_text[:LANGUAGE_SAMPLE])
+        candidate = Candidate(cv_text, images, questions, language=language, notes=notes)
         if cut:
             candidate.notes.append(cut)
+        if note := language_note(language):
+            candidate.notes.append(note)
         if interview is not None:
             try:
                 candidate.recording = read_recording(interview)
@@ -375,6 +414,7 @@ candidates meet each requirement."""
                 {
                     "knocked_out": knocked,
                     "pii_redacted": json.dumps(counts, sort_keys=True),
+                    "cv_language": candidate.language,
                     **{c: item.meta.get(c, "") for c in self.meta_columns},
                     "notes": "; ".join(notes),
                 }
