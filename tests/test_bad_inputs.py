@@ -289,7 +289,7 @@ def test_screening_bad_inputs_leave_no_personal_data_and_read_the_right_cv(
     )  # fmt: skip
 
     assert code == 1 and _fingerprint(root) == before
-    with open(out / "results.csv", encoding="utf-8", newline="") as file:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as file:
         rows = {row["id"]: row for row in csv.DictReader(file)}
     kept = sorted(set(folders) - set(PII_FOLDERS))  # big_txt, cand_pm, candidate_07, ...
     assert sorted(i for i in rows if not i.startswith("cand-")) == kept

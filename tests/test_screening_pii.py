@@ -403,7 +403,7 @@ def test_ids_that_carry_personal_data_reach_no_output_cache_or_log(
     command = ["run", "screening", str(root), "--job", str(tmp_path / "job.txt"), "-o", str(out),
                "--text-model", f"sentence-transformers:{model}", "--no-progress", "-v"]  # fmt: skip
     assert cli.main(command) == 1
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
         rows = {row["id"]: row for row in csv.DictReader(stream)}
     assert {"big_txt", "cand_pm", "candidate_07"} < set(rows)  # ordinary ids as they are
     assert sum(i.startswith("cand-") for i in rows) == 4 and rows["cand_pm"]["error"]
@@ -424,5 +424,5 @@ def test_ids_that_carry_personal_data_reach_no_output_cache_or_log(
     safe = tmp_path / "safe"
     command[command.index(str(out))] = str(safe)
     assert cli.main([*command, "--ids-are-safe"]) == 1
-    with open(safe / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(safe / "results.csv", encoding="utf-8-sig", newline="") as stream:
         assert {row["id"] for row in csv.DictReader(stream)} == set(ids)
