@@ -211,7 +211,8 @@ def test_events_vote_and_summary_counts_by_hour():
     table = events.event_rows(rows)
     first = next(e for e in table if e["event_id"] == "site/cam1#1")
     assert (first["species"], first["max_count"], first["n_files"]) == ("zebra", 2, 3)
-    assert first["confidence"] == pytest.approx(2 / 3, abs=1e-3)
+    assert first["vote_share"] == pytest.approx(2 / 3, abs=1e-3)
+    assert first["species_score"] == pytest.approx(0.8)  # the zebra files' mean score
     assert next(e for e in table if e["event_id"] == "site/cam1#2")["category"] == "blank"
     summary = events.summary_rows(rows)
     zebra = next(s for s in summary if s["site"] == "all" and s["species"] == "zebra")

@@ -139,7 +139,8 @@ def events_section(rows: Sequence[dict], events: list[dict], files) -> Section:
     animal = [e for e in events if e["category"] == "animal"]
     parts: list[Html] = []
     for event in animal[:EVENTS_SHOWN]:
-        confidence = f" ({event['confidence']:.2f})" if event.get("confidence") else ""
+        score = event.get("species_score")
+        confidence = f" (score {score:.2f})" if score else ""
         span = (
             event["start"]
             if event["start"] == event["end"]

@@ -1,10 +1,13 @@
 """Name: species scores for animal crops, zero-shot from a species list, few-shot from examples.
 
-The species file has one species a line, optionally with a description after a colon::
+The species file has one species a line, optionally with a description after a colon, and
+optional groups of them (a genus, a family, "cats") that ``--rollup`` may name instead of a
+species when unsure::
 
     zebra: a horse with black and white stripes
     African elephant
-    # comments and blank lines are ignored
+    # group equids: zebra, horse, donkey
+    # other comments and blank lines are ignored
 
 Zero-shot, each species is the text "name: description" (or the name alone) scored against
 the crop by the image encoder's ``label_scores``: for an ImageNet classifier, the label's
@@ -60,8 +63,56 @@ class Species:
         return f"{self.name}: {self.description}" if self.description else self.name
 
 
+# A group line: "# group NAME: member, member".
+GROUP_PREFIX = "group "
+
+
+@dataclass(frozen=True)
+class Group:
+    """A level above some species of the list, defined in it (``# group cats: lion, ocelot``).
+
+    Attributes:
+        name: what the output calls it ("cats").
+        members: the listed species it holds, as the list spells them.
+    """
+
+    name: str
+    members: tuple[str, ...]
+
+
+def parse_groups(text: str, species: Sequence[Species]) -> list[Group]:
+    """The ``# group NAME: member, member`` lines of a species file.
+
+    Raises:
+        ValueError: a group without a name or members, one naming a species not in the list,
+            or a group name that is also a species or another group.
+    """
+    listed = {s.name.casefold(): s.name for s in species}
+    groups: dict[str, Group] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("#"):
+            continue
+        body = line[1:].strip()
+        if not body.casefold().startswith(GROUP_PREFIX):
+            continue
+        name, _, members = body[len(GROUP_PREFIX) :].partition(":")
+        name = " ".join(name.split())
+        parts = [" ".join(m.split()) for m in members.split(",") if m.strip()]
+        if not name or not parts:
+            raise ValueError(f"group line needs a name and members: {line!r}")
+        unknown = [m for m in parts if m.casefold() not in listed]
+        if unknown:
+            raise ValueError(f"group {name!r} names species not in the list: {', '.join(unknown)}")
+        if name.casefold() in listed or name.casefold() in groups:
+            raise ValueError(f"group name {name!r} is already a species or a group")
+        groups[name.casefold()] = Group(name, tuple(listed[m.casefold()] for m in parts))
+    return list(groups.values())
+
+
 def parse_species(text: str) -> list[Species]:
-    """Species from the file's text: one a line, "name: description", "#" comments.
+    """Species from the file's text: one a line, "name: description", "#" comments (group
+    lines, ``parse_groups``, included).
 
     Raises:
         ValueError: no species, or a name given twice.
@@ -83,9 +134,11 @@ def parse_species(text: str) -> list[Species]:
     return list(found.values())
 
 
-def read_species(path: Path) -> list[Species]:
-    """``parse_species`` of a UTF-8 file."""
-    return parse_species(path.read_text(encoding="utf-8-sig"))
+def read_species(path: Path) -> tuple[list[Species], list[Group]]:
+    """``parse_species`` and ``parse_groups`` of a UTF-8 file."""
+    text = path.read_text(encoding="utf-8-sig")
+    species = parse_species(text)
+    return species, parse_groups(text, species)
 
 
 def zero_shot_scores(

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from mmfuse import __version__, registry
 from mmfuse.encoders.sound import MODEL_ID as SOUND_MODEL
 from mmfuse.encoders.sound import available as sound_available
@@ -26,10 +28,11 @@ from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.wildlife.boxes import format_boxes
 from mmfuse.tasks.wildlife.head import CROP_FEATURES, crop_features
 from mmfuse.tasks.wildlife.locate import DEFAULT_THRESHOLDS, Detection
+from mmfuse.tasks.wildlife.naming import SPECIES_SCORES
 from mmfuse.tasks.wildlife.reading import FileMedia, read_photo, read_video
 from mmfuse.tasks.wildlife.sequence import Cameras, Placement, input_folder
 from mmfuse.tasks.wildlife.sound import Listener, SoundMedia, read_sound
-from mmfuse.tasks.wildlife.species import Species, read_species
+from mmfuse.tasks.wildlife.species import Group, Species, read_species
 from mmfuse.types import Item, media_kind
 
 log = logging.getLogger(__name__)
@@ -67,7 +70,14 @@ class WildlifeOptions:
         "needs 0.6 of it); lower finds more animals and more false ones",
     )
     species_threshold: float = option(
-        0.5, "species score under which the name rolls up to a group (cat, bird, mammal)"
+        0.5,
+        "species score under which a name is noted as unsure (and, with --rollup, named by "
+        "its group)",
+    )
+    rollup: bool = option(
+        False,
+        "name an unsure file by the species list's group ('# group NAME: member, member') "
+        "holding --species-threshold of its score (without a list: cat, bird, mammal)",
     )
     event_gap: float = option(60.0, "longest pause, in seconds, between files of one event")
     cameras: str = option(
@@ -86,6 +96,16 @@ class WildlifeOptions:
         0.25, "BirdNET score a 3-s window of a sound file needs (optional extra mmfuse[sound])"
     )
     max_sound_s: float = option(600.0, "seconds of each sound file analysed at most")
+    sort_into: Path | None = option(
+        None,
+        "sort the files into DIR/<species>, blank, person, vehicle (links; originals never move)",
+        changes_no_row="only where finish links or copies the files",
+    )
+    copy: bool = option(
+        False,
+        "with --sort-into: copy the files instead of linking them",
+        changes_no_row="only how finish sorts the files",
+    )
 
     def __post_init__(self):
         if self.species is not None and not self.species.is_file():
@@ -94,6 +114,8 @@ class WildlifeOptions:
             raise UsageError(f"examples folder not found: {self.examples}")
         if self.model is not None and not self.model.is_dir():
             raise UsageError(f"--model {self.model}: not a folder")
+        if self.copy and self.sort_into is None:
+            raise UsageError("--copy needs --sort-into DIR")
         if self.model is not None and self.examples is not None:
             raise UsageError("give --model (many-shot) or --examples (few-shot), not both")
         for name in ("threshold", "species_threshold"):
@@ -159,6 +181,7 @@ class WildlifeTask(Task):
         "prediction_level",
         "count",
         "boxes",
+        "box_conf",
         "event_id",
         "notes",
         "error",
@@ -168,9 +191,10 @@ class WildlifeTask(Task):
         super().__init__(options, items, device)
         items, _ = survey_items(items)
         self.species: list[Species] | None = None
+        self.groups: list[Group] = []
         if self.options.species is not None:
             try:
-                self.species = read_species(self.options.species)
+                self.species, self.groups = read_species(self.options.species)
             except (ValueError, UnicodeDecodeError) as error:
                 raise UsageError(f"species file {self.options.species}: {error}") from None
         if self.options.model is not None:
@@ -215,6 +239,9 @@ class WildlifeTask(Task):
             # rows cached before site and camera were read under the input folder, or before a
             # camera's date outside 1990..now was noted and replaced, are not reused
             "placement": "site/camera under the input; dates outside 1990..now not trusted",
+            # rows named from the crops alone, with roll-ups to WordNet groups, are not reused
+            "naming": "crops and whole picture, label_distribution; list names only",
+            "groups": [[g.name, *g.members] for g in self.groups],
             "sound": [SOUND_MODEL, self.options.sound_threshold, self.options.max_sound_s]
             if sound_available()
             else None,
@@ -244,7 +271,14 @@ class WildlifeTask(Task):
                 self.options.examples, self.species, self.locator
             )
         self.namer = Namer(
-            encoder, self.species, self.options.species_threshold, prototypes, examples, head
+            encoder,
+            self.species,
+            self.options.species_threshold,
+            prototypes,
+            examples,
+            head,
+            self.groups,
+            self.options.rollup,
         )
 
     def _head_species(self) -> list[Species]:
@@ -332,18 +366,36 @@ class WildlifeTask(Task):
             notes.append("a person is also in view")
         if category == "person":
             notes.append("person: flagged for privacy")
-        naming = self.namer.name(found) if category == "animal" else None
+        if category == "animal":
+            scores = self.namer.evidence(found, located.whole)
+            if scores is not None:
+                row[SPECIES_SCORES] = scores
         return {
             **row,
             "category": category,
-            "species": naming.species if naming else "",
-            "species_score": naming.score if naming else None,
-            "top_species": naming.top if naming else "",
-            "prediction_level": naming.level if naming else "",
             "count": len(counted[busiest]),
             "boxes": format_boxes([d.box for d in counted[busiest]]),
+            "box_conf": ";".join(f"{d.mass:.3f}" for d in counted[busiest]),
             "notes": "; ".join(notes),
         }
+
+    def complete(self, rows: Sequence[dict]) -> Sequence[dict]:
+        """The rows named: each animal file's scores adjusted by the survey's mean of each
+        name (``naming.adjust``; not for a trained head's), then its species, score, top three,
+        level and a note when unsure."""
+        from mmfuse.tasks.wildlife.naming import Namer, survey_prior
+
+        namer = Namer(
+            None,
+            self.species,
+            self.options.species_threshold,
+            groups=self.groups,
+            rollup=self.options.rollup,
+        )
+        prior = None
+        if self.species and self.options.model is None:
+            prior = survey_prior([r[SPECIES_SCORES] for r in rows if _scored(r)])
+        return _Named(rows, namer, prior)
 
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         from mmfuse.tasks.wildlife.camtrapdp import write_package
@@ -360,6 +412,44 @@ class WildlifeTask(Task):
         from mmfuse.tasks.wildlife.report import report_sections
 
         return report_sections(rows, out_dir, files)
+
+
+def _scored(row: dict) -> bool:
+    return row.get("category") == "animal" and row.get(SPECIES_SCORES) is not None
+
+
+class _Named(Sequence):
+    """The final rows, each animal row named from its adjusted scores on access (the rows are
+    read from the journal one at a time: memory stays flat)."""
+
+    def __init__(self, rows: Sequence[dict], namer, prior):
+        self._rows, self._namer, self._prior = rows, namer, prior
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        from mmfuse.tasks.wildlife.naming import adjust
+
+        row = dict(self._rows[index])
+        scores = row.get(SPECIES_SCORES)
+        if row.get("category") != "animal" or row.get("error") or scores is None:
+            return row  # sound files are named by BirdNET in their row
+        scores = np.asarray(scores, dtype=np.float32)
+        if self._namer.species:
+            scores = adjust(scores, self._prior)
+        naming = self._namer.name(scores)
+        notes = "; ".join(filter(None, (row.get("notes", ""), naming.note)))
+        return {
+            **row,
+            "species": naming.species,
+            "species_score": naming.score,
+            "top_species": naming.top,
+            "prediction_level": naming.level,
+            "notes": notes,
+        }
 
 
 def _index(category: str) -> int:
