@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mmfuse import __version__, registry
+from mmfuse.cache import file_digest
 from mmfuse.encoders.sound import MODEL_ID as SOUND_MODEL
 from mmfuse.encoders.sound import available as sound_available
 from mmfuse.errors import InputError, UsageError
@@ -50,6 +51,8 @@ SCAN_MODEL = "timm:tf_efficientnet_lite0"
 # (weaker ones are mostly the same animal seen by a second window).
 COUNT_MASS_FACTOR = 0.9
 DECIMALS = 4
+# MegaDetector's batch-output JSON, for review in Timelapse or AddaxAI.
+MEGADETECTOR_JSON = "megadetector.json"
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,11 @@ class WildlifeOptions:
         0.25, "BirdNET score a 3-s window of a sound file needs (optional extra mmfuse[sound])"
     )
     max_sound_s: float = option(600.0, "seconds of each sound file analysed at most")
+    deployments: Path | None = option(
+        None,
+        "deployments.csv: deploymentID (the camera folder), locationName, latitude, longitude, "
+        "timezone, deploymentStart, deploymentEnd; feeds the rows and Camtrap DP",
+    )
     sort_into: Path | None = option(
         None,
         "sort the files into DIR/<species>, blank, person, vehicle (links; originals never move)",
@@ -114,6 +122,8 @@ class WildlifeOptions:
             raise UsageError(f"examples folder not found: {self.examples}")
         if self.model is not None and not self.model.is_dir():
             raise UsageError(f"--model {self.model}: not a folder")
+        if self.deployments is not None and not self.deployments.is_file():
+            raise UsageError(f"deployments file not found: {self.deployments}")
         if self.copy and self.sort_into is None:
             raise UsageError("--copy needs --sort-into DIR")
         if self.model is not None and self.examples is not None:
@@ -172,6 +182,7 @@ class WildlifeTask(Task):
         "file",
         "site",
         "camera",
+        "deployment_id",
         "datetime",
         "datetime_source",
         "category",
@@ -205,6 +216,11 @@ class WildlifeTask(Task):
             paths, self.root, self.options.cameras == "input", self.options.event_gap
         )
         self.digest = _inputs_digest(items)
+        self.deployments = None
+        if self.options.deployments is not None:
+            from mmfuse.tasks.wildlife.deployments import Deployments, read_deployments
+
+            self.deployments = Deployments(read_deployments(self.options.deployments))
         self.locator = None
         self.listener = None
 
@@ -234,11 +250,16 @@ class WildlifeTask(Task):
             "scan_model": SCAN_MODEL,
             "species": [s.prompt for s in self.species or []],
             "examples_sha256": _folder_digest(examples) if examples else None,
+            "deployments_sha256": file_digest(self.options.deployments)
+            if self.options.deployments
+            else None,
             "model_sha256": head_digest(self.options.model) if self.options.model else None,
             "row_arrays": [CROP_FEATURES],  # rows cached before they carried them are not reused
-            # rows cached before site and camera were read under the input folder, or before a
-            # camera's date outside 1990..now was noted and replaced, are not reused
-            "placement": "site/camera under the input; dates outside 1990..now not trusted",
+            # rows cached before site and camera were read under the input folder (a camera
+            # folder right under it has the input for its site), or before a camera's date
+            # outside 1990..now was noted and replaced, are not reused
+            "placement": "site/camera under the input, the input a single site's; dates outside "
+            "1990..now not trusted",
             # rows named from the crops alone, with roll-ups to WordNet groups, are not reused
             "naming": "crops and whole picture, label_distribution; list names only",
             "groups": [[g.name, *g.members] for g in self.groups],
@@ -330,11 +351,18 @@ class WildlifeTask(Task):
     def _row(self, item: Item, decoded: Decoded) -> dict:
         media, place = decoded.media, decoded.placement
         path = next(p for p in item.paths if media_kind(p) in SURVEY_KINDS)
+        when = place.stamp.time
+        deployment = (
+            self.deployments.find(place.site, place.camera, when) if self.deployments else None
+        )
         row = {
             "file": str(path.relative_to(self.root)) if path.is_relative_to(self.root) else path,
             "site": place.site,
             "camera": place.camera,
-            "datetime": place.stamp.time.isoformat(timespec="seconds"),
+            "deployment_id": deployment.id if deployment else "",
+            "datetime": (deployment.localise(when) if deployment else when).isoformat(
+                timespec="seconds"
+            ),
             "datetime_source": place.stamp.source,
             "event_id": "/".join(filter(None, (place.site, place.camera))) + f"#{place.event}",
         }
@@ -400,11 +428,22 @@ class WildlifeTask(Task):
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         from mmfuse.tasks.wildlife.camtrapdp import write_package
         from mmfuse.tasks.wildlife.events import write_events, write_summary
+        from mmfuse.tasks.wildlife.megadetector import write_batch_output
 
         rows = list(rows)
         outputs = [write_events(rows, out_dir / "events.csv")]
         outputs.append(write_summary(rows, out_dir / "summary.csv"))
-        outputs += write_package(rows, self.root, out_dir / "camtrap-dp")
+        found = self.deployments.all() if self.deployments else []
+        outputs += write_package(rows, self.root, out_dir / "camtrap-dp", found)
+        names = [s.name for s in self.species or []] + [g.name for g in self.groups]
+        classifier = f"mmfuse {__version__} {self.options.image_model}"
+        outputs.append(write_batch_output(rows, names, classifier, out_dir / MEGADETECTOR_JSON))
+        if self.options.sort_into is not None:
+            from mmfuse.tasks.wildlife.sorting import sort_files
+
+            done = sort_files(rows, self.root, self.options.sort_into, self.options.copy)
+            how = "copied" if self.options.copy else "linked"
+            log.info("%d files %s into %s", done, how, self.options.sort_into)
         return outputs
 
     @classmethod
