@@ -155,6 +155,7 @@ def versus_label(data: Path, out: Path, only: Sequence[str] = ()) -> dict:
         text = "\n".join(labelled.names) + "\n"
         rows = run(folder, out / f"versus-{name}", text, *labelled.flags)
         wildlife = {r["file"]: r["species"] for r in rows}
+        outside = sorted({s for s in wildlife.values() if s and s not in labelled.names})
         label = label_rows(folder, out / f"versus-{name}-label", labelled.names)
         truth = labelled.truth
         wild_right = {f for f, t in truth.items() if wildlife.get(f) == t}
@@ -167,6 +168,7 @@ def versus_label(data: Path, out: Path, only: Sequence[str] = ()) -> dict:
             "only_wildlife": sorted(wild_right - label_right),
             "only_label": sorted(label_right - wild_right),
             "called_blank": sorted(f for f in truth if not wildlife.get(f)),
+            "outside_list": outside,
         }
     return results
 

@@ -211,3 +211,66 @@ def test_deployments_give_location_coordinates_and_the_cameras_time_zone(tmp_pat
     assert deployment["deploymentStart"] == "2024-05-01T06:00:01+02:00"
     with open(tmp_path / "dp" / "media.csv", encoding="utf-8", newline="") as stream:
         assert next(csv.DictReader(stream))["timestamp"] == "2024-05-01T06:00:01+02:00"
+
+
+# -- the real pipeline ----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_sites_survey_with_deployments_sorted_and_ready_for_timelapse(tmp_path):
+    from helpers.wildlife import run_wildlife
+
+    site = ROOT / "sample_data" / "wildlife" / "survey" / "savanna"
+    deployments = tmp_path / "deployments.csv"
+    deployments.write_text(
+        "deploymentID,folder,locationName,latitude,longitude,timezone\n"
+        "sav-1,savanna/cam01,Waterhole,-2.33,34.83,Africa/Nairobi\n"
+    )
+    out, into = tmp_path / "out", tmp_path / "sorted"
+    species = "zebra: a horse with black and white stripes\ngiraffe\nlion\n"
+    flags = ("--deployments", str(deployments), "--sort-into", str(into))
+    rows = run_wildlife(site, out, species, *flags)
+    assert {r["site"] for r in rows.values()} == {"savanna"}  # the run's folder is the site
+    cam01 = [r for r in rows.values() if r["camera"] == "cam01"]
+    assert cam01 and all(r["deployment_id"] == "sav-1" for r in cam01)
+    assert all(r["datetime"].endswith("+03:00") for r in cam01)  # EXIF time read in Nairobi
+    assert all(r["deployment_id"] == "" for r in rows.values() if r["camera"] != "cam01")
+    document = json.loads((out / "megadetector.json").read_text())
+    assert validate_batch_output(document) == []
+    assert len(document["images"]) == len(rows)
+    for row in rows.values():
+        folder = row["species"] or row["category"]
+        assert (into / folder / row["file"]).is_symlink()
+    assert camtrapdp.validate_package(out / "camtrap-dp") == []
+    with open(out / "camtrap-dp" / "deployments.csv", encoding="utf-8", newline="") as stream:
+        given = {d["deploymentID"]: d for d in csv.DictReader(stream)}
+    assert given["sav-1"]["locationName"] == "Waterhole"
+
+
+def _versus_label():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "eval_wildlife", ROOT / "scripts" / "eval_wildlife.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.versus_label
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_wildlife_names_species_at_least_as_well_as_label_with_the_same_names(
+    shared_data, tmp_path
+):
+    """On every labelled image set: the files the wildlife task names right (a file it calls
+    blank is wrong) against ``mmfuse label``'s top label with the same names, file for file;
+    and every name it writes is one of the list's."""
+    results = _versus_label()(shared_data, tmp_path)
+    assert set(results) == {"borneo", "speciesnet", "camtrapdp", "squirrel"}
+    for name, found in results.items():
+        assert found["wildlife"] >= found["label"], (name, found)
+        assert found["outside_list"] == [], (name, found)
