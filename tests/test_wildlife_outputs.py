@@ -252,11 +252,13 @@ def test_a_sites_survey_with_deployments_sorted_and_ready_for_timelapse(tmp_path
 
 def _versus_label():
     import importlib.util
+    import sys
 
     spec = importlib.util.spec_from_file_location(
         "eval_wildlife", ROOT / "scripts" / "eval_wildlife.py"
     )
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module.versus_label
 
