@@ -5,19 +5,21 @@ optional groups of them (a genus, a family, "cats") that ``--rollup`` may name i
 species when unsure::
 
     zebra: a horse with black and white stripes
+    mountain zebra
     African elephant
-    # group equids: zebra, horse, donkey
+    # group zebras: zebra, mountain zebra
     # other comments and blank lines are ignored
 
 Zero-shot, each species is the text "name: description" (or the name alone) scored against
-the crop by the image encoder's ``label_scores``: for an ImageNet classifier, the label's
-softmax over the 1000 WordNet class texts meets the crop's class distribution
+a view of the file (its animal crops, its whole picture) by the image encoder's
+``label_scores``, as ``mmfuse label`` scores labels: for an ImageNet classifier, the label's
+softmax over the 1000 WordNet class texts meets the view's class distribution
 (``mmfuse.encoders.conse.label_distribution``), so "a horse with black and white stripes"
 reaches the zebra class through horse and stripes even under a name the text model has never
-seen; for CLIP, its own text tower. Few-shot (``--examples DIR``, one sub-folder of images per
-species): each species also gets the mean pooled feature of its examples' best animal crops,
-and a crop's similarity to those prototypes (a softmax at FEW_SHOT_TEMPERATURE) is averaged
-with the zero-shot scores.
+seen; for CLIP, its own text tower (``naming`` does the scoring). Few-shot (``--examples DIR``,
+one sub-folder of images per species): each species also gets the mean pooled feature of its
+examples' best animal crops, and a view's similarity to those prototypes (a softmax at
+FEW_SHOT_TEMPERATURE) is blended with the zero-shot scores.
 """
 
 from __future__ import annotations
@@ -30,10 +32,6 @@ import numpy as np
 
 from mmfuse.encoders.conse import normalise
 
-# Zero-shot: a crop's score for a species is the ConSE projection of its animal classes onto
-# the species text, sum_c p(c | crop, animal) cos(class c, species), softmaxed over the list at
-# this temperature (cosines of one crop to a list of animals spread over about 0.1).
-ZERO_SHOT_TEMPERATURE = 0.02
 # Softmax temperature over cosine similarities to the few-shot prototypes (pooled CNN features
 # of one species' crops sit around 0.6-0.8 from each other, other species' 0.3-0.5).
 FEW_SHOT_TEMPERATURE = 0.05
@@ -139,26 +137,6 @@ def read_species(path: Path) -> tuple[list[Species], list[Group]]:
     text = path.read_text(encoding="utf-8-sig")
     species = parse_species(text)
     return species, parse_groups(text, species)
-
-
-def zero_shot_scores(
-    probs: np.ndarray, class_embeddings: np.ndarray, species_vectors: np.ndarray
-) -> np.ndarray:
-    """float32 [N, S]: species scores of N animal crops by the text-space projection.
-
-    Args:
-        probs: float32 [N, 1000] the crops' ImageNet probabilities.
-        class_embeddings: float32 [1000, D] the class texts in the text space.
-        species_vectors: float32 [S, D] the species prompts in the same space, L2-normalised.
-    """
-    from mmfuse.tasks.wildlife.groups import category_matrix
-
-    animal = probs.astype(np.float64) * category_matrix()[:, 0]  # [N, 1000]
-    animal /= np.maximum(animal.sum(axis=1, keepdims=True), 1e-12)
-    similarity = animal @ (class_embeddings.astype(np.float64) @ species_vectors.T)  # [N, S]
-    logits = (similarity - similarity.max(axis=1, keepdims=True)) / ZERO_SHOT_TEMPERATURE
-    scores = np.exp(logits)
-    return (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def few_shot_scores(features: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
