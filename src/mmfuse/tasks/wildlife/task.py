@@ -76,11 +76,13 @@ class WildlifeOptions:
         0.5,
         "species score under which a name is noted as unsure (and, with --rollup, named by "
         "its group)",
+        changes_no_row="rows carry the raw scores; complete names them",
     )
     rollup: bool = option(
         False,
         "name an unsure file by the species list's group ('# group NAME: member, member') "
         "holding --species-threshold of its score (without a list: cat, bird, mammal)",
+        changes_no_row="rows carry the raw scores; complete names them",
     )
     event_gap: float = option(60.0, "longest pause, in seconds, between files of one event")
     cameras: str = option(
@@ -101,8 +103,9 @@ class WildlifeOptions:
     max_sound_s: float = option(600.0, "seconds of each sound file analysed at most")
     deployments: Path | None = option(
         None,
-        "deployments.csv: deploymentID (the camera folder), locationName, latitude, longitude, "
-        "timezone, deploymentStart, deploymentEnd; feeds the rows and Camtrap DP",
+        "deployments.csv: deploymentID, folder (the camera's, site/camera), locationName, "
+        "latitude, longitude, timezone, deploymentStart, deploymentEnd; feeds the rows and "
+        "Camtrap DP",
     )
     sort_into: Path | None = option(
         None,
@@ -124,8 +127,6 @@ class WildlifeOptions:
             raise UsageError(f"--model {self.model}: not a folder")
         if self.deployments is not None and not self.deployments.is_file():
             raise UsageError(f"deployments file not found: {self.deployments}")
-        if self.copy and self.sort_into is None:
-            raise UsageError("--copy needs --sort-into DIR")
         if self.model is not None and self.examples is not None:
             raise UsageError("give --model (many-shot) or --examples (few-shot), not both")
         for name in ("threshold", "species_threshold"):
@@ -254,7 +255,8 @@ class WildlifeTask(Task):
             if self.options.deployments
             else None,
             "model_sha256": head_digest(self.options.model) if self.options.model else None,
-            "row_arrays": [CROP_FEATURES],  # rows cached before they carried them are not reused
+            # rows cached before they carried these arrays are not reused
+            "row_arrays": [CROP_FEATURES, SPECIES_SCORES],
             # rows cached before site and camera were read under the input folder (a camera
             # folder right under it has the input for its site), or before a camera's date
             # outside 1990..now was noted and replaced, are not reused
@@ -438,6 +440,8 @@ class WildlifeTask(Task):
         names = [s.name for s in self.species or []] + [g.name for g in self.groups]
         classifier = f"mmfuse {__version__} {self.options.image_model}"
         outputs.append(write_batch_output(rows, names, classifier, out_dir / MEGADETECTOR_JSON))
+        if self.options.copy and self.options.sort_into is None:
+            log.warning("--copy does nothing without --sort-into DIR")
         if self.options.sort_into is not None:
             from mmfuse.tasks.wildlife.sorting import sort_files
 
