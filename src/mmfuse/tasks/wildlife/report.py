@@ -107,7 +107,7 @@ def counts_section(rows: Sequence[dict], events: list[dict]) -> Section:
             charts(*[f for f in figures if f]) if animals else tag("p", "No animals were found."),
         ],
         "Counts of files (photos and videos) and of events (a camera's files within the event "
-        "gap); a name that rolled up to a group (bird, mammal) is counted as that group.",
+        "gap); a name rolled up to a group (--rollup) is counted as that group.",
         id="wildlife-counts",
     )
 
