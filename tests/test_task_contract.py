@@ -42,6 +42,7 @@ def _other_values(cls, tmp_path: Path) -> dict:
     (examples / "zebra" / "a.png").write_bytes(png_bytes())
     (tmp_path / "species.txt").write_text("zebra\ngiraffe\n", encoding="utf-8")
     (tmp_path / "job.txt").write_text("Requirements:\n- 5+ years of Go\n", encoding="utf-8")
+    (tmp_path / "deployments.csv").write_text("deploymentID,timezone\ncam1,+01:00\n")
     return {
         "text_model": "sentence-transformers:all-MiniLM-L6-v2",  # the default, named
         "speech_model": "faster-whisper:tiny.en",
@@ -54,6 +55,8 @@ def _other_values(cls, tmp_path: Path) -> dict:
         "job_text": "Requirements:\n- Rust\n",
         "id_key": tmp_path / "ids.csv",
         "as_of": "2024-01-31",
+        "deployments": tmp_path / "deployments.csv",
+        "sort_into": tmp_path / "sorted",
     }
 
 
