@@ -132,7 +132,7 @@ class Sarcasm:
 def isarcasmeval(data: Path) -> Sarcasm:
     """The iSarcasmEval training tweets and the held-out fifth (fixed seed)."""
     texts, sarcastic, rephrases = [], [], []
-    with open(data / "text" / ISARCASM_FILE, encoding="utf-8", newline="") as stream:
+    with open(data / "text" / ISARCASM_FILE, encoding="utf-8-sig", newline="") as stream:
         for row in csv.DictReader(stream):
             text = (row.get("tweet") or "").strip()
             if not text:

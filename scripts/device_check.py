@@ -95,7 +95,7 @@ def read_rows(path: Path) -> dict[str, dict]:
 
         records = pq.read_table(path).to_pylist()
     else:
-        with open(path, encoding="utf-8", newline="") as stream:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
             records = list(csv.DictReader(stream))
     key = "id" if records and "id" in records[0] else next(iter(records[0]), "id")
     keyed = {}
@@ -195,7 +195,7 @@ def prepare(work: Path, data: Path) -> None:
     write_csv(work / "in/decisions.csv", ["id", "decision"], decisions)
     borneo = data / "images/camtrapr_borneo"
     if (borneo / "labels.csv").is_file():
-        with open(borneo / "labels.csv", encoding="utf-8", newline="") as stream:
+        with open(borneo / "labels.csv", encoding="utf-8-sig", newline="") as stream:
             rows = list(csv.DictReader(stream))
         labels = [("id", "species")]
         for label in ("leopard_cat", "mouse_deer", "moonrat"):

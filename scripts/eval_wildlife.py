@@ -10,7 +10,12 @@
   entry is a name the text model does not know ("punda milia", Swahili), plain and described;
 - borneo: few-shot (k examples per species from ``--examples``) against zero-shot on the rest;
 - borneo_many: zero-, few- and many-shot (a species head trained with ``mmfuse train`` on a
-  labelled run) on one half, the other half being the examples and the training files.
+  labelled run) on one half, the other half being the examples and the training files;
+- versus_label: species accuracy of ``mmfuse run wildlife`` against ``mmfuse label`` with the
+  same names, file for file, on every labelled image set (``LABELLED_SETS``; the integration
+  test ``test_wildlife_never_worse_than_label`` uses the same function);
+- borneo_loco: few-shot against zero-shot, leave one camera station out (the examples come
+  from the other stations).
 
 Writes ``DIR/evaluation.json`` and prints the numbers; runs ``mmfuse run wildlife`` in-process.
 """
@@ -22,6 +27,8 @@ import csv
 import json
 import random
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +64,160 @@ BORNEO = {
 BORNEO_SHOTS = 3
 
 
+@dataclass(frozen=True)
+class LabelledSet:
+    """A labelled image set of ``../shared/data`` and the species list it is named with.
+
+    Attributes:
+        folder: the set's folder under the data folder (the run's input).
+        names: the species list, as a user would write it for this survey.
+        truth: file (relative to ``folder``) -> its species, for the labelled animal files.
+        flags: extra ``mmfuse run wildlife`` flags.
+    """
+
+    folder: str
+    names: tuple[str, ...]
+    truth: dict[str, str]
+    flags: tuple[str, ...] = ()
+
+
+def labelled_sets(data: Path) -> dict[str, LabelledSet]:
+    """The labelled image sets with their truth (read from their label files)."""
+    images = data / "images"
+    sets = {}
+    with open(images / "camtrapr_borneo" / "labels.csv", encoding="utf-8", newline="") as stream:
+        borneo = {
+            r["file"].removeprefix("images/"): BORNEO[r["label"]]
+            for r in csv.DictReader(stream)
+            if r["label"] in BORNEO
+        }
+    sets["borneo"] = LabelledSet("images/camtrapr_borneo/images", tuple(BORNEO.values()), borneo)
+    speciesnet = {
+        p.name: name
+        for p in sorted((images / "speciesnet").glob("*.jpg"))
+        for key, name in SPECIESNET.items()
+        if p.stem.startswith(key) and "truncated" not in p.stem
+    }
+    sets["speciesnet"] = LabelledSet("images/speciesnet", tuple(SPECIESNET.values()), speciesnet)
+    with open(images / "camtrapdp_example" / "labels.csv", encoding="utf-8", newline="") as f:
+        # the package's heron is "Ardea" (genus); its deployment's herons are Ardea cinerea
+        herons = {r["file"].removeprefix("media/"): "grey heron" for r in csv.DictReader(f)}
+    # the common names of the species the example package's observations hold
+    camtrapdp = (
+        "mallard",
+        "grey heron",
+        "brown rat",
+        "gadwall",
+        "European polecat",
+        "stone marten",
+        "red fox",
+    )
+    sets["camtrapdp"] = LabelledSet("images/camtrapdp_example/media", camtrapdp, herons)
+    burst = images / "squirrel_sequence" / "data_example" / "images"
+    squirrels = {str(p.relative_to(burst)): "squirrel" for p in sorted(burst.rglob("*.jpg"))}
+    sets["squirrel"] = LabelledSet(
+        "images/squirrel_sequence/data_example/images",
+        ("squirrel", "chipmunk", "rabbit", "raccoon", "bird"),
+        squirrels,
+        ("--cameras", "input"),
+    )
+    return sets
+
+
+def label_rows(folder: Path, out: Path, names: Sequence[str]) -> dict[str, str]:
+    """``mmfuse label`` on ``folder`` with ``names``: file (relative to ``folder``) -> its top
+    label."""
+    out.mkdir(parents=True, exist_ok=True)
+    table = out / "labels.csv"
+    argv = ["label", str(folder), "--labels", ",".join(names), "-o", str(table)]
+    cli.main([*argv, "--overwrite", "--no-progress", "-q"])
+    with open(table, encoding="utf-8-sig", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    found = {}
+    for row in rows:
+        path = Path(row["file"])
+        path = path if path.is_absolute() else Path.cwd() / path
+        try:
+            found[str(path.resolve().relative_to(folder.resolve()))] = row["top_label"]
+        except ValueError:
+            continue
+    return found
+
+
+def versus_label(data: Path, out: Path, only: Sequence[str] = ()) -> dict:
+    """Per labelled set: files right by the wildlife task and by ``mmfuse label`` with the same
+    names, and the files where each is right and the other wrong."""
+    results = {}
+    for name, labelled in labelled_sets(data).items():
+        if only and name not in only:
+            continue
+        folder = data / labelled.folder
+        text = "\n".join(labelled.names) + "\n"
+        rows = run(folder, out / f"versus-{name}", text, *labelled.flags)
+        wildlife = {r["file"]: r["species"] for r in rows}
+        outside = sorted({s for s in wildlife.values() if s and s not in labelled.names})
+        label = label_rows(folder, out / f"versus-{name}-label", labelled.names)
+        truth = labelled.truth
+        wild_right = {f for f, t in truth.items() if wildlife.get(f) == t}
+        label_right = {f for f, t in truth.items() if label.get(f) == t}
+        results[name] = {
+            "files": len(truth),
+            "names": len(labelled.names),
+            "wildlife": len(wild_right),
+            "label": len(label_right),
+            "only_wildlife": sorted(wild_right - label_right),
+            "only_label": sorted(label_right - wild_right),
+            "called_blank": sorted(f for f in truth if not wildlife.get(f)),
+            "outside_list": outside,
+        }
+    return results
+
+
+def borneo_loco(data: Path, out: Path, shots: Sequence[int] = (2, 5), repeats: int = 3) -> dict:
+    """Few-shot against zero-shot with leave one camera station out: for each station, ``k``
+    examples of each species from the other stations (``repeats`` random draws); scored on the
+    held-out station's files (a file called blank counts as wrong). A species seen at one
+    station only has no examples when that station is held out."""
+    labelled = labelled_sets(data)["borneo"]
+    folder = data / labelled.folder
+    text = "\n".join(labelled.names) + "\n"
+    stations = sorted({f.split("/")[0] for f in labelled.truth})
+    results: dict = {"zero_shot": {}, **{f"few_shot_{k}": {} for k in shots}}
+    for station in stations:
+        held = {f: t for f, t in labelled.truth.items() if f.startswith(station + "/")}
+        rows = run(folder / station, out / f"loco-{station}-zero", text)
+        right = sum(r["species"] == held.get(f"{station}/{r['file']}") for r in rows)
+        results["zero_shot"][station] = [right, len(held)]
+        others = sorted(f for f in labelled.truth if f not in held)
+        for k in shots:
+            scores = []
+            for repeat in range(repeats):
+                rng = random.Random(repeat)
+                pool = others[:]
+                rng.shuffle(pool)
+                examples = out / f"loco-{station}-examples-{k}-{repeat}"
+                taken: dict[str, int] = defaultdict(int)
+                for f in pool:
+                    species = labelled.truth[f]
+                    if taken[species] < k:
+                        taken[species] += 1
+                        _link(folder / f, examples / species.replace(" ", "_") / Path(f).name)
+                rows = run(
+                    folder / station,
+                    out / f"loco-{station}-few-{k}-{repeat}",
+                    text,
+                    "--examples",
+                    str(examples),
+                )
+                scores.append(sum(r["species"] == held.get(f"{station}/{r['file']}") for r in rows))
+            results[f"few_shot_{k}"][station] = [float(np.mean(scores)), len(held)]
+    for key, per in list(results.items()):
+        right = sum(v[0] for v in per.values())
+        total = sum(v[1] for v in per.values())
+        results[key]["all"] = round(right / total, 3)
+    return results
+
+
 def run(folder: Path, out: Path, species_text: str, *extra: str) -> list[dict]:
     """``mmfuse run wildlife`` on ``folder`` with a species list; the result rows."""
     out.mkdir(parents=True, exist_ok=True)
@@ -64,7 +225,7 @@ def run(folder: Path, out: Path, species_text: str, *extra: str) -> list[dict]:
     species.write_text(species_text, encoding="utf-8")
     argv = ["run", "wildlife", str(folder), "--species", str(species), "-o", str(out)]
     cli.main([*argv, "--overwrite", "--no-cache", "--no-progress", "-q", *extra])
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
         return list(csv.DictReader(stream))
 
 
@@ -165,7 +326,7 @@ def zebra(out: Path) -> dict:
 def _borneo_files(data: Path, seed: int) -> tuple[Path, dict[str, list[str]]]:
     """The Borneo folder and each species' files, shuffled with ``seed``."""
     folder = data / "images" / "camtrapr_borneo"
-    with open(folder / "labels.csv", encoding="utf-8", newline="") as stream:
+    with open(folder / "labels.csv", encoding="utf-8-sig", newline="") as stream:
         labels = [r for r in csv.DictReader(stream) if r["label"] in BORNEO]
     by_species = defaultdict(list)
     for row in labels:
@@ -260,7 +421,10 @@ def half_split(data: Path, half: Path, seed: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--only", default="speciesnet,squirrel,zamba,zebra,borneo,borneo_many")
+    parser.add_argument(
+        "--only",
+        default="speciesnet,squirrel,zamba,zebra,borneo,borneo_many,versus_label,borneo_loco",
+    )
     args = parser.parse_args(argv)
     data = config.shared_data_dir()
     report = {}

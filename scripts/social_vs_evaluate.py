@@ -73,15 +73,15 @@ def pipeline_metrics(results: Path, labels: Path, predictions: Path) -> dict[str
     (``emotion_predicted``), so that both paths score the same head. The sentiment is its
     ``literal_sentiment``, the head's reading.
     """
-    with open(results, encoding="utf-8", newline="") as stream:
+    with open(results, encoding="utf-8-sig", newline="") as stream:
         rows = {row["id"]: row for row in csv.DictReader(stream)}
-    with open(predictions, encoding="utf-8", newline="") as stream:
+    with open(predictions, encoding="utf-8-sig", newline="") as stream:
         head = {row["id"]: row.get("emotion_predicted", "") for row in csv.DictReader(stream)}
     for key, row in rows.items():
         if row["emotion"] == NO_EMOTION or row["flip_reason"]:
             row["emotion"] = head.get(key, row["emotion"])
         row["sentiment"] = row["literal_sentiment"]
-    with open(labels, encoding="utf-8", newline="") as stream:
+    with open(labels, encoding="utf-8-sig", newline="") as stream:
         truth = list(csv.DictReader(stream))
     if failed := [r["id"] for r in rows.values() if r["error"]]:
         raise SystemExit(f"{len(failed)} posts failed in the pipeline, e.g. {failed[0]}")

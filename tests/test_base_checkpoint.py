@@ -79,7 +79,7 @@ def test_evaluate_command_reproduces_direct_predictions(base, shared_data, tmp_p
         for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
             writer.writerow([f"t{i}", text, TASKS["irony"][int(label)]])
     assert main(["evaluate", "--labels", str(manifest), "--out", str(tmp_path / "ev")]) == 0
-    with open(tmp_path / "ev" / "predictions.csv", newline="", encoding="utf-8") as f:
+    with open(tmp_path / "ev" / "predictions.csv", newline="", encoding="utf-8-sig") as f:
         from_cli = [row["irony_predicted"] for row in csv.DictReader(f)]
     decoded = [base.featurizer.decode(Item(f"t{i}", text=t)) for i, t in enumerate(texts)]
     direct = predict(base.model, base.featurizer.featurize(decoded))["irony"].argmax(axis=1)

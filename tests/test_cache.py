@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from mmfuse.cache import Cache, content_key, file_digest
+from mmfuse.cache import Cache, content_key, file_digest, file_sha256
 from mmfuse.cli import main
 from mmfuse.types import Item
 
@@ -162,3 +162,21 @@ def test_cache_clear_removes_the_file_commands_run_folders(tmp_path, monkeypatch
     (run / "transcripts" / "voice.txt").write_text("what was said")
     assert main(["cache", "clear"]) == 0
     assert "1 run folders" in capsys.readouterr().out and not run.exists()
+
+
+def test_one_memo_of_file_hashes_for_inputs_and_weights(tmp_path, monkeypatch):
+    # issue 24: weights were hashed through sha256.json, inputs through the results cache
+    monkeypatch.setenv("MMFUSE_CACHE", str(tmp_path / "root"))
+    path = tmp_path / "weights.bin"
+    path.write_bytes(b"w" * 100)
+    reads = []
+    real = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest", lambda f, d: reads.append(1) or real(f, d))
+    digest = file_sha256(path)
+    assert digest == hashlib.sha256(b"w" * 100).hexdigest()
+    assert file_digest(path, Cache(tmp_path / "root" / "results")) == digest
+    assert len(reads) == 1 and not (tmp_path / "root" / "sha256.json").exists()
+    before = path.stat()
+    path.write_bytes(b"v" * 100)  # same size, the mtime put back: only the ctime tells
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert file_sha256(path) == hashlib.sha256(b"v" * 100).hexdigest() and len(reads) == 2

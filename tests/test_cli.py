@@ -124,3 +124,48 @@ def test_a_reader_that_goes_away_is_not_an_error(monkeypatch, capsys, tmp_path):
         monkeypatch.setattr(cli.sys, "stdout", stdout)
         assert cli.main(["models"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_misspelt_flag_names_the_flag_meant(tmp_path, capsys):
+    """Issue 24 #5: ``--speceis`` printed the top-level usage with no suggestion."""
+    args = ["run", "wildlife", str(tmp_path), "-o", str(tmp_path / "out"), "--speceis", "s.txt"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: mmfuse run wildlife")
+    assert "--speceis: did you mean --species?" in err
+
+
+def test_an_abbreviated_flag_is_refused_not_guessed(tmp_path, capsys):
+    """Issue 24 #5: ``--topic`` was silently read as ``--topics``."""
+    args = ["run", "social-media", str(tmp_path), "-o", str(tmp_path / "out"), "--topic", "x"]
+    assert main(args) == 2
+    assert "--topic: did you mean --topics?" in capsys.readouterr().err
+
+
+def _help(argv: list[str], capsys) -> str:
+    assert main([*argv, "--help"]) == 0
+    return capsys.readouterr().out
+
+
+def _commands_and_tasks():
+    from mmfuse.tasks.registry import task_names
+
+    return [[name] for name in COMMANDS] + [["run", task] for task in task_names()]
+
+
+@pytest.mark.parametrize("argv", _commands_and_tasks(), ids=" ".join)
+def test_every_help_ends_with_an_example_and_speaks_to_users(argv, capsys):
+    """Issue 24 #4: no ``--help`` had an example; some spoke of modules and pipeline stages."""
+    text = _help(argv, capsys)
+    examples = text.split("\nexamples:\n", 1)[-1] if "\nexamples:\n" in text else ""
+    commands = [line.strip() for line in examples.splitlines() if line.strip()]
+    assert commands and all(line.startswith("mmfuse ") for line in commands), text
+    assert any(line.startswith(f"mmfuse {' '.join(argv)}") for line in commands), text
+    for internal in ("mmfuse.", "subcommand", "pipeline stage", "decode (", "process (", "``"):
+        assert internal not in text, f"{' '.join(argv)} --help says {internal!r}"
+
+
+def test_the_top_level_help_has_examples_and_no_internal_wording(capsys):
+    text = _help([], capsys)
+    assert "mmfuse run social-media posts.csv -o out/posts" in text
+    assert "mmfuse.commands" not in text and "pipeline stage" not in text

@@ -134,6 +134,30 @@ def test_manifest_problems_are_usage_errors(tmp_path):
         read_manifest(path)
 
 
+def test_a_manifest_without_a_text_or_path_column_is_a_usage_error(tmp_path, capsys):
+    """Issue 24 #5: a CSV whose text is in ``message`` failed every row with "no input files";
+    now one line names its columns and the flag, and the run stops before any model loads."""
+    from mmfuse.cli import main
+
+    path = tmp_path / "posts.csv"
+    path.write_text("id,message,author\n1,my flight was cancelled again,ann\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"columns: id, message, author.*--text-column message"):
+        read_manifest(path)
+    assert read_manifest(path, text_columns=["message"])[0].text == "my flight was cancelled again"
+    assert main(["run", "social-media", str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "--text-column" in err and "message" in err
+    assert not (tmp_path / "out" / "results.csv").exists()
+
+
+def test_a_manifest_with_a_byte_order_mark_reads_its_id_column(tmp_path):
+    """A table saved by Excel (or written by mmfuse) starts with a BOM; its first column is
+    still ``id``."""
+    path = tmp_path / "posts.csv"
+    path.write_bytes("id,text\n1,café\n".encode("utf-8-sig"))
+    assert [(i.id, i.text) for i in read_manifest(path)] == [("1", "café")]
+
+
 def test_one_item_per_file_keeps_stem_ids_and_names_files_that_share_one(tmp_path):
     write_image(tmp_path / "cam1" / "IMG_0001.JPG", fmt="JPEG")
     write_image(tmp_path / "cam1" / "IMG_0002.JPG", fmt="JPEG")

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def read_rows(out: Path) -> dict[str, dict]:
-    with open(out / "results.csv", encoding="utf-8", newline="") as file:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as file:
         return {row["id"]: row for row in csv.DictReader(file)}
 
 
@@ -117,7 +117,7 @@ def test_manifest_columns_pass_through_to_csv_and_parquet(tmp_path):
     assert main(["encode", str(export), "-o", str(out)]) == 0
     rows = read_rows(out)
     assert rows["t2"]["brand"] == "acme" and rows["t2"]["campaign"] == "spring"
-    header = (out / "results.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    header = (out / "results.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert header[-2:] == ["notes", "error"] and "timestamp" in header
     table = pq.read_table(out / "results.parquet")
     assert table.column("brand").to_pylist()[1] == "acme"

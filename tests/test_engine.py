@@ -32,7 +32,7 @@ NO_CACHE = RunOptions(use_cache=False, progress="off", workers=2, batch_size=4)
 
 
 def _csv(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8", newline="") as file:
+    with open(path, encoding="utf-8-sig", newline="") as file:
         return list(csv.DictReader(file))
 
 
@@ -233,7 +233,7 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, capsys):
     assert capsys.readouterr().err == ""  # pytest's stderr is no terminal: "auto" stays quiet
     run_task(ToyTask(), items, tmp_path / "b", RunOptions(use_cache=False, progress="on"), [])
     bar = capsys.readouterr().err
-    assert "3/3" in bar and "item/s" in bar
+    assert "3/3" in bar and "ETA" in bar
 
 
 def test_a_device_this_machine_lacks_is_one_line_and_exit_2(tmp_path, capsys):
@@ -261,7 +261,7 @@ def test_another_manifest_with_the_same_ids_does_not_replace_a_run(tmp_path, cap
     first.write_text("id,text\nt1,hello there\nt2,changed\n", encoding="utf-8")
     assert main([str(first), "-o", str(out)]) == 2
     assert f"another version of {first}" in capsys.readouterr().err
-    assert "hello there" in (out / "results.csv").read_text(encoding="utf-8")
+    assert "hello there" in (out / "results.csv").read_text(encoding="utf-8-sig")
 
 
 def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path, capsys):

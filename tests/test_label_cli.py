@@ -48,7 +48,7 @@ def run_label(*args: str, capsys=None) -> tuple[int, list[dict]]:
 
 
 def read_rows(path) -> list[dict]:
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:
         return list(csv.DictReader(f))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from mmfuse.nlp import language, social
@@ -11,55 +10,13 @@ from mmfuse.tasks.screening import preprocess
 # --- preprocessing ------------------------------------------------------------------------
 
 
-def test_tokens_split_contractions_and_drop_whitespace():
-    assert preprocess.tokenize("I don't  like it.") == ["I", "do", "n't", "like", "it", "."]
-
-
-def test_lemmas_reduce_inflected_words():
-    lemmas = preprocess.lemmatize("running dogs")
-    assert "run" in lemmas and "dog" in lemmas
-    assert preprocess.lemmatize("The mice were eating") == ["the", "mouse", "be", "eat"]
-
-
-def test_stop_words_are_removed_case_insensitively():
-    tokens = preprocess.tokenize("The dogs are in THE park")
-    assert preprocess.remove_stop_words(tokens) == ["dogs", "park"]
-
-
-def test_named_entities_have_labels_and_exact_spans():
-    text = "Barack Obama visited Paris with Google engineers."
-    entities = preprocess.named_entities(text)
-    labels = {e.text: e.label for e in entities}
-    assert labels.get("Barack Obama") == "PERSON"
-    assert labels.get("Paris") == "GPE"
-    assert all(text[e.start : e.end] == e.text for e in entities)
-
-
-def test_bag_of_words_counts_lemmas_without_stop_words_or_punctuation():
-    counts, vectorizer = preprocess.bag_of_words(["The dogs chase dogs!", "A dog sleeps."])
-    assert vectorizer.vocabulary == ["chase", "dog", "sleep"]
-    assert counts.toarray().tolist() == [[1, 2, 0], [0, 1, 1]]
-
-
-def test_tfidf_vocabulary_round_trips_through_json(tmp_path):
-    corpus = [
-        "Cats are sleeping on the warm mat.",
-        "The dog chased the cat around the garden.",
-        "Dogs and cats rarely sleep together.",
+def test_matching_terms_are_lowercase_lemmas_without_stop_words_or_punctuation():
+    # the one tokeniser, stop list and lemmatiser the screening's matching uses
+    assert preprocess.analyze(["The dogs chase THE dogs!", "Running, 5 mice."]) == [
+        ["dog", "chase", "dog"],
+        ["run", "5", "mouse"],
     ]
-    matrix, fitted = preprocess.tfidf(corpus, min_df=1)
-    path = tmp_path / "vocabulary.json"
-    fitted.save(path)
-    reloaded = preprocess.TextVectorizer.load(path)
-    assert reloaded.vocabulary == fitted.vocabulary
-    unseen = ["A cat and a parrot sleep in the garden."]
-    for texts in (corpus, unseen):
-        a, b = fitted.transform(texts), reloaded.transform(texts)
-        assert a.shape == b.shape and abs(a - b).max() == 0.0
-    np.testing.assert_allclose(np.linalg.norm(matrix.toarray(), axis=1), 1.0)
-    assert "parrot" not in reloaded.vocabulary  # unknown words do not grow a fitted vocabulary
-    with pytest.raises(ValueError, match="format"):
-        preprocess.TextVectorizer.from_json('{"vocabulary": []}')
+    assert preprocess.analyze(["The dogs"], lemmas=False, stop_words=True) == [["the", "dogs"]]
 
 
 # --- social-media normalisation ---------------------------------------------------------

@@ -16,8 +16,8 @@ from helpers.toy_task import main as toy
 from PIL import Image
 
 from mmfuse.cli import main
-from mmfuse.report.charts import bar_chart
-from mmfuse.report.page import Page, Section, render
+from mmfuse.report.charts import bar_chart, colours_for, stacked_bars
+from mmfuse.report.page import Page, Section, render, tag
 from mmfuse.report.run import run_page
 from mmfuse.report.table import rows_table, safe_json
 from mmfuse.report.thumbnails import BOX_COLOUR, THUMB_PIXELS, thumbnail
@@ -64,12 +64,38 @@ def test_nothing_is_fetched_from_anywhere(tmp_path):
     )
 
 
-def test_failures_come_first_and_every_row_is_in_the_table():
+def test_the_findings_come_first_and_the_run_details_last():
+    """Issue 24 #5: about 900 px of run details (command, models, options) came before the
+    first finding. Now: counts, the task's findings, failures, every row, the run's details."""
     record = {**RECORD, "failures": [{"id": "b", "error": "b.png: not an image"}]}
     rows = [{"id": "a", "text": "fine", "error": ""}, {"id": "b", "error": "b.png: not an image"}]
-    page = render(run_page(record, rows, ["id", "text", "error"], []))
-    assert page.index('id="failures"') < page.index('id="run"') < page.index('id="rows"')
-    assert "b.png: not an image" in page.split('id="run"')[0]
+    finding = Section("Sentiment", [tag("p", "mostly positive")], id="finding")
+    page = render(run_page(record, rows, ["id", "text", "error"], [finding]))
+    order = [
+        page.index(f'id="{name}"') for name in ("glance", "finding", "failures", "rows", "run")
+    ]
+    assert order == sorted(order)
+    assert "b.png: not an image" in page.split('id="rows"')[0]
+
+
+def test_a_class_keeps_its_colour_in_every_report():
+    """Issue 24 #5: an emotion's colour changed from one report to the next (it followed the
+    order of the classes a run happened to find)."""
+    one = _fills({"sadness": [0.5], "anger": [0.5]})
+    two = _fills({"joy": [0.2], "anger": [0.3], "sadness": [0.5]})
+    assert one["sadness"] == two["sadness"] and one["anger"] == two["anger"]
+    assert len({one["sadness"], one["anger"], two["joy"]}) == 3
+    names = ["customer service", "travel", "weather", "sports", "politics"]
+    first = colours_for(names, None)
+    assert first == colours_for(list(reversed(names)), None)
+    assert len(set(first.values())) == len(names)
+
+
+def _fills(parts: dict[str, list[float]]) -> dict[str, str]:
+    """Part -> the colour of its bar in a stacked bar chart of one label."""
+    svg = stacked_bars("e", "Emotions", ["topic"], parts)
+    fills = [f for f in re.findall(r"fill: (#[0-9a-f]{6})", svg) if f != "#ffffff"]
+    return dict(zip(parts, fills, strict=False))
 
 
 def test_chart_labels_are_text_and_escaped():

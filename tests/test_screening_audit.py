@@ -38,7 +38,7 @@ def audit_rows(tmp_path, capsys):
     printed = capsys.readouterr()
     assert "1 candidates have no group data" in printed.err
     rows = {r["group"]: r for r in csv.DictReader(io.StringIO(printed.out))}
-    with open(tmp_path / "audit.csv", newline="") as stream:
+    with open(tmp_path / "audit.csv", encoding="utf-8-sig", newline="") as stream:
         assert [r["group"] for r in csv.DictReader(stream)] == list(rows)
     return rows
 

@@ -61,7 +61,7 @@ def _screen(tmp_path, tiny_model, manifest, out, *extra) -> int:
 
 
 def _rows(path) -> dict[str, dict]:
-    with open(path, encoding="utf-8", newline="") as stream:
+    with open(path, encoding="utf-8-sig", newline="") as stream:
         return {row["id"]: row for row in csv.DictReader(stream)}
 
 

@@ -100,7 +100,7 @@ def test_no_trace_in_outputs_cache_or_logs(tmp_path, caplog, capfd, monkeypatch,
     logs = caplog.text + printed.out + printed.err
     import csv
 
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
         (row,) = list(csv.DictReader(stream))
     assert row["id"].startswith("cand-") and not row["error"]
     assert key.read_text(encoding="utf-8").splitlines() == [
@@ -133,20 +133,43 @@ def test_keep_pii_is_recorded_and_keeps_the_text(tmp_path):
     assert task.settings()["blind"] is False
     items = [Item("jane_doe", text="a CV")]
     assert task.run_items(items) == items  # ids as given
+    options = resolve(ScreeningOptions, {"job_text": JOB, "ids_are_safe": True}, {})
+    task = ScreeningTask(options)
+    assert task.settings()["blind"] is True and task.run_items(items) == items
 
 
-def test_name_like_ids_are_replaced_by_a_salted_hash(monkeypatch, tmp_path):
-    from mmfuse.tasks.screening.identity import blind_items
+# Ids that carry personal data (#25 item 8) and ordinary ids that a word-count rule hashed.
+PII_IDS = {
+    "Dr Ignatia Q Blomqvist-Harrow": "PERSON",
+    "Cornelius_Vandermeer_1985": "PERSON",
+    "okonkwo-m-+44 7700 900123": "PHONE_NUMBER",
+    "ignatius.fairweather@example.org": "EMAIL_ADDRESS",
+    "marguerite_okonkwo": "PERSON",
+    "jane_doe": "PERSON",
+    "Jane-Doe": "PERSON",
+    "jane_doe2": "PERSON",
+}
+ORDINARY_IDS = ("big_txt", "cand_pm", "candidate_07", "cand-017", "0042", "IMG_20230415_123456")
 
-    monkeypatch.setenv("MMFUSE_CACHE", str(tmp_path / "cache"))
-    items = [Item("jane_doe"), Item("Jane-Doe"), Item("cand-017"), Item("0042"), Item("jane_doe2")]
+
+def test_ids_that_carry_personal_data_are_replaced_by_a_salted_hash(monkeypatch, tmp_path):
+    from mmfuse.tasks.screening.identity import blind_items, carried_pii
+
+    for item_id, kind in PII_IDS.items():
+        assert kind in carried_pii(item_id), item_id
+    for item_id in ORDINARY_IDS:
+        assert carried_pii(item_id) == (), item_id
+    items = [Item(i) for i in (*PII_IDS, *ORDINARY_IDS)]
     blinded, key = blind_items(items, b"salt one")
     ids = [i.id for i in blinded]
-    assert ids[0].startswith("cand-") and ids[1].startswith("cand-") and ids[0] != ids[1]
-    assert ids[2:] == ["cand-017", "0042", "jane_doe2"]  # not names: kept
-    assert key == {ids[0]: "jane_doe", ids[1]: "Jane-Doe"}
+    assert all(i.startswith("cand-") and len(i) == 15 for i in ids[: len(PII_IDS)])
+    assert len(set(ids)) == len(ids)
+    assert ids[len(PII_IDS) :] == list(ORDINARY_IDS)  # kept as they are
+    assert key == dict(zip(ids, PII_IDS, strict=False))
     assert [i.id for i in blind_items(items, b"salt one")[0]] == ids  # stable
     assert blind_items(items, b"salt two")[0][0].id != ids[0]  # the salt is the secret
+    # the job's words are no name: "Kafka Streams" is a skill of this job, not a person
+    assert carried_pii("kafka_streams", allow=["Kafka", "Streams"]) == ()
 
 
 def test_a_photo_in_a_docx_cv_is_counted_never_read(tmp_path):
@@ -284,7 +307,7 @@ def test_a_cv_that_fails_is_named_by_its_kind_never_by_its_file_name(
          "--text-model", f"sentence-transformers:{model}", "--no-progress", "-v"]
     )  # fmt: skip
     assert code == 1
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
         rows = {row["id"]: row for row in csv.DictReader(stream)}
     assert rows["cand-1"]["error"].startswith("CV (pdf): corrupt or truncated PDF")
     assert rows["cand-2"]["error"].startswith("CV (pdf): corrupt or truncated PDF")
@@ -301,3 +324,105 @@ def test_a_cv_that_fails_is_named_by_its_kind_never_by_its_file_name(
     for where, text in haystacks:
         for part in ("Marguerite", "Okonkwo", "Theodosia", "Wrenfield", "theodosia.wa"):
             assert part.lower() not in text.lower(), f"{part!r} in {where}"
+
+
+# A name found once (header, stated, signature, e-mail local part) and its later mentions in
+# sentences (#25 item 9): each text, and the words that must not survive in it.
+NAMES_IN_SENTENCES = {
+    "stated": (
+        "Summary\nMy name is Marguerite Okonkwo and I am a data engineer. Marguerite is a data "
+        "engineer with 6 years of Python.\nMARGUERITE OKONKWO is available; marguerite also "
+        "writes Kubernetes operators.\n",
+        ("Marguerite", "Okonkwo"),
+    ),
+    "header": (
+        "Nguyễn Thị Minh Khai\nData engineer\n\nSummary\nNguyễn Thị Minh Khai builds pipelines."
+        " Khai led a team of four; NGUYỄN wrote the Java services. Reach Nguyen Khai by post.\n",
+        ("Nguyễn", "Nguyen", "Minh", "Khai", "Thị"),
+    ),
+    "signature": (
+        "Dear hiring manager,\nI am applying for the data engineer role.\n\nKind regards,\n"
+        "Ottoline Fenwright-Sage\n\nPS: Ottoline can start in May. FENWRIGHT-SAGE\n",
+        ("Ottoline", "Fenwright", "Sage"),
+    ),
+    "e-mail": (
+        "Contact: t.wrenfield-abara@example.org\n\nSummary\nWrenfield-Abara built Kubernetes "
+        "clusters. Data pipelines in Python. Ask WRENFIELD about Java.\n",
+        ("Wrenfield", "Abara"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NAMES_IN_SENTENCES))
+def test_a_name_found_once_is_redacted_in_every_later_mention(redactor, case):
+    text, parts = NAMES_IN_SENTENCES[case]
+    redaction = redactor.redact(text)
+    for part in parts:
+        assert part.lower() not in redaction.text.lower(), (part, redaction.text)
+    for kept in ("data engineer", "Kubernetes", "Java", "Python", "Data"):
+        if kept in text:
+            assert kept in redaction.text, (kept, redaction.text)
+    assert redaction.counts["PERSON"] >= 3
+
+
+def test_a_job_title_an_ordinary_email_or_a_place_after_i_am_is_no_name(redactor):
+    text = (
+        "Data Engineer\nSenior Platform Team\n\nSummary\nData engineer on the platform team; "
+        "write to jobs.data@example.org. I am Java certified. I'm New York based and love new "
+        "challenges.\n"
+    )
+    redaction = redactor.redact(text)
+    assert "<PERSON>" not in redaction.text, redaction.text
+    assert "Data engineer on the platform team" in redaction.text
+
+
+ID_FRAGMENTS = ("Ignatia", "Blomqvist", "Harrow", "Cornelius", "Vandermeer", "7700", "900123",
+                "okonkwo", "ignatius", "fairweather")  # fmt: skip
+
+
+@pytest.mark.slow
+def test_ids_that_carry_personal_data_reach_no_output_cache_or_log(
+    tmp_path, caplog, capfd, monkeypatch, one_torch_thread
+):
+    import csv
+
+    import pyarrow.parquet as pq
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MMFUSE_CACHE", str(cache))
+    model = save_tiny_sentence_transformer(tmp_path / "tiny", ["java", "team", "engineer"], 16)
+    root = tmp_path / "in"
+    ids = [i for i in PII_IDS if i[0] in "DCoi"] + ["big_txt", "cand_pm", "candidate_07"]
+    for item_id in ids:
+        (root / item_id).mkdir(parents=True)
+        (root / item_id / "cv.txt").write_text(CV.split("Summary", 1)[1], encoding="utf-8")
+    (root / "cand_pm" / "cv.txt").write_bytes(b"")  # a failed row names its id too
+    (tmp_path / "job.txt").write_text(JOB, encoding="utf-8")
+    caplog.set_level(logging.DEBUG)
+    out = tmp_path / "out"
+    command = ["run", "screening", str(root), "--job", str(tmp_path / "job.txt"), "-o", str(out),
+               "--text-model", f"sentence-transformers:{model}", "--no-progress", "-v"]  # fmt: skip
+    assert cli.main(command) == 1
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
+        rows = {row["id"]: row for row in csv.DictReader(stream)}
+    assert {"big_txt", "cand_pm", "candidate_07"} < set(rows)  # ordinary ids as they are
+    assert sum(i.startswith("cand-") for i in rows) == 4 and rows["cand_pm"]["error"]
+    printed = capfd.readouterr()
+    files = [p for folder in (out, cache) for p in folder.rglob("*") if p.is_file()]
+    haystacks = [(str(p.relative_to(tmp_path)), p.read_bytes().decode("utf-8", "replace"))
+                 for p in files]  # fmt: skip
+    haystacks.append(("parquet", json.dumps(pq.read_table(out / "results.parquet").to_pylist(),
+                                            default=str)))  # fmt: skip
+    haystacks.append(("logs", caplog.text + printed.out + printed.err))
+    assert any(where.endswith("report.html") for where, _ in haystacks)
+    assert any(where.endswith("manifest.json") for where, _ in haystacks)
+    for where, text in haystacks:
+        for part in ID_FRAGMENTS:
+            assert part.lower() not in where.lower(), where
+            assert part.lower() not in text.lower(), f"{part!r} in {where}"
+
+    safe = tmp_path / "safe"
+    command[command.index(str(out))] = str(safe)
+    assert cli.main([*command, "--ids-are-safe"]) == 1
+    with open(safe / "results.csv", encoding="utf-8-sig", newline="") as stream:
+        assert {row["id"] for row in csv.DictReader(stream)} == set(ids)

@@ -30,7 +30,7 @@ Handled the till and stock.
 
 
 def _rows(path) -> dict[str, dict]:
-    with open(path, encoding="utf-8", newline="") as stream:
+    with open(path, encoding="utf-8-sig", newline="") as stream:
         return {row["id"]: row for row in csv.DictReader(stream)}
 
 
@@ -81,7 +81,7 @@ def test_folder_of_candidates_docx_scanned_pdf_and_ranks(tmp_path, tiny_model, o
     matched = {m["requirement"]: m for m in json.loads(strong["matched_requirements"])}
     assert "k8s" in matched["Experience with Kubernetes"]["evidence"]
     assert weak["knocked_out"] == "True" and "knocked out" in weak["notes"]
-    with open(tmp_path / "out" / "summary.csv", encoding="utf-8", newline="") as stream:
+    with open(tmp_path / "out" / "summary.csv", encoding="utf-8-sig", newline="") as stream:
         summary = {r["requirement"]: r for r in csv.DictReader(stream)}
     # (the tiny random encoder's cosines are meaningless, so only counts and flags here)
     assert summary["3+ years of experience with Python"]["met"] == "1"
@@ -100,6 +100,10 @@ def test_manifest_with_cv_text_and_passthrough_columns(tmp_path, tiny_model, one
     rows = _rows(tmp_path / "out" / "results.csv")
     assert rows["c1"]["source"] == "referral" and rows["c1"]["rank"] == "1"
     assert rows["c2"]["knocked_out"] == "False"  # marked only with --must-have-all
+    # Issue 24 #5: the models that ran, not Whisper (no interviews here); spaCy reads every CV
+    models = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    ids = [m["id"] for m in models["models"]]
+    assert ids == [f"sentence-transformers:{tiny_model}", "spacy:en_core_web_sm"]
 
 
 def test_a_job_is_required(tmp_path, capsys):
@@ -120,7 +124,7 @@ def test_manifest_with_cv_paths(tmp_path, tiny_model, one_torch_thread):
     assert rows["c2"]["error"] and rows["c2"]["rank"] == ""
 
 
-def test_ids_that_look_like_names_are_replaced_and_logged_without_naming_them(
+def test_ids_that_carry_names_are_replaced_and_logged_without_naming_them(
     caplog, monkeypatch, tmp_path
 ):
     from mmfuse.tasks.options import resolve
@@ -132,7 +136,7 @@ def test_ids_that_look_like_names_are_replaced_and_logged_without_naming_them(
     items = [Item("jane_doe"), Item("cand-017"), Item("cand-a")]
     ids = [i.id for i in ScreeningTask(options, items).run_items(items)]
     assert ids[0].startswith("cand-") and ids[1:] == ["cand-017", "cand-a"]
-    (record,) = [r for r in caplog.records if "looked like" in r.getMessage()]
+    (record,) = [r for r in caplog.records if "carried personal data" in r.getMessage()]
     assert record.getMessage().startswith("1 candidate ids") and "jane" not in record.getMessage()
 
 
@@ -167,7 +171,7 @@ def test_the_job_tail_is_no_requirement_and_the_job_is_redacted(
             "-o", str(out), "--text-model", f"sentence-transformers:{tiny_model}",
             "--no-progress", "--as-of", "2026-01-01"]  # fmt: skip
     assert cli.main(argv) == 0
-    with open(out / "summary.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "summary.csv", encoding="utf-8-sig", newline="") as stream:
         requirements = [r["requirement"] for r in csv.DictReader(stream)]
     assert requirements == [
         "3+ years of experience with Python",
@@ -231,3 +235,92 @@ def test_cut_cv_keeps_short_cvs_and_cuts_at_the_limit_without_line_ends(monkeypa
         "CV cut: read the first 10 of 25 characters",
     )
     assert screening_task.cut_cv("abcdefg\nhijklmnop")[0] == "abcdefg"
+
+
+COVER_LETTER = """Dear hiring manager,
+
+I am writing to apply for the backend role. I admire your product and would love to help.
+
+Kind regards,
+A. Candidate
+"""
+# The same CV as STRONG in German and in French (#25 item 5): years from their own dates.
+GERMAN = """Profil
+Über 6 Jahre Berufserfahrung mit Python.
+
+Berufserfahrung
+Softwareentwicklerin, Acme GmbH, seit 01/2019
+Python-Dienste auf Kubernetes betrieben, Terraform-Module geschrieben.
+Entwicklerin, Beta AG, März 2015 \u2013 Dezember 2018
+
+Kenntnisse
+Python, Kubernetes, Terraform
+"""
+FRENCH = """Expérience professionnelle
+Développeuse, Acme SA, févr. 2016 \u2013 aujourd'hui
+Services Python déployés sur Kubernetes, modules Terraform écrits.
+
+Compétences
+Python, Kubernetes, Terraform
+"""
+
+
+def test_the_cv_is_read_rather_than_the_cover_letter_and_its_language_noted(
+    tmp_path, tiny_model, one_torch_thread
+):
+    root = tmp_path / "in"
+    for name, files in {
+        "cand_letter": {"resume.txt": STRONG, "cover_letter.txt": COVER_LETTER},
+        "cand_plain": {"resume.txt": STRONG},
+        "cand_unnamed": {"doc1.txt": COVER_LETTER, "doc2.txt": STRONG},
+        "cand_de": {"lebenslauf.txt": GERMAN},
+        "cand_fr": {"cv.txt": FRENCH},
+    }.items():
+        (root / name).mkdir(parents=True)
+        for file, text in files.items():
+            (root / name / file).write_text(text, encoding="utf-8")
+    assert _run(tmp_path, tiny_model, root) == 0
+    rows = _rows(tmp_path / "out" / "results.csv")
+    plain = rows["cand_plain"]
+    for both in ("cand_letter", "cand_unnamed"):  # scored as the CV alone
+        row = rows[both]
+        for column in ("fit_score", "must_have_met", "years_experience", "cv_sections"):
+            assert row[column] == plain[column], (both, column)
+        assert "not screened: a cover letter (txt)" in row["notes"], row["notes"]
+    assert plain["notes"] == "" and plain["cv_language"] == "en"
+    german, french = rows["cand_de"], rows["cand_fr"]
+    assert (german["cv_language"], french["cv_language"]) == ("de", "fr")
+    assert "CV in German (de)" in german["notes"] and "CV in French (fr)" in french["notes"]
+    assert "English models" in german["notes"]
+    # 03/2015-12/2018 and 01/2019 to the as-of date 2026-01-01; 02/2016 to the as-of date
+    assert german["years_experience"] == "10.8" and french["years_experience"] == "9.9"
+    assert german["cv_sections"] == "experience,skills"
+    assert french["cv_sections"] == "experience,skills"
+
+
+def test_choose_cv_by_name_and_content():
+    from pathlib import Path
+
+    from mmfuse.errors import InputError
+    from mmfuse.tasks.screening.documents import choose_cv
+
+    texts = {"cv.pdf": STRONG, "cover_letter.pdf": COVER_LETTER, "notes.txt": "Bring a pen."}
+
+    def read(path):
+        if path.name == "broken.docx":
+            raise InputError(f"{path.name}: corrupt or truncated DOCX")
+        return texts[path.name]
+
+    chosen, notes = choose_cv([Path("cover_letter.pdf"), Path("cv.pdf")], read)
+    assert chosen.path.name == "cv.pdf" and not chosen.letter
+    assert notes == [
+        "screened the pdf document that reads most as a CV (judged by names and headings); "
+        "not screened: a cover letter (pdf)"
+    ]
+    chosen, notes = choose_cv([Path("broken.docx"), Path("cover_letter.pdf")], read)
+    assert chosen.letter and notes == [
+        "not read: broken.docx: corrupt or truncated DOCX",
+        "the CV reads as a cover letter: its scores may be low",
+    ]
+    with pytest.raises(InputError):
+        choose_cv([Path("broken.docx")], read)

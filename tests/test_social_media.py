@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 
 def read_rows(path: Path) -> dict[str, dict]:
-    with open(path, encoding="utf-8", newline="") as file:
+    with open(path, encoding="utf-8-sig", newline="") as file:
         return {row.get("id") or row["value"]: row for row in csv.DictReader(file)}
 
 
@@ -124,7 +124,7 @@ def test_an_export_keeps_its_brand_and_campaign_columns(tmp_path):
     rows = read_rows(out / "results.csv")
     assert rows["t1"]["brand"] == "acme" and rows["t4"]["campaign"] == "launch"
     assert rows["t2"]["sentiment"] == "negative"
-    with open(out / "summary.csv", encoding="utf-8", newline="") as file:
+    with open(out / "summary.csv", encoding="utf-8-sig", newline="") as file:
         groups = {(r["group"], r["value"]) for r in csv.DictReader(file)}
     assert {("brand", "acme"), ("brand", "globex")} <= groups
 
@@ -156,6 +156,26 @@ def test_caption_against_speech_by_precomputed_embeddings():
     against, agrees = score_posts(checkpoint, decoded, media)
     assert against.incongruity > agrees.incongruity + 0.2
     assert against.incongruity_source == "audio"
+
+
+def test_the_manifest_and_report_list_the_models_that_ran(posts, tmp_path):
+    """Issue 24 #5: a text-only run listed Whisper and EfficientNet, which never ran, and left
+    out MiniLM and mmfuse-base, which produced every score."""
+    minilm, base = "sentence-transformers:all-MiniLM-L6-v2", "mmfuse-base"
+    out = tmp_path / "text-only"
+    posts_csv = tmp_path / "posts.csv"
+    posts_csv.write_text("id,text\n1,@SkyJetHelp my bag is lost\n2,Loving it!\n", encoding="utf-8")
+    assert main(["run", "social-media", str(posts_csv), "-o", str(out)]) == 0
+    models = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["models"]
+    assert [m["id"] for m in models] == [minilm, base]
+    assert models[1]["licence"].startswith("Apache-2.0") and models[1]["sha256"]
+    run_details = (out / "report.html").read_text(encoding="utf-8").split('id="run"')[1]
+    assert minilm in run_details and "faster-whisper" not in run_details
+    assert read_rows(out / "results.csv")["1"]["text"] == "@SkyJetHelp my bag is lost"
+    with_media = json.loads((posts / "manifest.json").read_text(encoding="utf-8"))["models"]
+    ids = [m["id"] for m in with_media]
+    assert ids[:2] == [minilm, base] and "faster-whisper:base" in ids
+    assert "timm:tf_efficientnet_lite0" in ids
 
 
 def test_formula_in_a_caption_opens_as_text(tmp_path):

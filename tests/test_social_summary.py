@@ -54,6 +54,6 @@ def test_summary_order_is_all_then_topics_then_groups():
 def test_the_summary_is_written_beside_the_results(tmp_path):
     paths = write_outputs(ROWS, tmp_path)
     assert [p.name for p in paths] == ["summary.csv"]
-    with open(tmp_path / "summary.csv", encoding="utf-8", newline="") as file:
+    with open(tmp_path / "summary.csv", encoding="utf-8-sig", newline="") as file:
         rows = list(csv.DictReader(file))
     assert list(rows[0]) == list(SUMMARY_COLUMNS)

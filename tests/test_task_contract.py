@@ -1,17 +1,16 @@
 """Contract tests over every registered task: what any task must do, whatever it computes.
 
-A new task is covered without editing this file, unless it needs options that have no default
-(``REQUIRED_OPTIONS``), reads no text file (``GOOD_INPUT``) or has a ``str`` or ``Path``
-option of a new name (``_other_values``).
+A new task is covered without editing this file: what a run needs beyond the defaults, a good
+input and another valid ``--model`` are asked of the task (``example_options``,
+``example_input``, ``example_model``); only a ``str`` or ``Path`` option of a new name needs a
+line in ``_other_values``.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
-import wave
 from pathlib import Path
 
 import pytest
@@ -31,92 +30,24 @@ from mmfuse.tasks.options import (
     to_record,
 )
 from mmfuse.tasks.registry import get_task, task_names, task_summary
+from mmfuse.tasks.samples import png_bytes
 from mmfuse.types import Item
 
 
-def _png() -> bytes:
-    """A 32x24 random PNG."""
-    import numpy as np
-    from PIL import Image
-
-    stream = io.BytesIO()
-    pixels = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(stream, format="PNG")
-    return stream.getvalue()
-
-
-def _wav(seconds: float = 0.5) -> bytes:
-    """A 16 kHz mono 440 Hz tone (no speech: the transcript is empty, quickly)."""
-    import numpy as np
-
-    stream = io.BytesIO()
-    t = np.arange(int(seconds * 16000)) / 16000
-    with wave.open(stream, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes((0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
-    return stream.getvalue()
-
-
-# Options a task cannot run without (or smaller models, to stay fast), as config-file values.
-REQUIRED_OPTIONS: dict[str, dict] = {
-    "label": {"labels": ["cat", "dog"]},
-    "transcribe": {"model": "faster-whisper:tiny.en"},
-    "screening": {"job_text": "Requirements:\n- 3+ years of Python\n- Docker is a plus"},
-}
-# The file that makes a good item, per task (default: a short text).
-GOOD_INPUT: dict[str, tuple[str, bytes]] = {
-    "label": ("good.png", _png()),
-    "transcribe": ("good.wav", _wav()),
-    "wildlife": ("good.png", _png()),
-}
-DEFAULT_GOOD = ("good.txt", b"Loving the new cafe near the station, great coffee and cake.")
-
-
-def _species_head(folder: Path) -> Path:
-    """A wildlife species head (untrained) saved in ``folder``."""
-    import numpy as np
-
-    from mmfuse.fusion.model import save_model
-    from mmfuse.tasks.wildlife.head import build_head
-
-    crops = np.eye(4, 8, dtype=np.float32)
-    save_model(build_head(["zebra", "giraffe"], crops, np.array([0, 0, 1, 1]), {}), folder)
-    return folder
-
-
-def _screening_head(folder: Path) -> Path:
-    """A screening head (untrained) saved in ``folder``."""
-    from mmfuse.fusion.model import save_model
-    from mmfuse.tasks.screening.head import Target, build_head
-
-    save_model(build_head(Target("decision", ("yes", "no")), 8, {}).eval(), folder)
-    return folder
-
-
-def _other_values(task_name: str, tmp_path: Path) -> dict:
+def _other_values(cls, tmp_path: Path) -> dict:
     """Another valid value of each ``str`` and ``Path`` option (config-file values): a type
     alone says how to flip the others (``_other_value``)."""
-    from mmfuse.fusion.model import CHECKPOINTS_DIR
-
     examples = tmp_path / "examples"
     (examples / "zebra").mkdir(parents=True)
-    (examples / "zebra" / "a.png").write_bytes(_png())
+    (examples / "zebra" / "a.png").write_bytes(png_bytes())
     (tmp_path / "species.txt").write_text("zebra\ngiraffe\n", encoding="utf-8")
     (tmp_path / "job.txt").write_text("Requirements:\n- 5+ years of Go\n", encoding="utf-8")
-    models = {
-        "label": lambda: "timm:tf_efficientnet_lite2",
-        "transcribe": lambda: "faster-whisper:base",
-        "social-media": lambda: str(CHECKPOINTS_DIR / "mmfuse-base"),  # the default, by path
-        "wildlife": lambda: _species_head(tmp_path / "head"),
-        "screening": lambda: _screening_head(tmp_path / "head"),
-    }
+    (tmp_path / "deployments.csv").write_text("deploymentID,timezone\ncam1,+01:00\n")
     return {
         "text_model": "sentence-transformers:all-MiniLM-L6-v2",  # the default, named
         "speech_model": "faster-whisper:tiny.en",
         "image_model": "open_clip:ViT-B-32/laion2b_s34b_b79k",
-        "model": models[task_name]() if task_name in models else None,
+        "model": cls.example_model(tmp_path / "head"),
         "language": "en",
         "species": tmp_path / "species.txt",
         "examples": examples,
@@ -124,6 +55,8 @@ def _other_values(task_name: str, tmp_path: Path) -> dict:
         "job_text": "Requirements:\n- Rust\n",
         "id_key": tmp_path / "ids.csv",
         "as_of": "2024-01-31",
+        "deployments": tmp_path / "deployments.csv",
+        "sort_into": tmp_path / "sorted",
     }
 
 
@@ -170,7 +103,7 @@ def write_toml(record: dict, path: Path) -> Path:
 
 
 def _rows(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8", newline="") as stream:
+    with open(path, encoding="utf-8-sig", newline="") as stream:
         return list(csv.DictReader(stream))
 
 
@@ -181,14 +114,14 @@ def task_name(request) -> str:
 
 def test_options_round_trip_through_a_config_file(task_name, tmp_path):
     cls = get_task(task_name)
-    options = resolve(cls.Options, REQUIRED_OPTIONS.get(task_name, {}), {})
+    options = resolve(cls.Options, cls.example_options(), {})
     path = write_toml(to_record(options), tmp_path / "run.toml")
     assert resolve(cls.Options, read_config(path), {}) == options
 
 
 def test_columns_start_with_id_and_end_with_error(task_name, tmp_path):
     cls = get_task(task_name)
-    options = resolve(cls.Options, REQUIRED_OPTIONS.get(task_name, {}), {})
+    options = resolve(cls.Options, cls.example_options(), {})
     columns = cls(options).columns
     assert columns[0] == "id" and columns[-1] == "error"
     assert len(set(columns)) == len(columns)
@@ -199,10 +132,10 @@ def test_every_option_makes_another_run_and_a_recompute_unless_it_changes_no_row
 ):
     # issue 25: six wildlife options were served the default run's rows from the cache
     cls = get_task(task_name)
-    config = REQUIRED_OPTIONS.get(task_name, {})
+    config = cls.example_options()
     options = resolve(cls.Options, config, {})
     run, row = _keys(cls, config)
-    others = _other_values(task_name, tmp_path)
+    others = _other_values(cls, tmp_path)
     for field, annotation in fields_of(cls.Options):
         other = _other_value(field, annotation, getattr(options, field.name), others)
         other_run, other_row = _keys(cls, {**config, field.name: other})
@@ -214,7 +147,7 @@ def test_every_option_makes_another_run_and_a_recompute_unless_it_changes_no_row
 def test_a_number_that_is_not_finite_is_refused_naming_its_flag(task_name):
     """Issue 25 #18: ``--every nan``, ``--event-gap nan``, ``--max-sound-s inf`` were accepted."""
     cls = get_task(task_name)
-    config = REQUIRED_OPTIONS.get(task_name, {})
+    config = cls.example_options()
     numbers = [f for f, a in fields_of(cls.Options) if base_type(a) is float]
     for field in numbers:
         for text in ("nan", "inf", "-inf"):
@@ -236,14 +169,15 @@ def test_bad_file_is_one_error_row_and_second_run_comes_from_the_cache(
     task_name, tmp_path, one_torch_thread, monkeypatch
 ):
     monkeypatch.setenv("MMFUSE_CACHE", os.environ["MMFUSE_CACHE"])  # --cache-dir moves it
+    cls = get_task(task_name)
     folder = tmp_path / "in"
     folder.mkdir()
-    name, content = GOOD_INPUT.get(task_name, DEFAULT_GOOD)
+    name, content = cls.example_input()
     (folder / name).write_bytes(content)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     flags = ["--no-progress", "--cache-dir", str(tmp_path / "cache")]
-    if task_name in REQUIRED_OPTIONS:
-        flags += ["--config", str(write_toml(REQUIRED_OPTIONS[task_name], tmp_path / "r.toml"))]
+    if cls.example_options():
+        flags += ["--config", str(write_toml(cls.example_options(), tmp_path / "r.toml"))]
 
     assert cli.main(["run", task_name, str(folder), "-o", str(tmp_path / "a"), *flags]) == 1
     rows = {row["id"]: row for row in _rows(tmp_path / "a" / "results.csv")}
@@ -256,6 +190,6 @@ def test_bad_file_is_one_error_row_and_second_run_comes_from_the_cache(
     assert manifest["items"]["from_cache"] == 1  # the good item; errors are retried
     assert _rows(tmp_path / "b" / "results.csv") == _rows(tmp_path / "a" / "results.csv")
     assert manifest["task"] == task_name
-    options = resolve(get_task(task_name).Options, REQUIRED_OPTIONS.get(task_name, {}), {})
+    options = resolve(cls.Options, cls.example_options(), {})
     assert manifest["options"] == to_record(options)
     assert (tmp_path / "cache" / "results").is_dir()  # --cache-dir is the cache root

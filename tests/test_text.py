@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
@@ -114,30 +113,14 @@ def test_int8_option_is_flagged_and_still_returns_unit_vectors(tiny_folder):
 def test_long_text_is_the_mean_of_its_windows_not_truncated(tiny):
     long_text = sentence(40, seed=1)
     assert len(tiny._tokenize([long_text])["input_ids"][0]) > TINY_MAX_LENGTH
-    windows, _ = tiny.encode_chunks(
-        long_text, max_tokens=TINY_MAX_LENGTH, stride=tiny._long_text_stride
-    )
+    ids = tiny._tokenize([long_text])["input_ids"][0]
+    spans = token_windows(len(ids), tiny._content_window, tiny._long_text_stride)
+    assert len(spans) > 1
+    windows, _ = tiny._embed_windows([ids[s:e] for s, e in spans], batch_size=8)
     mean = windows.mean(0)
     np.testing.assert_allclose(tiny.encode([long_text])[0], mean / np.linalg.norm(mean), atol=1e-5)
     changed_ending = long_text + " sun moon sun moon"
     assert not np.allclose(tiny.encode([changed_ending]), tiny.encode([long_text]), atol=1e-3)
-
-
-def test_chunks_cover_the_whole_text_with_overlapping_spans(tiny):
-    text = "  " + sentence(50, seed=2) + "  "
-    vectors, spans = tiny.encode_chunks(text, max_tokens=TINY_MAX_LENGTH, stride=4)
-    assert vectors.shape == (len(spans), TINY_DIM) and len(spans) > 3
-    assert spans[0][0] == 2 and spans[-1][1] == len(text.rstrip())
-    for (_, end), (next_start, _) in itertools.pairwise(spans):
-        assert next_start < end  # neighbours overlap: no word falls between two windows
-    # each window's vector is the embedding of exactly the text it spans
-    np.testing.assert_allclose(vectors, tiny.encode([text[s:e] for s, e in spans]), atol=1e-5)
-    empty_vectors, empty_spans = tiny.encode_chunks("   ", stride=4)
-    assert empty_vectors.shape == (0, TINY_DIM) and empty_spans == []
-    capped, _ = tiny.encode_chunks(text, max_tokens=1000, stride=4)
-    np.testing.assert_allclose(capped, vectors, atol=1e-6)
-    with pytest.raises(ValueError, match="stride"):
-        tiny.encode_chunks(text, max_tokens=6, stride=4)
 
 
 def test_token_windows_cover_every_token_once_without_stride():
@@ -148,16 +131,6 @@ def test_token_windows_cover_every_token_once_without_stride():
         token_windows(10, 4, 4)
 
 
-def test_token_states_have_one_row_per_token_and_ignore_padding(tiny):
-    short, long_text = "a cat sat", sentence(30, seed=3)
-    states = tiny.token_states([short, "", long_text], layers=(-2, -1))
-    n_long = len(tiny._tokenize([long_text])["input_ids"][0])
-    assert [s.shape for s in states] == [(3, TINY_DIM), (0, TINY_DIM), (n_long, TINY_DIM)]
-    assert all(s.dtype == np.float32 for s in states)
-    alone = tiny.token_states([short], layers=(-2, -1))[0]  # no padding in its batch
-    np.testing.assert_allclose(states[0], alone, atol=1e-5)
-
-
 def test_cls_pooling_and_unsupported_pooling_from_the_folder(tmp_path):
     folder = save_tiny(tmp_path / "cls", pooling="cls_token")
     assert read_sentence_config(folder).pooling == "cls"
@@ -165,7 +138,7 @@ def test_cls_pooling_and_unsupported_pooling_from_the_folder(tmp_path):
         ModelRef("x:cls", "sentence-transformers", str(folder)), "cpu", precision="float32"
     )
     the = encoder._tokenize(["the"])["input_ids"][0]
-    first_state = encoder._forward([encoder._prefix + the + encoder._suffix], layers=None)[0]
+    first_state = encoder._forward([encoder._prefix + the + encoder._suffix])[0]
     expected = first_state[0, 0].numpy()
     np.testing.assert_allclose(
         encoder.encode(["the"])[0], expected / np.linalg.norm(expected), atol=1e-5

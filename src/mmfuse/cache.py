@@ -8,8 +8,10 @@ cannot run code. SQLite in WAL mode
 makes every ``put`` atomic and lets threads and processes share the file; a process killed
 mid-write loses at most the row it was writing.
 
-File hashes are remembered by (path, size, mtime_ns), so a re-run does not read unchanged
-videos again just to find their results.
+File hashes are remembered in the results cache by (path, size, mtime_ns, ctime_ns): the one
+memo of file hashes (``file_digest``), for inputs and weights alike (``file_sha256``), so a
+re-run does not read unchanged videos or weights again; a file rewritten with its size and
+mtime restored still has a new ctime.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ import sqlite3
 import stat
 import threading
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mmfuse import config
-from mmfuse.io.writers import atomic_write
 from mmfuse.types import Item
 
 # Bump when the key recipe or the row encoding changes, so old entries are never misread.
@@ -41,10 +43,13 @@ BUSY_TIMEOUT_S = 60.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
     key TEXT PRIMARY KEY, scalars TEXT NOT NULL, arrays BLOB, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS file_hashes (
-    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL);
+DROP TABLE IF EXISTS file_hashes;
+CREATE TABLE IF NOT EXISTS file_sha256 (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL);
 """
-# ``file_hashes.path`` holds the SHA-256 of the path, not the path: file and folder names
+# (file_hashes, keyed without the ctime, is what caches before file_sha256 held.)
+# ``file_sha256.path`` holds the SHA-256 of the path, not the path: file and folder names
 # ("jane_doe/cv.pdf") can name a person, and the cache must not keep them.
 
 
@@ -169,7 +174,7 @@ class Cache:
         return {
             "folder": str(self.folder),
             "rows": len(self),
-            "file_hashes": conn.execute("SELECT COUNT(*) FROM file_hashes").fetchone()[0],
+            "file_hashes": conn.execute("SELECT COUNT(*) FROM file_sha256").fetchone()[0],
             "bytes": size,
         }
 
@@ -179,7 +184,7 @@ class Cache:
         conn = self._connect()
         if older_than_s is None:
             removed = conn.execute("DELETE FROM rows").rowcount
-            conn.execute("DELETE FROM file_hashes")
+            conn.execute("DELETE FROM file_sha256")
         else:
             cutoff = time.time() - older_than_s
             removed = conn.execute("DELETE FROM rows WHERE created < ?", (cutoff,)).rowcount
@@ -194,31 +199,32 @@ class Cache:
             conn.close()
             self._local.conn = None
 
-    def _remembered_hash(self, path: str, size: int, mtime_ns: int) -> str | None:
+    def _remembered_hash(self, path: str, info: os.stat_result) -> str | None:
         found = (
             self._connect()
             .execute(
-                "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ?",
-                (_path_key(path), size, mtime_ns),
+                "SELECT sha256 FROM file_sha256 WHERE path = ? AND size = ? AND mtime_ns = ? "
+                "AND ctime_ns = ?",
+                (_path_key(path), info.st_size, info.st_mtime_ns, info.st_ctime_ns),
             )
             .fetchone()
         )
         return None if found is None else found[0]
 
-    def _remember_hash(self, path: str, size: int, mtime_ns: int, digest: str) -> None:
+    def _remember_hash(self, path: str, info: os.stat_result, digest: str) -> None:
         self._connect().execute(
-            "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)",
-            (_path_key(path), size, mtime_ns, digest),
+            "INSERT OR REPLACE INTO file_sha256 VALUES (?, ?, ?, ?, ?)",
+            (_path_key(path), info.st_size, info.st_mtime_ns, info.st_ctime_ns, digest),
         )
 
 
 def _path_key(path: str) -> str:
-    """What ``file_hashes`` stores for a path: its SHA-256."""
+    """What ``file_sha256`` stores for a path: its SHA-256."""
     return hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def file_digest(path: str | Path, memo: Cache | None = None) -> str:
-    """SHA-256 of a file, streamed; remembered in ``memo`` by (path, size, mtime_ns).
+    """SHA-256 of a file, streamed; remembered in ``memo`` by (path, size, mtime, ctime).
 
     Never raises: a missing, unreadable or non-regular file gets a marker in place of its hash
     (the engine reports that file as the item's error; such rows are never cached).
@@ -231,7 +237,7 @@ def file_digest(path: str | Path, memo: Cache | None = None) -> str:
     if not stat.S_ISREG(info.st_mode):
         return "not-a-regular-file"
     if memo is not None:
-        known = memo._remembered_hash(name, info.st_size, info.st_mtime_ns)
+        known = memo._remembered_hash(name, info)
         if known is not None:
             return known
     try:
@@ -240,7 +246,7 @@ def file_digest(path: str | Path, memo: Cache | None = None) -> str:
     except OSError as error:
         return f"unreadable:{error.errno}"
     if memo is not None:
-        memo._remember_hash(name, info.st_size, info.st_mtime_ns, digest)
+        memo._remember_hash(name, info, digest)
     return digest
 
 
@@ -260,26 +266,42 @@ def content_key(item: Item, task_settings: dict, memo: Cache | None = None) -> s
     return make_key(item.id, item.text, item.meta, item.error, files, task_settings)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@lru_cache(maxsize=4)
+def _memo(root: str) -> Cache:
+    """The results cache under the cache root ``root``, as the memo of file hashes."""
+    return Cache(Path(root) / "results")
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, remembered in the cache by (path, size, mtime, ctime) so it is read
-    once; a file rewritten with its size and mtime restored still has a new ctime."""
-    info = path.stat()
-    memo_path = config.cache_dir() / "sha256.json"
-    key = f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}|{info.st_ctime_ns}"
-    try:
-        memo = json.loads(memo_path.read_text())
-    except (OSError, ValueError):
-        memo = {}
-    if key not in memo:
-        memo[key] = _sha256(path)
-        with atomic_write(memo_path) as stream:  # the owner's only: it names the files
-            stream.write(json.dumps(memo, indent=0))
-    return memo[key]
+    """SHA-256 of a file (weights, a head's files), remembered in the results cache's memo
+    (``file_digest``) so it is read once.
+
+    Raises:
+        OSError: the file is missing, unreadable or not a regular file.
+    """
+    path.stat()  # a missing file raises here
+    digest = file_digest(path, _memo(str(config.cache_dir().resolve())))
+    if digest.startswith("unreadable:") or digest == "not-a-regular-file":
+        raise OSError(f"cannot read {path}: {digest}")
+    return digest
+
+
+def folder_digest(path: str | Path) -> str:
+    """SHA-256 over the files of a folder given by path (a model, a head, an examples folder):
+    each file's name relative to it and its ``file_sha256``, hidden files (``.name``)
+    excepted; for a single file, its name and ``file_sha256``. What such a folder keys a run
+    and is recorded by: the one folder digest of mmfuse."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+    else:
+        files = [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        digest.update(file_sha256(file).encode())
+    return digest.hexdigest()

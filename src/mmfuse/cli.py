@@ -1,4 +1,8 @@
-"""The ``mmfuse`` command line: one subcommand per pipeline stage, each in mmfuse.commands.
+"""mmfuse: folders of media in, analysed tables out (social media, screening, wildlife).
+
+The ``mmfuse`` command line: ``main(argv)`` parses the flags and hands them to the
+subcommand's module, ``mmfuse.commands.NAME`` (``add_arguments(parser)``, ``run(args)``, and
+``EXAMPLES`` for its ``--help``), imported only when that subcommand runs.
 
 Exit codes: 0 every item succeeded, 1 some items failed (each has an ``error`` cell), 2 usage
 error (bad flags, missing input, unknown or uninstalled model), 3 the run stopped on an error
@@ -9,11 +13,13 @@ interrupted.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
 
 from mmfuse import __version__, config
+from mmfuse.commands import examples_epilog
 from mmfuse.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -28,17 +34,27 @@ from mmfuse.errors import (
 # subcommand -> one-line help; its module mmfuse.commands.<name> has add_arguments(parser) and
 # run(args) -> exit code, and is imported only when that subcommand runs (startup stays fast).
 COMMANDS = {
-    "models": "list the registered models, whether installed and their hash check",
+    "run": "analyse a folder or CSV: social-media, screening, wildlife (and more, see run -h)",
+    "models": "list the models: role, licence, installed, weights checked",
     "transcribe": "transcribe speech in audio and video files (txt, srt, vtt, json)",
-    "label": "rank free-text labels for images and video frames (zero-shot)",
-    "encode": "encode a folder or manifest: one row per item, embeddings to Parquet",
-    "run": "run a task pipeline (social-media) over a folder or manifest",
-    "train": "train a fusion model (many-shot) or build one from examples (few-shot)",
-    "evaluate": "score a model against labelled items",
-    "cache": "show or clear the results cache",
+    "label": "score free-text labels for images and video frames (zero-shot)",
+    "encode": "embed a folder or CSV: one row per item, embeddings to Parquet",
+    "train": "train a model on your labels (many-shot) or from a few examples",
+    "evaluate": "score a model against labelled items (accuracy, F1, confusion)",
     "audit": "fairness audit of a screening: selection rate per group, four-fifths rule",
     "report": "rebuild report.html from a finished run's output folder",
+    "cache": "show or clear the results cache",
 }
+
+# The top-level --help's closing lines: what to run first, and the exit codes.
+EPILOG = """examples:
+  mmfuse run social-media posts.csv -o out/posts        # a CSV with id,text columns
+  mmfuse run screening candidates/ --job job.pdf -o out/screening
+  mmfuse run wildlife survey/ --species species.txt -o out/survey
+  mmfuse run TASK --help                                # a task's options
+
+exit codes: 0 all items done, 1 some items failed (see the error column),
+2 usage error, 3 stopped by a problem that is not about the input, 130 interrupted"""
 
 
 # Flags every command takes before or after its name: flag -> (dest, help).
@@ -47,6 +63,36 @@ COMMON_FLAGS = {
     ("-q", "--quiet"): ("quiet", "warnings and errors only"),
     ("--online",): ("online", "allow hub downloads of models named by id"),
 }
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that takes no abbreviated flags and names the flag meant.
+
+    ``--topic`` is not silently read as ``--topics`` (``allow_abbrev=False``), and a flag it
+    does not know is refused by the parser that read it (``mmfuse run wildlife``, not
+    ``mmfuse``) with its usage and the closest flags it has: ``--speceis`` -> ``--species``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if unknown := [a for a in extras if a.startswith("-") and len(a) > 1]:
+            self.error(f"unrecognized arguments: {' '.join(extras)}{self._suggest(unknown)}")
+        return namespace, extras
+
+    def _suggest(self, unknown: list[str]) -> str:
+        known = [flag for action in self._actions for flag in action.option_strings]
+        hints = []
+        for flag in unknown:
+            name = flag.split("=", 1)[0]
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            close += [k for k in known if k.startswith(name) and k not in close and name != k]
+            if close:
+                hints.append(f"{name}: did you mean {' or '.join(close[:3])}?")
+        return "".join(f"\n  {hint}" for hint in hints)
 
 
 def _command_module(name: str):
@@ -77,7 +123,12 @@ def _add_common_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported for its flags."""
-    parser = argparse.ArgumentParser(prog="mmfuse", description=__doc__.splitlines()[0])
+    parser = Parser(
+        prog="mmfuse",
+        description=__doc__.splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"mmfuse {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
@@ -88,8 +139,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, summary in COMMANDS.items():
         if name == command:
             module = _command_module(name)
-            description = plain_text(module.__doc__ or summary)
-            command_parser = sub.add_parser(name, help=summary, description=description)
+            description = plain_text(
+                getattr(module, "DESCRIPTION", None) or module.__doc__ or summary
+            )
+            command_parser = sub.add_parser(
+                name,
+                help=summary,
+                description=description,
+                epilog=examples_epilog(getattr(module, "EXAMPLES", "")),
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
             module.add_arguments(command_parser)
             _add_common_flags(command_parser)
         else:

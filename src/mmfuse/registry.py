@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmfuse import config
-from mmfuse.cache import file_sha256
+from mmfuse.cache import file_sha256, folder_digest
 from mmfuse.errors import ModelUnavailable, UsageError
 
 log = logging.getLogger(__name__)
@@ -328,18 +328,6 @@ def verify(spec: ModelSpec) -> Path:
     return folder
 
 
-def local_digest(path: str | Path) -> str:
-    """SHA-256 over a local model's files (a file, or a folder's files with their relative
-    names): what a model given by path is keyed and recorded by."""
-    path = Path(path).expanduser()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-        digest.update(file_sha256(file).encode())
-    return digest.hexdigest()
-
-
 def model_digest(model_id: str) -> str:
     """What a model's outputs depend on besides its id: the registered hashes, or the content
     of a model given by path ("" for a hub name, which only the hub can vouch for)."""
@@ -347,7 +335,18 @@ def model_digest(model_id: str) -> str:
         recorded = json.dumps(SPECS[model_id].files, sort_keys=True)
         return hashlib.sha256(recorded.encode()).hexdigest()
     local = model_id.partition(":")[2].split("@", 1)[-1]
-    return local_digest(local) if local and Path(local).expanduser().exists() else ""
+    return folder_digest(local) if local and Path(local).expanduser().exists() else ""
+
+
+def model_record(model_id: str) -> dict[str, str]:
+    """A model as a run's manifest and report list it: id, weights digest, package, licence."""
+    spec = SPECS.get(model_id)
+    return {
+        "id": model_id,
+        "sha256": model_digest(model_id),
+        "package": spec.package if spec else "",
+        "licence": spec.licence if spec else "",
+    }
 
 
 @dataclass(frozen=True)

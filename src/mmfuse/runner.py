@@ -45,8 +45,8 @@ from mmfuse.engines.local import error_message, error_row, run_local
 from mmfuse.engines.options import RunOptions
 from mmfuse.errors import Interrupted, SystemicError, UsageError
 from mmfuse.io.writers import atomic_write, read_table, write_csv, write_json, write_parquet
-from mmfuse.progress import progress_bar, progress_enabled
-from mmfuse.registry import BACKENDS, SPECS, model_digest
+from mmfuse.progress import progress_bar, progress_enabled, progress_logged
+from mmfuse.registry import BACKENDS, SPECS, model_digest, model_record
 from mmfuse.report.page import render
 from mmfuse.report.run import REPORT_HTML, run_page
 from mmfuse.tasks.base import Task
@@ -221,19 +221,6 @@ def _model_ids(settings: Any) -> list[str]:
         elif isinstance(value, str) and (value in SPECS or value.partition(":")[0] in BACKENDS):
             found.add(value)
     return sorted(found)
-
-
-def _models(settings: dict) -> list[dict]:
-    """The manifest's record of the run's models: id, weights digest, package, licence."""
-    return [
-        {
-            "id": i,
-            "sha256": model_digest(i),
-            "package": SPECS[i].package if i in SPECS else "",
-            "licence": SPECS[i].licence if i in SPECS else "",
-        }
-        for i in _model_ids(settings)
-    ]
 
 
 def _compute(task, todo, options, journal, cache, key_of, bar) -> None:
@@ -421,7 +408,9 @@ def _run_locked(
         "%d items: %d cached, %d resumed, %d to compute", len(items), from_cache, resumed, len(todo)
     )
     try:
-        with progress_bar(len(items), show, task.name, done=len(items) - len(todo)) as bar:
+        logged = progress_logged(options.progress, options.quiet)
+        done = len(items) - len(todo)
+        with progress_bar(len(items), show, task.name, done, logged) as bar:
             if todo:
                 key_of = {item.id: key for item, key in zip(items, keys, strict=True)}
                 _compute(task, todo, options, journal, cache, key_of, bar)
@@ -452,7 +441,8 @@ def _run_locked(
         "run": identity,
         "task": task.name,
         "settings": settings,
-        "models": _models(settings),
+        # the models that produced the rows, not every one the settings could name
+        "models": task.models_used(rows, [model_record(i) for i in _model_ids(settings)]),
         # the resolved options: `--config` accepts both records as they are, to repeat the run
         "options": to_record(task.options),
         "run_options": {

@@ -135,7 +135,7 @@ def _requirements(rng: random.Random, n_met: int) -> tuple[str, str]:
 def screening_run(tmp: Path, n: int = 12, seed: int = 0) -> Path:
     """A screening run of ``n`` candidates, each folder with a CV and a photo (never to be
     shown), one failed, and a fairness audit in the output folder."""
-    from mmfuse.tasks.screening.fairness import COLUMNS as AUDIT_COLUMNS
+    from mmfuse.fairness import COLUMNS as AUDIT_COLUMNS
     from mmfuse.tasks.screening.task import COLUMNS
 
     rng = random.Random(seed)

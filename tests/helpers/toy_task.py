@@ -115,6 +115,9 @@ class ToyOptions:
 class ToyTask(Task):
     """Counts words, measures images, loudness and length of audio; ``delay`` s per item."""
 
+    description = "A toy task for the tests: one row per item, with stand-ins for model time."
+    examples = ("mmfuse run toy folder/ -o out/toy --delay 0.1",)
+
     Options = ToyOptions
     columns = ("id", "kinds", "snippet", *NUMERIC_COLUMNS, "error")
 

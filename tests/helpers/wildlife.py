@@ -15,5 +15,5 @@ def run_wildlife(folder: Path, out: Path, species_text: str, *flags: str) -> dic
     species.write_text(species_text, encoding="utf-8")
     argv = ["run", "wildlife", str(folder), "-o", str(out), "--species", str(species)]
     assert cli.main([*argv, "--no-progress", "-q", *flags]) == 0
-    with open(out / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "results.csv", encoding="utf-8-sig", newline="") as stream:
         return {row["id"]: row for row in csv.DictReader(stream)}

@@ -22,6 +22,7 @@ from mmfuse.runner import RunResult
 from mmfuse.tasks.options import (
     CHOICES,
     HELP,
+    REQUIRED,
     base_type,
     fields_of,
     flag_of,
@@ -86,10 +87,11 @@ def add_option_arguments(group, cls: type, skip: tuple[str, ...] = ()) -> None:
             continue
         kind = base_type(annotation)
         default = field.default
-        shown = ",".join(default) if isinstance(default, tuple) else default
+        shown = ", ".join(default) if isinstance(default, tuple) else default
         help_text = field.metadata.get(HELP, "")
-        if shown not in (None, "", ()) and kind is not bool and "default:" not in help_text:
-            help_text += f" (default: {shown})"
+        required = field.metadata.get(REQUIRED)  # its default is a placeholder
+        if shown not in (None, "", ()) and kind is not bool and not required:
+            help_text += "" if "default:" in help_text else f" (default: {shown})"
         common = {"dest": field.name, "default": argparse.SUPPRESS, "help": help_text}
         if kind is bool:
             group.add_argument(flag_of(field), action=argparse.BooleanOptionalAction, **common)
@@ -117,8 +119,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, output: bool = True) -> N
     group = parser.add_argument_group("run")
     add_option_arguments(group, RunOptions, skip=DISPLAY_FIELDS)
     for flag, mode, help_text in (
-        ("--progress", "on", "show the progress bar even when stderr is not a terminal"),
-        ("--no-progress", "off", "never show it"),
+        ("--progress", "on", "draw the progress bar even when stderr is not a terminal"),
+        ("--no-progress", "off", "no bar, and no progress line every 30 s in a log"),
     ):
         group.add_argument(
             flag,

@@ -104,7 +104,7 @@ def select(scores: list[float], top: int | None, threshold: float | None) -> lis
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmfuse.tasks.screening.fairness import COLUMNS, audit
+    from mmfuse.fairness import COLUMNS, audit
 
     if args.top is not None and args.top < 1:
         raise UsageError("--top must be at least 1")
@@ -155,3 +155,10 @@ def run(args: argparse.Namespace) -> int:
             write_csv(table, COLUMNS, stream)
     write_csv(table, COLUMNS, sys.stdout)
     return EXIT_OK
+
+
+# Shown at the end of ``mmfuse audit --help``.
+EXAMPLES = """
+mmfuse audit out/screening/results.csv --groups groups.csv --group-column gender --top 10
+mmfuse audit out/new/results.csv --groups g.csv --group-column age --threshold 70 -o audit.csv
+"""

@@ -79,3 +79,10 @@ def run(args: argparse.Namespace) -> int:
         size = sum(f.stat().st_size for run in runs for f in run.rglob("*") if f.is_file())
         print(f"{root / RUNS}: {len(runs)} run folders, {_size(size)}")
     return 0
+
+
+# Shown at the end of ``mmfuse cache --help``.
+EXAMPLES = """
+mmfuse cache info
+mmfuse cache clear --older-than 30
+"""

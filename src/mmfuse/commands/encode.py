@@ -21,3 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     return run_command.run(args)
+
+
+# Shown at the end of ``mmfuse encode --help``.
+EXAMPLES = """
+mmfuse encode posts.csv -o out/embedded          # a CSV with id and text (or file) columns
+mmfuse encode media/ -o out/embedded --text-precision bfloat16
+"""

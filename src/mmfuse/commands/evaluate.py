@@ -7,7 +7,8 @@ It prints one line per task and writes to ``--out`` (default ``./evaluation``):
 ``metrics.json``, ``<task>_report.csv`` (precision, recall, F1, support per class),
 ``<task>_confusion.csv`` and ``predictions.csv`` (per item: true class, predicted class and
 its probability, per task). Without ``--data`` the labels file is read as the manifest of the
-items (a ``text`` column).
+items (a ``text`` column). The model is read by the task that trains on items (its
+``load_model``).
 """
 
 from __future__ import annotations
@@ -18,48 +19,49 @@ from pathlib import Path
 
 import numpy as np
 
-from mmfuse.commands.train import add_data_arguments, decode_all, label_arrays, labelled_items
+from mmfuse.commands.arguments import add_option_arguments
+from mmfuse.commands.train import options_from, trainers
 from mmfuse.errors import UsageError
 from mmfuse.fusion.evaluate import score, summary, write_report
 from mmfuse.fusion.inference import predict
+from mmfuse.fusion.labels import decode_readable, label_arrays, labelled_items
 from mmfuse.io.writers import atomic_write, write_csv
-from mmfuse.tasks.social_media.fit import Checkpoint
+from mmfuse.tasks.training import EvaluateOptions
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "mmfuse-base"
-DEFAULT_OUT = Path("evaluation")
 PREDICTIONS_FILE = "predictions.csv"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"model folder or name (default: {DEFAULT_MODEL})"
+        "--config", type=Path, help="a TOML file of options (flags given here override it)"
     )
-    add_data_arguments(parser)
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="report folder (default: ./evaluation)"
-    )
+    add_option_arguments(parser.add_argument_group("evaluation"), EvaluateOptions)
 
 
 def run(args: argparse.Namespace) -> int:
-    checkpoint = Checkpoint.load(args.model, device=args.device)
+    options = options_from(args, EvaluateOptions)
+    (task, *_) = trainers("items") or [None]
+    if task is None:
+        raise UsageError("no task has a model to evaluate on labelled items")
+    checkpoint = task.load_model(options.model or task.default_model, device=options.device)
     model, featurizer = checkpoint.model, checkpoint.featurizer
-    items, labels = labelled_items(args)
+    items, labels = labelled_items(options.labels, options.data, options.id_column, options.tasks)
     tasks = [t for t in labels.tasks if t in model.tasks]
     if not tasks:
         raise UsageError(
-            f"no column of {args.labels} is a task of the model "
+            f"no column of {options.labels} is a task of the model "
             f"(columns: {', '.join(labels.tasks)}; tasks: {', '.join(model.tasks)})"
         )
     labels.tasks = {t: labels.tasks[t] for t in tasks}
-    items, decoded = decode_all(featurizer, items)
+    items, decoded = decode_readable(featurizer, items)
     ids = [item.id for item in items]
     classes = {t: model.task(t).classes for t in tasks}
     y, _ = label_arrays(labels, ids, classes)
     scores = predict(model, featurizer.featurize(decoded))
     results = {t: score(t, y[t], scores[t], classes[t]) for t in tasks}
-    paths = write_report(results, args.out)
+    paths = write_report(results, options.out)
     columns = ["id"]
     rows = [{"id": item_id} for item_id in ids]
     for t in tasks:
@@ -69,8 +71,15 @@ def run(args: argparse.Namespace) -> int:
             row[f"{t}_true"] = classes[t][truth] if truth >= 0 else ""
             row[f"{t}_predicted"] = classes[t][guess]
             row[f"{t}_probability"] = round(float(np.max(probs)), 4)
-    with atomic_write(args.out / PREDICTIONS_FILE) as stream:
+    with atomic_write(options.out / PREDICTIONS_FILE) as stream:
         write_csv(rows, columns, stream)
     print(summary(results))
-    print(f"report: {', '.join(str(p) for p in [*paths, args.out / PREDICTIONS_FILE])}")
+    print(f"report: {', '.join(str(p) for p in [*paths, options.out / PREDICTIONS_FILE])}")
     return 0
+
+
+# Shown at the end of ``mmfuse evaluate --help``.
+EXAMPLES = """
+mmfuse evaluate --model my-model --labels test.csv --out evaluation/
+mmfuse evaluate --model mmfuse-base --labels test.csv --data posts.csv
+"""

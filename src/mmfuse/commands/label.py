@@ -59,9 +59,28 @@ def run(args: argparse.Namespace) -> int:
         check_targets([args.output], items, run_dir, run_options.overwrite)
     result = run_task(task, items, run_dir, run_options, sys.argv)
     if args.output is None:
-        with open(run_dir / LABELS_CSV, encoding="utf-8", newline="") as table:
+        with open(run_dir / LABELS_CSV, encoding="utf-8-sig", newline="") as table:  # no BOM
             shutil.copyfileobj(table, sys.stdout)
         sys.stdout.flush()
     else:
         publish({args.output: (run_dir / LABELS_CSV).read_bytes()}, run_dir)
     return exit_code(result)
+
+
+# ``mmfuse label --help``: the text (the module docstring is for developers) and examples.
+DESCRIPTION = """\
+Score free-text labels for images and videos, zero-shot (no training, any label set).
+
+Each image gives one row. Each video gives one row per sampled frame (every --every seconds,
+its time in the time column) and one row for the whole video, the mean of its frames. Columns:
+file, time, frames, top_label, top_prob, top_labels (the --top-k best as "label:prob; ..."),
+one p_LABEL column per label, and error. A file that cannot be read gets a row with its error
+and the others go on (exit code 1). Folders are searched for images and videos. Labels are
+comma-separated, or @FILE for one a line. Results are cached and a killed run resumes (the
+run's own files go to --run-dir); -o is replaced only when this same command wrote it, or
+with --overwrite."""
+
+EXAMPLES = """
+mmfuse label photos/ --labels "cat,dog,a red car"                  # the table to stdout
+mmfuse label photos/ clip.mp4 --labels @labels.txt --top-k 5 -o labels.csv
+"""

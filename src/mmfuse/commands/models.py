@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from mmfuse.errors import EXIT_OK, EXIT_PARTIAL, ModelUnavailable
-from mmfuse.fusion.model import CHECKPOINTS_DIR
+from mmfuse.fusion.model import CHECKPOINTS_DIR, SHIPPED_LICENCE
 from mmfuse.registry import list_models, weight_hashes
-from mmfuse.tasks.social_media.task import DEFAULT_MODEL as DEFAULT_FUSION_MODEL
+from mmfuse.tasks.registry import get_task, task_names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,16 +56,20 @@ def run(args: argparse.Namespace) -> int:
         )
         for spec in list_models()
     ]
+    runners = [get_task(name) for name in task_names()]
+    runners = [task for task in runners if task.default_model]  # tasks that run a fusion model
+    defaults = {task.default_model for task in runners}
+    usage = "; ".join(f"mmfuse run {task.name} --model NAME" for task in runners)
     rows += [
         (
             name,
             "fusion",
-            "yes" if name == DEFAULT_FUSION_MODEL else "",
+            "yes" if name in defaults else "",
             f"{_folder_mb(CHECKPOINTS_DIR / name):.1f} MB",
-            "Apache-2.0 (data: see MODEL_CARD.md)",
+            SHIPPED_LICENCE,
             "yes",
             "shipped",
-            "mmfuse run social-media --model NAME; `mmfuse train` writes more",
+            f"{usage}; `mmfuse train` writes more",
         )
         for name in sorted(p.name for p in CHECKPOINTS_DIR.glob("*") if p.is_dir())
     ]
@@ -78,3 +82,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"weights that fail their hash check: {', '.join(damaged)}", file=sys.stderr)
         return EXIT_PARTIAL
     return EXIT_OK
+
+
+# Shown at the end of ``mmfuse models --help``.
+EXAMPLES = """
+mmfuse models                 # every model: role, size, licence, installed, hash check
+mmfuse models --no-verify     # the same without hashing the weight files
+"""

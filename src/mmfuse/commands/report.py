@@ -64,3 +64,9 @@ def run(args: argparse.Namespace) -> int:
     path = write_report(task, rows, columns, record, out, _files(record, out))
     print(path)
     return 0
+
+
+# Shown at the end of ``mmfuse report --help``.
+EXAMPLES = """
+mmfuse report out/posts        # writes out/posts/report.html again
+"""

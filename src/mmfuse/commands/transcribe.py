@@ -119,3 +119,21 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write((transcripts / name).read_text(encoding="utf-8"))
         sys.stdout.flush()
     return EXIT_PARTIAL if failed else EXIT_OK
+
+
+# ``mmfuse transcribe --help``: the text (the module docstring is for developers) and examples.
+DESCRIPTION = """\
+Transcribe the speech in audio and video files with Whisper (text, SRT, WebVTT or JSON).
+
+Without -o, each file's transcript goes to stdout (a "==> FILE <==" line before each when there
+are several); with -o OUT_DIR, each file gives OUT_DIR/STEM.FORMAT. Folders are searched for
+audio and video files. A file that cannot be read or transcribed gets a one-line error and the
+others go on (exit code 1). Results are cached and a killed run resumes: the run's own files
+go to --run-dir (default: under the cache folder), never among yours, and an existing file in
+OUT_DIR is replaced only when this same command wrote it, or with --overwrite."""
+
+EXAMPLES = """
+mmfuse transcribe interview.mp4                       # the text to stdout
+mmfuse transcribe recordings/ --format srt -o subtitles/
+mmfuse transcribe talk.wav --model faster-whisper:tiny.en --language en --format all -o out/
+"""

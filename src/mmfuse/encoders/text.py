@@ -252,16 +252,15 @@ class TextEncoder(Encoder):
         """Overlap of the windows of a long text: ``DEFAULT_STRIDE``, less for short windows."""
         return min(DEFAULT_STRIDE, self._content_window // 4)
 
-    def _tokenize(self, texts: Sequence[str], offsets: bool = False) -> dict:
+    def _tokenize(self, texts: Sequence[str]) -> dict:
         """Content token ids (no special tokens, no truncation) of each text."""
         if not texts:
-            return {"input_ids": [], "offset_mapping": []}
+            return {"input_ids": []}
         if self.config.lowercase:
             texts = [t.lower() for t in texts]
         return self.tokenizer(
             list(texts),
             add_special_tokens=False,
-            return_offsets_mapping=offsets,
             verbose=False,  # long texts are windowed, so the over-length warning does not apply
         )
 
@@ -300,14 +299,10 @@ class TextEncoder(Encoder):
     def _forward(
         self,
         sequences: list[list[int]],
-        layers: Sequence[int] | None,
         readout: Readout | None = None,
     ):
-        """Runs one padded batch; returns float32 states [b, t, dim], the bool mask [b, t] and
-        the readout's float32 [b, width] (None without one).
-
-        The states are the last layer's, or the mean over ``layers`` of the hidden states.
-        """
+        """Runs one padded batch; returns the last layer's float32 states [b, t, dim], the bool
+        mask [b, t] and the readout's float32 [b, width] (None without one)."""
         ids_t, mask_t = self._batch(sequences)
         if readout is not None:  # layer by layer, reading the states after ``readout.layer``
             states = self.model.embeddings(input_ids=ids_t)
@@ -317,13 +312,7 @@ class TextEncoder(Encoder):
                     read = readout.read(states, layer_mask, mask_t.bool()).float()
                 states = run_layer(layer, states, layer_mask)
             return states.float(), mask_t.bool(), read
-        out = self.model(
-            input_ids=ids_t, attention_mask=mask_t, output_hidden_states=layers is not None
-        )
-        if layers is None:
-            states = out.last_hidden_state  # [b, t, dim]
-        else:
-            states = torch.stack([out.hidden_states[i].float() for i in layers]).mean(0)
+        states = self.model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state  # [b, t, dim]
         return states.float(), mask_t.bool(), None
 
     @torch.inference_mode()
@@ -375,7 +364,7 @@ class TextEncoder(Encoder):
         read = None if readout is None else np.zeros((len(sequences), readout.width), np.float32)
         for index in self._buckets(sequences, batch_size, self._specials):
             batch = [self._prefix + sequences[i] + self._suffix for i in index]
-            states, mask, values = self._forward(batch, layers=None, readout=readout)
+            states, mask, values = self._forward(batch, readout=readout)
             out[index] = self._pool(states, mask)
             if read is not None:
                 read[index] = values.cpu().numpy()
@@ -421,66 +410,3 @@ class TextEncoder(Encoder):
             np.add.at(read, owners_np, values)
             read /= np.maximum(np.bincount(owners_np, minlength=len(texts)), 1)[:, None]
         return np.divide(out, norms, out=out, where=norms > 0), read
-
-    def encode_chunks(
-        self, text: str, max_tokens: int = 256, stride: int = DEFAULT_STRIDE
-    ) -> tuple[np.ndarray, list[tuple[int, int]]]:
-        """Embeds a long text window by window.
-
-        Args:
-            text: any length.
-            max_tokens: tokens per window, special tokens included; capped at ``max_length``.
-            stride: tokens shared by neighbouring windows.
-
-        Returns:
-            float32 [C, dim] unit vectors, one per window, and each window's character span
-            ``(start, end)`` in ``text``; together the spans cover every token of the text.
-            A text with no tokens gives a [0, dim] array and no spans.
-        """
-        window = min(max_tokens, self.max_length) - len(self._prefix) - len(self._suffix)
-        encoding = self._tokenize([text], offsets=True)
-        ids, offsets = encoding["input_ids"][0], encoding["offset_mapping"][0]
-        spans = token_windows(len(ids), window, stride)
-        if not spans:
-            return np.zeros((0, self.dim), dtype=np.float32), []
-        vectors, _ = self._embed_windows([ids[s:e] for s, e in spans], DEFAULT_BATCH_SIZE)
-        return vectors, [(offsets[s][0], offsets[e - 1][1]) for s, e in spans]
-
-    def token_states(
-        self,
-        texts: Sequence[str],
-        layers: Sequence[int] = (-1,),
-        batch_size: int = DEFAULT_BATCH_SIZE,
-    ) -> list[np.ndarray]:
-        """Contextual token embeddings for attention over a text's tokens.
-
-        Args:
-            texts: N strings; longer ones run in consecutive, non-overlapping windows.
-            layers: hidden-state layers to average (-1 is the last layer, whose token mean is
-                the sentence embedding before normalisation for mean-pooling models).
-            batch_size: windows per forward pass.
-
-        Returns:
-            N float32 arrays [n_tokens_i, dim], one row per content token (no padding, no
-            special tokens) in text order; [0, dim] for a text with no tokens.
-        """
-        ids = self._tokenize(texts)["input_ids"]
-        windows, owners = [], []
-        for owner, seq in enumerate(ids):
-            for start, end in token_windows(len(seq), self._content_window, 0):
-                windows.append(seq[start:end])
-                owners.append(owner)
-        parts: list[np.ndarray | None] = [None] * len(windows)
-        first = len(self._prefix)
-        for index in self._buckets(windows, batch_size, self._specials):
-            batch = [self._prefix + windows[i] + self._suffix for i in index]
-            states, _, _ = self._forward(batch, layers=tuple(layers))
-            states_np = states.cpu().numpy()
-            for row, i in enumerate(index):
-                parts[i] = states_np[row, first : first + len(windows[i])]
-        per_text: list[list[np.ndarray]] = [[] for _ in texts]
-        for owner, part in zip(owners, parts, strict=True):
-            per_text[owner].append(part)
-        return [
-            np.concatenate(p) if p else np.zeros((0, self.dim), dtype=np.float32) for p in per_text
-        ]

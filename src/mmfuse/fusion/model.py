@@ -39,6 +39,8 @@ from mmfuse.types import ModalityTokens
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 CONFIGS_DIR = PACKAGE_DIR / "model_configs"  # named untrained configs, <name>.json
 CHECKPOINTS_DIR = PACKAGE_DIR / "checkpoints"  # shipped trained models, <name>/
+# The licence of the shipped models (their training data and its terms: MODEL_CARD.md).
+SHIPPED_LICENCE = "Apache-2.0 (data: see MODEL_CARD.md)"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 # {file name: SHA-256} of the two files above as save_model wrote them; a head is checked

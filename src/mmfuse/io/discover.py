@@ -265,6 +265,12 @@ def _inside(folder: Path, relative: str) -> Path | None:
     return path if os.path.commonpath([real_folder, real]) == real_folder else None
 
 
+def _likely_text_column(records: list[tuple[int, dict]], columns: list[str], id_column: str) -> str:
+    """The column whose cells hold the most words: the likeliest text of the posts."""
+    others = [c for c in columns if c != id_column] or columns
+    return max(others, key=lambda c: sum(len(_cell(r.get(c)).split()) for _, r in records[:200]))
+
+
 def read_manifest(
     path: str | Path,
     id_column: str = "id",
@@ -287,7 +293,8 @@ def read_manifest(
             read.
 
     Raises:
-        UsageError: unreadable manifest, missing column, empty or duplicate id.
+        UsageError: unreadable manifest, missing column, no text nor path column (named or
+            recognised), empty or duplicate id.
     """
     path = Path(os.path.abspath(path))
     columns, records = _read_records(path)
@@ -295,8 +302,10 @@ def read_manifest(
         c for c in [id_column, *(text_columns or []), *(path_columns or [])] if c not in columns
     ]
     if missing:
+        flag = "--id-column" if missing[0] == id_column else "a flag"
         raise UsageError(
             f"manifest {path} has no column {missing[0]!r}; its columns: {', '.join(columns)}"
+            f" (name the right one with {flag})"
         )
     if text_columns is None:
         text_columns = [c for c in DEFAULT_TEXT_COLUMNS if c in columns]
@@ -306,6 +315,14 @@ def read_manifest(
             for c in columns
             if c != id_column and c not in text_columns and _is_path_column(records, c)
         ]
+    if not text_columns and not path_columns:  # every row would fail alike: say it once
+        raise UsageError(
+            f"manifest {path.name} has no text or file column that mmfuse recognises; its "
+            f"columns: {', '.join(columns)}. Name the text with --text-column NAME (e.g. "
+            f"--text-column {_likely_text_column(records, columns, id_column)}) or the files "
+            f"with --path-column NAME; recognised: {', '.join(DEFAULT_TEXT_COLUMNS)}, or "
+            f"paths in columns such as image, audio, video, path"
+        )
     items, first_line = [], {}
     for number, record in records:
         item_id = _cell(record.get(id_column)).strip()

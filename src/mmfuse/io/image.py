@@ -10,7 +10,6 @@ traceback or a warning on stderr. Files are opened read-only and never modified.
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from pathlib import Path
@@ -57,24 +56,6 @@ def load_image(path: str | Path, *, min_side: int | None = None) -> np.ndarray:
             return _decode(f, path.name, min_side)
     except OSError as error:  # opening failed: decoding errors are InputErrors already
         raise InputError(f"{path.name}: cannot read: {error.strerror or error}") from None
-
-
-def decode_image_bytes(
-    data: bytes, *, name: str = "image", min_side: int | None = None
-) -> np.ndarray:
-    """Decodes an encoded image held in memory (embedded pictures); as ``load_image``.
-
-    Args:
-        data: the encoded file's bytes (JPEG, PNG, ...).
-        name: how error messages refer to the image.
-        min_side: as in ``load_image``.
-
-    Returns:
-        RGB uint8 [H, W, 3].
-    """
-    if not data:
-        raise InputError(f"{name}: empty file")
-    return _decode(io.BytesIO(data), name, min_side)
 
 
 def _decode(stream, name: str, min_side: int | None) -> np.ndarray:

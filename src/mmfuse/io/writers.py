@@ -1,12 +1,14 @@
 """Output writers: formula-safe CSV, Parquet with embedding columns, JSON; UTF-8 and atomic.
 
 A row is a dict from column name to a scalar (str, int, float, bool, None) or a numpy array.
-CSV holds the scalars only; Parquet holds both, an array of shape [d0, d1, ...] becoming a
-nested list column (``list<float>`` for a 1-d embedding). Writers that take a path write a
-temporary file in the same folder and rename it over the target, so a reader (or a killed run)
-never sees half a file; ``write_csv`` takes a text stream, so tests can pass ``io.StringIO``.
-A file under the cache root is the owner's only (``config.PRIVATE_FILE_MODE``, its folders
-``config.PRIVATE_DIR_MODE``); elsewhere it is 0644.
+CSV holds the scalars only, and a ``.csv`` file starts with a UTF-8 byte-order mark, by which
+Excel knows it is UTF-8 (without it, Excel reads "café" and emojis as Windows-1252 garbage);
+Python's ``utf-8-sig``, pandas, R and LibreOffice read it as plain UTF-8. Parquet holds both,
+an array of shape [d0, d1, ...] becoming a nested list column (``list<float>`` for a 1-d
+embedding). Writers that take a path write a temporary file in the same folder and rename it
+over the target, so a reader (or a killed run) never sees half a file; ``write_csv`` takes a
+text stream, so tests can pass ``io.StringIO``. A file under the cache root is the owner's only
+(``config.PRIVATE_FILE_MODE``, its folders ``config.PRIVATE_DIR_MODE``); elsewhere it is 0644.
 """
 
 from __future__ import annotations
@@ -29,17 +31,28 @@ from mmfuse import config
 # Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection"); a text
 # cell starting with one of them is prefixed with a single quote, which spreadsheets show as text.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A social-media handle at the start of a cell ("@SkyJetHelp thanks"): kept as it is, since a
+# formula needs a function call "(" or a DDE link "|" to do anything, and a cell holding neither
+# can only show a name. A handle followed by either is quoted like any formula.
+HANDLE = re.compile(r"@[A-Za-z0-9_]{1,50}(?=\s|$)")
+FORMULA_CALLS = ("(", "|")
+# The encoding of text files: CSV files get the byte-order mark (see the module docstring).
+TEXT_ENCODING, CSV_ENCODING = "utf-8", "utf-8-sig"
 # Rows per Parquet row group: bounds memory when writing many rows with embeddings.
 PARQUET_CHUNK_ROWS = 1024
 
 
 @contextmanager
-def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
+def atomic_write(
+    path: str | Path, mode: str = "w", encoding: str | None = None
+) -> Iterator[IO[Any]]:
     """Opens a temporary file beside ``path`` and renames it over ``path`` on success.
 
     Args:
         path: the final file.
         mode: "w" for UTF-8 text (universal newlines off, as the csv module wants) or "wb".
+        encoding: of a text file; default UTF-8, with a byte-order mark for a ``.csv`` file
+            (``CSV_ENCODING``).
 
     Yields:
         The open temporary file. On an exception it is removed and ``path`` is left untouched.
@@ -50,7 +63,9 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         config.make_dir(path.parent)
     fd, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        kwargs = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
+        if encoding is None:
+            encoding = CSV_ENCODING if path.suffix.lower() == ".csv" else TEXT_ENCODING
+        kwargs = {"encoding": encoding, "newline": ""} if "b" not in mode else {}
         with open(fd, mode, **kwargs) as file:
             yield file
             file.flush()
@@ -63,8 +78,17 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
 
 
 def neutralise(text: str) -> str:
-    """``text`` with a leading quote when a spreadsheet would run it as a formula."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    """``text`` with a leading quote when a spreadsheet would run it as a formula.
+
+    A leading ``@handle`` (letters, digits, underscores, then a space or the end) stays as it
+    is unless the cell also holds ``(`` or ``|``: without a call or a link a formula can do
+    nothing, and a post that starts with a mention reads as written.
+    """
+    if not text.startswith(FORMULA_PREFIXES):
+        return text
+    if HANDLE.match(text) and not any(c in text for c in FORMULA_CALLS):
+        return text
+    return "'" + text
 
 
 def csv_cell(value: Any) -> str:
@@ -283,7 +307,7 @@ def read_table(parquet: str | Path, csv_path: str | Path) -> tuple[list[dict], l
 
         scalar = [f.name for f in pq.read_schema(parquet) if not pa.types.is_nested(f.type)]
         return pq.read_table(parquet, columns=scalar).to_pylist(), scalar
-    with open(csv_path, encoding="utf-8", newline="") as file:
+    with open(csv_path, encoding=CSV_ENCODING, newline="") as file:  # with or without a BOM
         reader = csv.DictReader(file)
         rows = [{k: _cell(v) if v and k != "id" else v for k, v in row.items()} for row in reader]
         return rows, list(reader.fieldnames or [])

@@ -25,6 +25,17 @@ MAX_BARS = 25
 # Colour-blind-safe palette (Okabe & Ito 2008) and the sentiment colours used throughout.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
 SENTIMENT_COLOURS = {"negative": "#D55E00", "neutral": "#BBBBBB", "positive": "#009E73"}
+# One colour per class in every report, whichever classes a run found and in whatever order:
+# the model's emotions, the parts of a screening's fit score, "other". A name not listed gets
+# a palette colour picked by a hash of the name (``colour_of``), the same in every report.
+CLASS_COLOURS = {
+    **SENTIMENT_COLOURS,
+    "anger": "#D55E00",
+    "joy": "#E69F00",
+    "optimism": "#009E73",
+    "sadness": "#0072B2",
+    "other": "#999999",
+}
 _RC = {
     "svg.fonttype": "none",
     "text.parse_math": False,
@@ -59,6 +70,26 @@ def to_svg(figure, name: str, salt: str) -> Html:
     svg = re.sub(r'\bid="([^"]+)"', rf'id="{name}-\1"', svg)
     svg = re.sub(r'(href="#|url\(#)([^")]+)', rf"\1{name}-\2", svg)
     return Html(tag("figure", Html(svg), class_="chart", data_chart=name))
+
+
+def colour_of(name: str) -> str:
+    """The colour of a class or series called ``name``, the same in every chart and report."""
+    if name in CLASS_COLOURS:
+        return CLASS_COLOURS[name]
+    digest = hashlib.sha256(name.strip().lower().encode()).digest()
+    return PALETTE[digest[0] % len(PALETTE)]
+
+
+def colours_for(names: Sequence[str], given: Mapping[str, str] | None) -> dict[str, str]:
+    """Each name's colour: ``given``'s, else ``colour_of``; a name whose hashed colour another
+    name in the chart already has takes the next free palette colour (stable for the names)."""
+    chosen = {n: given[n] for n in names if given and n in given}
+    chosen |= {n: CLASS_COLOURS[n] for n in names if n not in chosen and n in CLASS_COLOURS}
+    for name in sorted(n for n in names if n not in chosen):
+        start = PALETTE.index(colour_of(name))
+        free = [PALETTE[(start + i) % len(PALETTE)] for i in range(len(PALETTE))]
+        chosen[name] = next((c for c in free if c not in chosen.values()), free[0])
+    return chosen
 
 
 def _salt(*parts) -> str:
@@ -98,16 +129,17 @@ def stacked_bars(
     xlabel: str = "",
     colours: Mapping[str, str] | None = None,
 ) -> Html:
-    """Horizontal bars made of ``parts`` (name -> one value per label), with a legend."""
+    """Horizontal bars made of ``parts`` (name -> one value per label), with a legend; each
+    part in its own colour (``colours``, else ``colour_of``), whatever the others are."""
     labels = [_label(x) for x in labels][:MAX_BARS]
-    colours = colours or {}
+    colours = colours_for(list(parts), colours)
     with _rc():
         figure = _figure(MARGIN_INCHES + 0.4 + BAR_INCHES * max(len(labels), 2))
         axes = figure.subplots()
         left = [0.0] * len(labels)
-        for i, (part, values) in enumerate(parts.items()):
+        for part, values in parts.items():
             values = [float(v or 0) for v in list(values)[: len(labels)]]
-            colour = colours.get(part, PALETTE[i % len(PALETTE)])
+            colour = colours[part]
             axes.barh(range(len(labels)), values, left=left, label=_label(part), color=colour)
             left = [a + b for a, b in zip(left, values, strict=True)]
         axes.set_yticks(range(len(labels)), labels)
@@ -127,12 +159,12 @@ def line_chart(
     colours: Mapping[str, str] | None = None,
 ) -> Html:
     """Lines over ``x`` (dates or numbers), one per series, with markers and a legend."""
-    colours = colours or {}
+    colours = colours_for(list(series), colours)
     with _rc():
         figure = _figure(3.0)
         axes = figure.subplots()
-        for i, (label, values) in enumerate(series.items()):
-            colour = colours.get(label, PALETTE[i % len(PALETTE)])
+        for label, values in series.items():
+            colour = colours[label]
             axes.plot(list(x), list(values), marker="o", label=_label(label), color=colour)
         figure.suptitle(title, x=0.01, ha="left", fontsize=10)
         axes.set_ylabel(ylabel)

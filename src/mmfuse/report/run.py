@@ -1,9 +1,10 @@
-"""The parts of every run's report: failures, what ran, and the table of all rows.
+"""The parts of every run's report: the findings first, then failures, rows and run details.
 
 ``run_page(record, rows, columns, sections)`` builds the page from the run's manifest record
-(``manifest.json``), its rows and the task's own sections: failures first (file and error),
-then the run (command, models with licences, options, counts, timings), the task's sections,
-and last every row in a sortable, filterable, paginated table.
+(``manifest.json``), its rows and the task's own sections: a line of headline counts, the
+task's sections (what was found), the failures (file and error), every row in a sortable,
+filterable, paginated table, and last the run's details (command, the models that ran with
+their licences, options, timings).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def failures_section(record: dict) -> Section | None:
     )
 
 
-def run_section(record: dict) -> Section:
-    """What ran: headline counts, command, timings, models with licences and options."""
+def headline_section(record: dict) -> Section:
+    """The counts a reader needs before the findings: items, failed, from cache, time."""
     items, timings = record.get("items", {}), record.get("timings", {})
     headline = numbers(
         {
@@ -59,6 +60,13 @@ def run_section(record: dict) -> Section:
         },
         bad=("failed",),
     )
+    note = "Failed items are listed below the findings." if items.get("failed") else ""
+    return Section("At a glance", [headline], note, id="glance")
+
+
+def run_section(record: dict) -> Section:
+    """What ran: command, timings, the models that ran with their licences, and options."""
+    items, timings = record.get("items", {}), record.get("timings", {})
     about = facts(
         [
             ("task", record.get("task", "")),
@@ -76,15 +84,15 @@ def run_section(record: dict) -> Section:
             ("python, platform", f"{record.get('python', '')}, {record.get('platform', '')}"),
         ]
     )
-    parts: list[Html] = [headline, about]
+    parts: list[Html] = [about]
     models = record.get("models") or []
     if models:
-        parts += [tag("h3", "Models"), table(["id", "licence", "package"], models)]
+        parts += [tag("h3", "Models that ran"), table(["id", "licence", "package"], models)]
     options = record.get("options") or {}
     if options:
         rows = [{"option": k, "value": _option_text(v)} for k, v in options.items()]
         parts += [tag("h3", "Options"), table(["option", "value"], rows)]
-    return Section("Run", parts, id="run")
+    return Section("Run details", parts, id="run")
 
 
 def rows_section(rows: Sequence[dict], columns: Sequence[str]) -> Section:
@@ -111,7 +119,7 @@ def scalar_columns(rows: Sequence[dict], columns: Sequence[str]) -> list[str]:
 def run_page(
     record: dict, rows: Sequence[dict], columns: Sequence[str], sections: Sequence[Section]
 ) -> Page:
-    """The report of one run: failures, the run, the task's sections, all rows."""
+    """The report of one run: counts, the task's findings, failures, all rows, run details."""
     task = record.get("task", "")
     items = record.get("items", {})
     subtitle = (
@@ -119,6 +127,6 @@ def run_page(
         f"{(record.get('timings') or {}).get('started', '')} · mmfuse "
         f"{record.get('mmfuse_version', '')}"
     )
-    parts = [failures_section(record), run_section(record), *sections]
-    parts.append(rows_section(rows, scalar_columns(rows, columns)))
+    parts = [headline_section(record), *sections, failures_section(record)]
+    parts += [rows_section(rows, scalar_columns(rows, columns)), run_section(record)]
     return Page(f"mmfuse {task} report", subtitle, [s for s in parts if s is not None])

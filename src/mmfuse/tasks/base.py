@@ -11,6 +11,11 @@ outputs (summaries). ``report_sections(rows, out_dir, files)`` adds the task's c
 pictures to the run's ``report.html`` (built from the rows alone, so ``mmfuse report OUT``
 rebuilds it from a finished run's files). A row is a dict from column name to a scalar;
 values that are numpy arrays (embeddings) go to Parquet only, never to CSV.
+
+What the commands other than ``run`` need of a task is asked of its class, never of its name:
+``default_model`` (``mmfuse models``), ``fit_head`` (``mmfuse train`` on a finished run's
+folder), ``fit_items`` and ``load_model`` (``mmfuse train`` and ``mmfuse evaluate`` on labelled
+items), ``example_input`` and ``example_options`` (the contract tests).
 """
 
 from __future__ import annotations
@@ -49,6 +54,13 @@ class Task(abc.ABC):
         group_by: the grouping ``--group-by auto`` means for this task ("auto", "stem",
             "folder").
         columns: the output columns in order; ``id`` first and ``error`` last.
+        default_model: the shipped fusion model (``mmfuse.fusion.model.CHECKPOINTS_DIR``) the
+            task's ``--model`` means when not given; None for a task that runs none.
+        trains: what ``mmfuse train`` fits for this task: "head" (``fit_head``, on a finished
+            run's folder), "items" (``fit_items``, on labelled items) or "" (nothing).
+        description: what ``mmfuse run NAME --help`` says first: the input it reads and the
+            columns to read first (default: the module docstring's first line).
+        examples: command lines shown at the end of ``mmfuse run NAME --help``.
     """
 
     name: ClassVar[str]
@@ -57,7 +69,11 @@ class Task(abc.ABC):
     device_item_bytes: ClassVar[int] = 256 * 2**20
     max_device_batch: ClassVar[int] = 256
     group_by: ClassVar[str] = "auto"  # how ``--group-by auto`` groups a folder's files
+    description: ClassVar[str] = ""
+    examples: ClassVar[tuple[str, ...]] = ()
     columns: tuple[str, ...]
+    default_model: ClassVar[str | None] = None
+    trains: ClassVar[str] = ""
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
         self.options = options if options is not None else self.Options()
@@ -78,7 +94,7 @@ class Task(abc.ABC):
 
     def run_items(self, items: Sequence[Item]) -> Sequence[Item]:
         """The items as the run keys, logs and writes them: ``items`` unchanged by default
-        (screening replaces ids that look like people's names; wildlife leaves out files that
+        (screening replaces ids that carry personal data; wildlife leaves out files that
         are not photos, videos or sound)."""
         return items
 
@@ -109,6 +125,13 @@ class Task(abc.ABC):
         once, before the tables are written. By default the rows as they are."""
         return rows
 
+    def models_used(self, rows: Sequence[dict], named: Sequence[dict]) -> list[dict]:
+        """The models that produced ``rows``, as the manifest and the report list them (each
+        ``registry.model_record``): ``named``, every model the settings name, by default. A
+        task that loads a model only for some inputs (a speech model for posts with audio)
+        leaves out those that did not run and adds those its settings do not name."""
+        return list(named)
+
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         """Writes extra outputs from the final rows (summaries, reports); returns their paths."""
         return []
@@ -125,3 +148,58 @@ class Task(abc.ABC):
             files: item id -> its media files, for thumbnails; empty when unknown.
         """
         return []
+
+    @classmethod
+    def example_input(cls) -> tuple[str, bytes]:
+        """A file name and its bytes that make one good item (the contract tests' input); by
+        default a short post."""
+        return "good.txt", b"Loving the new cafe near the station, great coffee and cake."
+
+    @classmethod
+    def example_model(cls, folder: Path) -> Any:
+        """A valid ``--model`` other than the default (made in ``folder`` where it is a trained
+        file), for the contract tests; None for a task without the option."""
+        return None
+
+    @classmethod
+    def example_options(cls) -> dict[str, Any]:
+        """Config-file values a run needs beyond the defaults, or the smallest models that keep
+        a contract test fast; by default none."""
+        return {}
+
+    @classmethod
+    def fit_head(
+        cls,
+        results: Path,
+        manifest: Mapping[str, Any],
+        labels: Mapping[str, str],
+        options: Any,
+        positive: str | None = None,
+    ) -> tuple[Any, dict]:
+        """A head trained on a finished run's rows (``trains == "head"``).
+
+        Args:
+            results: the run's ``results.parquet``.
+            manifest: the run's manifest.
+            labels: item id -> its label (empty: unlabelled).
+            options: ``mmfuse.tasks.heads.HeadOptions``.
+            positive: the favourable decision, where the labels are decisions.
+
+        Returns:
+            ``(model, record)``: the head (a ``FusionModel``) and what ``training.json`` says.
+        """
+        raise NotImplementedError(f"{cls.name} trains no head on its runs")
+
+    @classmethod
+    def fit_items(cls, options: Any) -> int:
+        """Fits a model on labelled items (``trains == "items"``) as ``options`` say
+        (``mmfuse.tasks.training.TrainOptions``), writes it to ``options.out`` and returns the
+        exit code."""
+        raise NotImplementedError(f"{cls.name} trains no model on labelled items")
+
+    @classmethod
+    def load_model(cls, name: str, device: str | None = None) -> Any:
+        """A model ``fit_items`` wrote (or a shipped one, by name) with what turns items into
+        its inputs: an object with ``model`` and ``featurizer`` (``decode_readable``,
+        ``featurize``), as ``mmfuse evaluate`` reads it."""
+        raise NotImplementedError(f"{cls.name} has no model to evaluate")

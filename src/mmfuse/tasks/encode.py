@@ -21,7 +21,7 @@ from mmfuse.fusion.media import Decoded, EncodedMedia, MediaEncoders, decode_med
 from mmfuse.registry import select_device
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.cells import meta_columns, passed_through, rounded, visual_concepts
-from mmfuse.tasks.media import MediaOptions
+from mmfuse.tasks.media import MediaOptions, text_precision_option
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.types import Item, media_kind
@@ -41,18 +41,24 @@ class EncodeOptions(MediaOptions):
     """Which encoders read the items (empty: the registry's default for the role)."""
 
     text_model: str = option("", "text encoder (default: the registry's)")
-    text_precision: str = option(
-        "float32",
-        "sentence encoder precision: float32 is closest to the published model; bfloat16 "
-        "or auto (bfloat16 where the hardware has it) is faster; either way an item's "
-        "embedding does not depend on its batch",
-        choices=("float32", "bfloat16", "int8", "auto"),
-    )
+    # float32, not auto: the embeddings are the output, as close to the published model as can be
+    text_precision: str = text_precision_option("float32")
 
 
 @register_task("encode")
 class EncodeTask(Task):
     """Runs every default encoder over an item's files; no fusion model, no heads."""
+
+    description = """Embed a folder or CSV: one row per item with what the encoders read (kinds of
+media, duration, transcript, language, visual concepts, text statistics) in results.csv, and
+the embeddings (text, speech, visual, voice) in results.parquet, for your own analysis.
+
+Input: a folder (files sharing a name form one item) or a CSV/JSONL with an id column, a
+text column and/or file-path columns. Read first: kinds, transcript, visual_concepts."""
+    examples = (
+        "mmfuse run encode posts.csv -o out/embedded",
+        "mmfuse run encode media/ -o out/embedded --text-precision bfloat16",
+    )
 
     Options = EncodeOptions
     # manifest columns (author, brand, ...) pass through between these and "notes", "error"

@@ -2,14 +2,13 @@
 
 ``mmfuse train --labels LABELS.csv --data RUN --out HEAD`` reads the rows a run wrote to
 ``results.parquet`` (their arrays: a candidate's tokens, a photo's crop features), joins the
-labels by id, holds out a stratified share for early stopping and trains a small fusion
-model (``mmfuse.fusion.train``) on the rest. Each task's ``training`` module builds its model
-and its inputs; the run then reads the head with ``--model``.
+labels by id, holds out a stratified share for early stopping (``fusion.labels.holdout_mask``)
+and trains a small fusion model (``mmfuse.fusion.train``) on the rest. Each task's ``training``
+module builds its model and its inputs; the run then reads the head with ``--model``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,7 @@ import numpy as np
 
 from mmfuse.errors import UsageError
 from mmfuse.fusion.train import TrainHistory, TrainOptions, train
-
-DEFAULT_LEARNING_RATE = 1e-3
+from mmfuse.tasks.training import HEAD
 
 
 @dataclass(frozen=True)
@@ -31,11 +29,11 @@ class HeadOptions:
     (None: the CPU).
     """
 
-    holdout: float = 0.2
-    epochs: int = 300
-    batch_size: int = 16
+    holdout: float = HEAD["holdout"]
+    epochs: int = HEAD["epochs"]
+    batch_size: int = HEAD["batch_size"]
     learning_rate: float | None = None
-    patience: int = 30
+    patience: int = HEAD["patience"]
     seed: int = 0
     trainable: str = "all"
     device: str | None = None
@@ -64,17 +62,6 @@ def labelled(
     kept = [i for i, value in labels.items() if value and i in by_id]
     unmatched = sum(1 for i, value in labels.items() if value and i not in by_id)
     return [by_id[i] for i in kept], [labels[i] for i in kept], unmatched
-
-
-def holdout(y: np.ndarray, stratified: bool, fraction: float, seed: int) -> np.ndarray:
-    """bool [n]: the held-out items, stratified by class; none from a class under three."""
-    rng = np.random.default_rng(seed)
-    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratified else [np.arange(len(y))]
-    held = np.zeros(len(y), bool)
-    for members in groups:
-        n_held = round(fraction * len(members)) if len(members) >= 3 else 0
-        held[rng.choice(members, n_held, replace=False)] = True
-    return held
 
 
 def fit(
@@ -106,7 +93,7 @@ def fit(
         TrainOptions(
             epochs=options.epochs,
             batch_size=options.batch_size,
-            learning_rate=options.learning_rate or DEFAULT_LEARNING_RATE,
+            learning_rate=options.learning_rate or HEAD["learning_rate"],
             patience=options.patience,
             balance_classes=balance_classes,
             trainable=options.trainable,
@@ -140,18 +127,6 @@ def head_config(folder: Path, head_format: str, kind: str):
             f"--model {folder} is not a {kind} head (mmfuse train on a {kind} run makes one)"
         )
     return config
-
-
-def digest(folder: Path) -> str:
-    """SHA-256 prefix of a head's config and weights (part of a run's cache key)."""
-    from mmfuse.fusion.model import CONFIG_FILE, WEIGHTS_FILE
-
-    hasher = hashlib.sha256()
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        path = folder / name
-        if path.is_file():
-            hasher.update(path.read_bytes())
-    return hasher.hexdigest()[:16]
 
 
 def require(count: int, least: int, what: str) -> None:

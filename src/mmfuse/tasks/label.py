@@ -13,7 +13,6 @@ and a row per video, the mean of its frames (``time`` empty, ``frames`` the numb
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -27,8 +26,10 @@ from mmfuse.errors import InputError, UsageError
 from mmfuse.io.writers import atomic_write, write_csv
 from mmfuse.registry import default_model
 from mmfuse.tasks.base import Task
+from mmfuse.tasks.media import check_every, every_option
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
+from mmfuse.tasks.samples import png_bytes
 from mmfuse.types import Item, media_kind
 
 # Model backends that implement ImageEncoder.
@@ -89,14 +90,13 @@ class LabelOptions:
         "with --online (see `mmfuse models`)",
     )
     top_k: int = option(3, "labels listed in top_labels")
-    every_s: float = option(2.0, "seconds between sampled video frames", flag="--every")
+    every_s: float = every_option()
 
     def __post_init__(self):
         object.__setattr__(self, "labels", read_labels(self.labels))
         if self.top_k < 1:
             raise UsageError(f"--top-k must be at least 1, got {self.top_k}")
-        if not (math.isfinite(self.every_s) and self.every_s > 0):
-            raise UsageError(f"--every must be more than 0 seconds, not {self.every_s}")
+        check_every(self.every_s)
         if self.model.partition(":")[0] not in IMAGE_BACKENDS:
             raise UsageError(
                 f"'{self.model}' is not an image model; use a {' or '.join(IMAGE_BACKENDS)} model"
@@ -113,7 +113,30 @@ def common_folder(items: Sequence[Item]) -> str | None:
 class LabelTask(Task):
     """Ranks the labels for every image and sampled video frame of an item."""
 
+    description = """\
+Score your own free-text labels for images and videos, zero-shot: results.csv has
+one row per item (its files' mean), labels.csv one row per image, per sampled video frame and
+per whole video. Read first: top_label, top_prob, top_labels. (mmfuse label writes the
+per-file table to a CSV file or stdout.)"""
+    examples = (
+        'mmfuse run label photos/ -o out/labels --labels "cat,dog,a red car"',
+        "mmfuse run label clips/ -o out/labels --labels @labels.txt --every 1",
+    )
+
     Options = LabelOptions
+
+    @classmethod
+    def example_input(cls) -> tuple[str, bytes]:
+        return "good.png", png_bytes()
+
+    @classmethod
+    def example_options(cls) -> dict:
+        return {"labels": ["cat", "dog"]}
+
+    @classmethod
+    def example_model(cls, folder: Path) -> str:
+        return "timm:tf_efficientnet_lite2"
+
     default_batch_size = 8
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):

@@ -27,6 +27,7 @@ from mmfuse.registry import default_model
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
+from mmfuse.tasks.samples import wav_bytes
 from mmfuse.types import Item, Transcript, media_kind
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,30 @@ class TranscribeOptions:
 class TranscribeTask(Task):
     """Transcribes the one audio or video file of each item."""
 
+    description = """\
+Transcribe the speech of audio and video files with Whisper: results.csv has one
+row per file (language, duration, text, timed segments as JSON) and transcripts/ one file per
+input (--format txt, srt, vtt, json or all). Read first: text, language, duration_s.
+(mmfuse transcribe writes the transcripts to a folder of yours or stdout.)"""
+    examples = (
+        "mmfuse run transcribe interviews/ -o out/transcripts --format srt",
+        "mmfuse run transcribe talk.mp4 -o out/talk --model faster-whisper:tiny.en",
+    )
+
     Options = TranscribeOptions
+
+    @classmethod
+    def example_input(cls) -> tuple[str, bytes]:
+        return "good.wav", wav_bytes()
+
+    @classmethod
+    def example_options(cls) -> dict:
+        return {"model": "faster-whisper:tiny.en"}
+
+    @classmethod
+    def example_model(cls, folder: Path) -> str:
+        return "faster-whisper:base"
+
     default_batch_size = 1  # Whisper decodes one file at a time
     max_device_batch = 1
     columns = (

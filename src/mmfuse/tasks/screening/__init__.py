@@ -6,7 +6,9 @@ records it); faces, voices, accents and appearance are never scored: video frame
 to say whether the recording is usable.
 
 One row per candidate (a sub-folder holding a CV as PDF, DOCX or TXT, optionally an interview
-recording and ``questions.txt``; or a manifest row with ``cv_text`` or a CV path). The job
+recording and ``questions.txt``; or a manifest row with ``cv_text`` or a CV path). Of several
+documents the one that reads most as a CV is screened, and its language noted
+(``documents``); ids that carry personal data are replaced (``identity``). The job
 description's requirements (``requirements``) are matched against the CV (``matching``) by
 skill names, lemmas and sentence embeddings, each with its evidence sentence; the fit score is
 the documented weighted sum of ``scoring``; the interview gives speaking rate, pauses, fillers

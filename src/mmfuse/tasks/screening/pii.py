@@ -12,9 +12,15 @@ gender words and pronouns, marital status, personal profile URLs (LinkedIn, GitH
 other URLs.
 
 A CV's header line (the candidate's name, often in capitals that the small NER misses) is a
-name when it is two to four words without digits; every name found is then redacted wherever
-else its words appear. Words of the job's requirements (``allow``) are never redacted, since
-the small NER takes "Java" or "Kubernetes" for a place or a person now and then.
+name when it is two to four capitalised words of letters (any script: "Nguyễn Thị Minh Khai")
+that the text does not use in lowercase; so is the name a candidate states ("My name is
+Marguerite Okonkwo", "Name: ..."), the line under a letter's closing ("Kind regards,") and a
+word of an e-mail address's local part that the text also writes capitalised ("m.okonkwo@..."
+and "Okonkwo"). Every name found once is then redacted wherever else its words appear,
+first names and surnames alone, in any case ("MARGUERITE", "marguerite") and with or without
+accents ("Nguyen" for "Nguyễn"). Words of the job's requirements (``allow``) are never
+redacted, since the small NER takes "Java" or "Kubernetes" for a place or a person now and
+then.
 
 ``Redactor.redact(text)`` -> ``Redaction(text, counts)``: "Alfred <PERSON> ..." with
 ``{"PERSON": 2, "EMAIL": 1}``.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -111,12 +118,51 @@ PATTERNS = (
     ("URL", r"/(?:linkedin-in|linkedin|github|gitlab|twitter)\s+[\w.-]+", 0.8),  # icon fonts
     ("URL", r"\bhttps?://[^\s<>\"']+|\bwww\.[^\s<>\"']+", 0.6),
 )  # fmt: skip
+_LETTER = r"[^\W\d_]"
 # A header line that is a name: 2-4 words of letters (initials, hyphens, apostrophes).
-_NAME_LINE = re.compile(r"^(?:[A-Za-z][A-Za-z.'-]*\s+){1,3}[A-Za-z][A-Za-z.'-]*$")
+_NAME_PART = rf"{_LETTER}(?:{_LETTER}|[.'\u2019-])*"
+_NAME_LINE = re.compile(rf"^(?:{_NAME_PART}\s+){{1,3}}{_NAME_PART}$")
 _HEADER_LINES = 3  # lines at the top of a CV that may hold the name
 _NOT_NAMES = frozenset(
     {"curriculum", "vitae", "resume", "résumé", "cv", "profile", "summary", "contact"}
 )
+# Words of job titles: a header line with one ("Data Engineer", "Senior Platform Lead") is the
+# candidate's title, not a name.
+ROLE_WORDS = frozenset(
+    (
+        "engineer", "engineering", "developer", "development", "programmer", "manager",
+        "management", "analyst", "scientist", "designer", "architect", "consultant", "specialist",
+        "administrator", "technician", "researcher", "director", "officer", "coordinator",
+        "assistant", "associate", "intern", "lead", "senior", "junior", "principal", "staff",
+        "head", "chief", "team", "platform", "data", "software", "devops", "backend", "frontend",
+        "fullstack", "product"
+    )
+)  # fmt: skip
+# Lowercase words inside a name ("Vincent van Gogh", "Ana de la Cruz"): part of the name's
+# line, never redacted alone elsewhere.
+PARTICLES = frozenset(
+    (
+        "van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la",
+        "le", "el", "al", "bin", "ibn", "ter", "ten", "y"
+    )
+)  # fmt: skip
+# Where a candidate states a name: the words after it, up to the first that is not
+# capitalised ("My name is Marguerite Okonkwo and I ..."). "I am" needs two such words ("I am
+# Marguerite Okonkwo", not "I am German").
+_STATED_NAME = re.compile(
+    r"\b(?:(?P<one>my\s+name\s+is|name\s*:|call\s+me|i\s+am\s+called)|(?P<two>i\s+am|i['\u2019]m))"
+    r"[ \t]+(?P<words>[^\n]{1,80})",
+    re.I,
+)
+# A letter's closing: the next line that is a name is the writer's.
+_CLOSING = re.compile(
+    r"^\s*(?:(?:(?:kind|best|warm|warmest|with)\s+)?regards|best(?:\s+wishes)?|sincerely"
+    r"|yours(?:\s+(?:sincerely|faithfully|truly))?|respectfully|thank\s+you|thanks|cheers"
+    r"|mit\s+freundlichen\s+gr(?:ü|ue)(?:ß|ss)en|cordialement|bien\s+(?:à|a)\s+vous)[\s,.!]*$",
+    re.I | re.M,
+)
+_EMAIL = re.compile(r"\b([\w.+-]+)@[\w-]+(?:\.[\w-]+)+")
+_NAME_WORD = re.compile(rf"{_LETTER}(?:{_LETTER}|['\u2019])*")
 
 
 @dataclass(frozen=True)
@@ -198,17 +244,98 @@ def analyzer():
     return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
 
 
-def header_name(text: str) -> tuple[int, int] | None:
-    """The character span of a name on one of the first lines of a CV, or None."""
+def header_name(text: str, ordinary: Iterable[str] = ()) -> tuple[int, int] | None:
+    """The character span of a name on one of the first lines of a CV, or None.
+
+    Args:
+        text: the CV.
+        ordinary: lowercase words that are no name (the allowed terms, the words the text uses
+            in lowercase): a line made only of them is no name, nor one with a word of a job
+            title (``ROLE_WORDS``: "Data Engineer").
+    """
+    ordinary = set(ordinary)
     offset = 0
     for line in text.splitlines(keepends=True)[:_HEADER_LINES]:
         stripped = line.strip()
         words = stripped.lower().split()
-        if _NAME_LINE.match(stripped) and not _NOT_NAMES.intersection(words):
+        if (
+            _NAME_LINE.match(stripped)
+            and not _NOT_NAMES.intersection(words)
+            and all(_name_case(w) or w.lower() in PARTICLES for w in stripped.split())
+            and not all(w in ordinary or w in PARTICLES for w in words)
+            and not ROLE_WORDS.intersection(words)
+        ):
             start = offset + line.index(stripped)
             return start, start + len(stripped)
         offset += len(line)
     return None
+
+
+def _name_case(word: str) -> bool:
+    """Whether a word is written as a name is: a capital first letter ("Okonkwo", "MARGUERITE",
+    "O'Neil", "Q.")."""
+    return word[:1].isupper()
+
+
+def stated_names(
+    text: str, allowed: Iterable[str] = (), ordinary: Iterable[str] = ()
+) -> list[tuple[int, int]]:
+    """Spans of the names a text states: after "My name is" / "Name:" / "I am" (two words or
+    more), and on the line under a letter's closing ("Kind regards,").
+
+    Args:
+        text: the text.
+        allowed: lowercase words that are no name (the allowed terms): one ends the name.
+        ordinary: lowercase words that are no name after "I am" (``allowed`` and the words the
+            text uses in lowercase: "I'm New York based" when "new" is written too).
+    """
+    allowed, ordinary = set(allowed), set(ordinary) | set(allowed)
+    spans = []
+    for match in _STATED_NAME.finditer(text):
+        start = end = match.start("words")
+        count = 0
+        no_name = ordinary if match.group("two") else allowed
+        for word in re.finditer(r"\S+", match.group("words")):
+            bare = word.group().strip(',.;:!?()"')
+            if not bare or not (_name_case(bare) or (bare.lower() in PARTICLES and count)):
+                break
+            if bare.lower() in no_name or bare.lower() in _NOT_NAMES:
+                break
+            count += bare.lower() not in PARTICLES
+            end = match.start("words") + word.start() + len(word.group().rstrip(',.;:!?()"'))
+            if count == 4 or word.group() != word.group().rstrip(",.;:!?"):
+                break
+        if count >= (2 if match.group("two") else 1):
+            spans.append((start, end))
+    for closing in _CLOSING.finditer(text):
+        rest = text[closing.end() :].lstrip("\r\n")
+        line = rest.split("\n", 1)[0].strip()
+        words = line.split()
+        if (
+            line
+            and _NAME_LINE.match(line)
+            and all(_name_case(w) or w.lower() in PARTICLES for w in words)
+            and not all(w.lower() in allowed for w in words)
+        ):
+            start = text.index(line, closing.end())
+            spans.append((start, start + len(line)))
+    return spans
+
+
+def email_name_words(text: str, ordinary: Iterable[str] = ()) -> set[str]:
+    """Words of the local parts of a text's e-mail addresses ("m.okonkwo@...") that the text
+    also writes capitalised outside them ("Okonkwo"): a name, unless ``ordinary``."""
+    ordinary = set(ordinary)
+    outside = _EMAIL.sub(" ", text)
+    capitalised = {w for w in _NAME_WORD.findall(outside) if _name_case(w)}
+    found = set()
+    for match in _EMAIL.finditer(text):
+        for piece in re.findall(r"[^\W\d_]{3,}", match.group(1)):
+            if piece.lower() in ordinary or piece.lower() in PARTICLES:
+                continue
+            if any(w.lower() == piece.lower() for w in capitalised):
+                found.add(piece)
+    return found
 
 
 def _resolve_overlaps(spans: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str]]:
@@ -245,7 +372,10 @@ class Redactor:
             text, language="en", score_threshold=MIN_SCORE, nlp_artifacts=artifacts
         )
         header = header_end(text) if self.cv_header else len(text)
-        lowercase_words = set(re.findall(r"\b[a-z][a-z'-]+\b", text))
+        # words the text uses in lowercase (e-mail addresses aside) are no name's
+        lowercase_words = set(re.findall(r"\b[a-z][a-z'-]+\b", _EMAIL.sub(" ", text)))
+        allowed = self._allow_words | self._allow_lower | ROLE_WORDS
+        ordinary = lowercase_words | allowed
         spans, names = [], set()
         for r in results:
             piece = text[r.start : r.end]
@@ -259,10 +389,14 @@ class Redactor:
             if piece.strip().lower() in self._allow_lower:
                 continue
             spans.append((r.start, r.end, r.entity_type, r.score))
-        if self.cv_header and (found := header_name(text)):
-            spans.append((*found, "PERSON", 1.0))
-            names.add(text[found[0] : found[1]])
-        mentions = _name_mentions(text, names, self._allow_lower)
+        found = stated_names(text, allowed, ordinary)
+        if self.cv_header and (line := header_name(text, ordinary)):
+            found.append(line)
+        for start, end in found:
+            spans.append((start, end, "PERSON", 1.0))
+            names.add(text[start:end])
+        names.update(email_name_words(text, ordinary))
+        mentions = _name_mentions(text, names, allowed)
         spans.extend((s, e, "PERSON", 0.5) for s, e in mentions)
         return _resolve_overlaps(spans), artifacts.tokens
 
@@ -319,15 +453,36 @@ def text_terms(text: str) -> Redaction:
     return Redaction(text, {}, terms)
 
 
-def _name_mentions(text: str, names: set[str], allowed: set[str]) -> list[tuple[int, int]]:
-    """Spans of the words of ``names`` (3+ letters, not allowed terms) anywhere in ``text``."""
+def _fold(text: str) -> str:
+    """``text`` lowercased without accents, character for character (offsets kept): "Nguyễn"
+    -> "nguyen"."""
+    if text.isascii():
+        return text.lower()
+    out = []
+    for char in text:
+        base = unicodedata.normalize("NFD", char)[0]
+        lower = base.lower()
+        out.append(lower if len(lower) == 1 else base)
+    return "".join(out)
+
+
+def _name_mentions(text: str, names: set[str], ordinary: set[str]) -> list[tuple[int, int]]:
+    """Spans of the words of ``names`` anywhere in ``text``, in any case, with or without
+    accents: words of two letters or more but ``ordinary`` ones (allowed terms), particles,
+    gender words and stop words."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
     words = {
-        w
+        _fold(w)
         for name in names
-        for w in re.findall(r"[^\W\d_]{3,}", name)
-        if w.lower() not in allowed and w.lower() not in GENDER_WORDS
+        for w in _NAME_WORD.findall(name)
+        if len(w) >= 2
+        and w.lower() not in ordinary
+        and w.lower() not in PARTICLES
+        and w.lower() not in GENDER_WORDS
+        and w.lower() not in STOP_WORDS
     }
     if not words:
         return []
-    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(words))) + r")\b", re.I)
-    return [m.span() for m in pattern.finditer(text)]
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(words))) + r")(?!\w)")
+    return [m.span() for m in pattern.finditer(_fold(text))]

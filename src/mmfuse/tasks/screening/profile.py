@@ -5,6 +5,8 @@ what its dated positions cover: every "2017 - Present", "June 2018 - May 2020", 
 03/2019" range in the experience section (the whole CV less its education section when it
 has no experience heading), overlapping ranges merged, "present"/"current" being the
 reference date. A range without months counts whole years ("2015 - 2020" is 5 years).
+"Seit 2019" and "depuis 2019" run to the reference date. Dates and stated years
+are read in English, German and French (``date_words`` holds their words).
 """
 
 from __future__ import annotations
@@ -12,29 +14,32 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from mmfuse.tasks.screening.date_words import (
+    PRESENT,
+    RANGE_WORDS,
+    SINCE_WORDS,
+    STATED_YEARS,
+    alternatives,
+    month_number,
+)
 from mmfuse.tasks.screening.requirements import degree_level
 from mmfuse.tasks.screening.sections import Sections
 
-MONTHS = {
-    m: i + 1
-    for i, names in enumerate(
-        ("jan january", "feb february", "mar march", "apr april", "may", "jun june",
-         "jul july", "aug august", "sep sept september", "oct october", "nov november",
-         "dec december")
-    )
-    for m in names.split()
-}  # fmt: skip
-_MONTH = r"(?:(?P<{0}m>[A-Za-z]{{3,9}})\.?\s+|(?P<{0}n>\d{{1,2}})[/.-])?"
+_MONTH = r"(?:(?P<{0}m>[^\W\d_]{{3,9}})\.?\s+|(?P<{0}n>\d{{1,2}})[/.-])?"
 _RANGE = re.compile(
     _MONTH.format("a")
-    + r"(?P<ay>(?:19|20)\d{2})\s*(?:-|\u2013|\u2014|to|until)\s*(?:"
+    + r"(?P<ay>(?:19|20)\d{2})\s*(?:-|\u2013|\u2014|"
+    + alternatives(RANGE_WORDS)
+    + r")\s*(?:"
     + _MONTH.format("b")
-    + r"(?P<by>(?:19|20)\d{2})|(?P<now>present|current|now|today|date))",
+    + r"(?P<by>(?:19|20)\d{2})|(?P<now>"
+    + alternatives(PRESENT)
+    + "))",
     re.I,
 )
-STATED_YEARS = re.compile(
-    r"(?:over|more than|about|nearly|almost)?\s*(\d{1,2})\+?\s*(?:years?|yrs?)\s+(?:of\s+)?"
-    r"(?:\w+\s+){0,3}?experience",
+# "seit 03/2019", "depuis mai 2019": a range to the reference date.
+_SINCE = re.compile(
+    r"\b" + alternatives(SINCE_WORDS) + r"\s+" + _MONTH.format("a") + r"(?P<ay>(?:19|20)\d{2})",
     re.I,
 )
 MAX_YEARS = 50  # a longer "career" is a misread range
@@ -42,8 +47,8 @@ MAX_YEARS = 50  # a longer "career" is a misread range
 
 def _month(match: re.Match, prefix: str, default: int) -> int:
     name, number = match.group(f"{prefix}m"), match.group(f"{prefix}n")
-    if name and name[:3].lower() in MONTHS:
-        return MONTHS[name[:3].lower()]
+    if name and (found := month_number(name)):
+        return found
     if number and 1 <= int(number) <= 12:
         return int(number)
     return default
@@ -52,10 +57,11 @@ def _month(match: re.Match, prefix: str, default: int) -> int:
 def dated_ranges(text: str, today: date) -> list[tuple[float, float]]:
     """(start, end) of every date range in ``text``, in fractional years."""
     ranges = []
-    for match in _RANGE.finditer(text):
+    now = today.year + (today.month - 1) / 12
+    for match in (*_RANGE.finditer(text), *_SINCE.finditer(text)):
         start = int(match.group("ay")) + (_month(match, "a", 1) - 1) / 12
-        if match.group("now"):
-            end = today.year + (today.month - 1) / 12
+        if "by" not in match.re.groupindex or match.group("now"):
+            end = now
         else:
             end = int(match.group("by")) + (_month(match, "b", 1) - 1) / 12
         if start <= end <= today.year + 1:
@@ -86,7 +92,9 @@ def years_of_experience(text: str, sections: Sections, today: date | None = None
         education = sections.text_of("education")
         experience = text.replace(education, "") if education else text
     dated = merged_years(dated_ranges(experience, today))
-    stated = max((int(m.group(1)) for m in STATED_YEARS.finditer(text)), default=0)
+    stated = max(
+        (int(m.group(1)) for pattern in STATED_YEARS for m in pattern.finditer(text)), default=0
+    )
     return round(min(max(dated, stated), MAX_YEARS), 1)
 
 

@@ -23,10 +23,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from mmfuse.fairness import COLUMNS as AUDIT_COLUMNS
 from mmfuse.report.charts import bar_chart, charts, stacked_bars
 from mmfuse.report.page import Html, Section, tag
 from mmfuse.report.table import table
-from mmfuse.tasks.screening.fairness import COLUMNS as AUDIT_COLUMNS
 from mmfuse.tasks.screening.scoring import WEIGHTS, rank
 
 NOTE = (
@@ -195,7 +195,7 @@ def audit_section(out_dir: Path) -> Section | None:
     parts: list[Html] = []
     for path in sorted(out_dir.glob(AUDIT_GLOB)):
         try:
-            with open(path, encoding="utf-8", newline="") as stream:
+            with open(path, encoding="utf-8-sig", newline="") as stream:
                 rows = list(csv.DictReader(stream))
         except (OSError, UnicodeDecodeError, csv.Error):
             continue

@@ -24,11 +24,16 @@ HEADINGS = {
         "professional background", "career", "positions held", "projects", "personal projects",
         "work", "professional history", "internships", "internship", "selected projects",
         "key projects", "responsibilities",
+        # German and French
+        "berufserfahrung", "berufliche erfahrung", "beruflicher werdegang", "werdegang",
+        "berufspraxis", "expérience professionnelle", "expériences professionnelles",
+        "expérience", "expériences", "parcours professionnel",
     ),
     "education": (
         "education", "academic background", "qualifications", "education and training",
         "academic qualifications", "degrees", "certifications", "certificates", "training",
         "licenses and certifications", "courses",
+        "ausbildung", "bildungsweg", "studium", "formation", "formations", "diplômes", "études",
     ),
     "skills": (
         "skills", "technical skills", "core competencies", "competencies", "key skills",
@@ -37,6 +42,8 @@ HEADINGS = {
         "core skills", "technical proficiencies", "technical expertise", "tools and technologies",
         "programming languages", "software", "it skills", "key qualifications",
         "what you bring", "must have", "nice to have", "preferred qualifications",
+        "kenntnisse", "fähigkeiten", "kompetenzen", "sprachen", "compétences",
+        "compétences techniques", "langues",
     ),
     "other": (
         "summary", "professional summary", "profile", "objective", "about me", "about",
@@ -46,7 +53,7 @@ HEADINGS = {
     ),
 }  # fmt: skip
 _KIND_OF = {heading: kind for kind, names in HEADINGS.items() for heading in names}
-_CLEAN = re.compile(r"[^a-z& ]+")
+_CLEAN = re.compile(r"[^\w& ]+|[\d_]+")  # letters of any script ("expérience") stay
 # "Skills: Python, SQL": a heading and its first line of content on one line.
 _INLINE_HEADING = re.compile(r"^\s*([A-Za-z][A-Za-z &/]{2,40}):\s+(\S.*)$")
 

@@ -1,4 +1,6 @@
-"""The screening task: options, decode (CV, interview files) and process (rows), ranks at the end.
+"""Interview-plus-CV screening: blind CV-job matching, interview metrics, a ranked fit score.
+
+The task: its options, decode (CV, interview files) and process (rows), ranks at the end.
 
 See ``mmfuse.tasks.screening`` for what the columns mean.
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,10 +20,13 @@ from pathlib import Path
 from mmfuse import __version__, registry
 from mmfuse.errors import InputError, ModelUnavailable, UsageError
 from mmfuse.io.documents import count_images, read_document
+from mmfuse.nlp.language import detect_language
 from mmfuse.tasks.base import Task
+from mmfuse.tasks.media import text_precision_option
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.screening.answers import Recording, read_recording
+from mmfuse.tasks.screening.documents import LANGUAGE_SAMPLE, choose_cv, language_note
 from mmfuse.tasks.screening.identity import blind_items, id_salt, write_key
 from mmfuse.types import Item, media_kind
 
@@ -48,6 +54,7 @@ COLUMNS = (
     "missing_requirements",
     "years_experience",
     "degree",
+    "cv_language",
     "must_have_coverage",
     "nice_to_have_coverage",
     "experience_fit",
@@ -76,11 +83,16 @@ class ScreeningOptions:
     job_text: str | None = option(None, "the job description as text (instead of --job)")
     keep_pii: bool = option(
         False,
-        "do not redact personal data, nor replace ids that look like names (blind is the default)",
+        "do not redact personal data, nor replace ids that carry it (blind is the default)",
+    )
+    ids_are_safe: bool = option(
+        False,
+        "keep every candidate id as given (by default an id that carries a name, an e-mail "
+        "address, a phone number or another identifier is replaced by a cand-... id)",
     )
     id_key: Path | None = option(
         None,
-        "write id,original_id for the ids replaced because they look like names to this "
+        "write id,original_id for the ids replaced because they carry personal data to this "
         "CSV file (keep it apart from what reviewers see)",
         changes_no_row="where the mapping is written",
     )
@@ -88,13 +100,7 @@ class ScreeningOptions:
         False, "mark (never drop) candidates who miss any must-have requirement"
     )
     text_model: str = option("", "sentence encoder (default: the registry's)")
-    text_precision: str = option(
-        "auto",
-        "sentence encoder precision: auto is bfloat16 where the hardware multiplies it "
-        "natively (CPUs with AVX512-BF16 or AMX, CUDA), else float32; a CV's scores never "
-        "depend on the other CVs of its batch either way",
-        choices=("auto", "float32", "bfloat16"),
-    )
+    text_precision: str = text_precision_option()
     speech_model: str = option("", "speech recogniser for interviews (default: the registry's)")
     as_of: str = option(
         "", "the date 'present' means in CV date ranges, YYYY-MM-DD (default: today)"
@@ -143,6 +149,7 @@ class Candidate:
     images: int = 0  # photos embedded in the CV: never read, only counted as redacted
     questions: list[str] = field(default_factory=list)
     recording: Recording | None = None
+    language: str = "und"  # ISO 639-1 code of the CV's language (``nlp.language``)
     notes: list[str] = field(default_factory=list)
 
 
@@ -150,7 +157,47 @@ class Candidate:
 class ScreeningTask(Task):
     """CV-job matching, interview metrics and a fit score per candidate (see the package)."""
 
+    description = """\
+Interview-plus-CV screening, blind by default: which requirements of the job each
+CV supports (with the sentence that supports it), what is missing, how the interview went, and
+a fit score whose parts are columns. It assists a human decision and never decides alone;
+faces, voices and appearance are never scored, and personal data is redacted first.
+
+Input: one sub-folder per candidate with a CV (PDF, DOCX or TXT), optionally an interview
+recording and questions.txt; or a CSV with id and cv_text (or a cv path column). The job
+description: --job FILE or --job-text TEXT.
+
+Read first in results.csv: rank, fit_score, missing_requirements. summary.csv: how many
+candidates meet each requirement."""
+    examples = (
+        "mmfuse run screening candidates/ --job job.pdf -o out/screening",
+        'mmfuse run screening candidates.csv --job-text "Data engineer: 5 years of Python, SQL"'
+        " -o out/screening",
+        "mmfuse run screening candidates/ --job job.pdf -o out/new --model my-head",
+    )
+
     Options = ScreeningOptions
+    trains = "head"  # on a finished run's rows and past decisions (``training``)
+
+    @classmethod
+    def example_options(cls) -> dict:
+        return {"job_text": "Requirements:\n- 3+ years of Python\n- Docker is a plus"}
+
+    @classmethod
+    def example_model(cls, folder: Path) -> Path:
+        """An untrained screening head saved in ``folder``."""
+        from mmfuse.fusion.model import save_model
+        from mmfuse.tasks.screening.head import Target, build_head
+
+        save_model(build_head(Target("decision", ("yes", "no")), 8, {}).eval(), folder)
+        return folder
+
+    @classmethod
+    def fit_head(cls, results, manifest, labels, options, positive=None):
+        from mmfuse.tasks.screening.training import fit_from_run
+
+        return fit_from_run(results, manifest, labels, options, positive)
+
     default_batch_size = DEFAULT_BATCH
     device_item_bytes = 64 * 2**20  # a CV's sentences and an interview's segments
     group_by = "folder"  # one sub-folder per candidate, whatever files it holds
@@ -169,13 +216,16 @@ class ScreeningTask(Task):
         self.head = None
 
     def run_items(self, items: Sequence[Item]) -> Sequence[Item]:
-        """Ids that look like people's names replaced (``identity``), unless ``keep_pii``."""
-        if self.options.keep_pii:
+        """Ids that carry personal data replaced (``identity``), unless ``keep_pii`` or
+        ``ids_are_safe``; the job's words are never taken for a name."""
+        if self.options.keep_pii or self.options.ids_are_safe:
             return items
-        blinded, key = blind_items(items, id_salt())
+        job_words = re.findall(r"[^\W\d_]{2,}", self.job_text)
+        blinded, key = blind_items(items, id_salt(), allow=job_words)
         if key:
             log.warning(
-                "%d candidate ids looked like people's names and were replaced by cand-... ids%s",
+                "%d candidate ids carried personal data (a name, an e-mail address, a phone "
+                "number, ...) and were replaced by cand-... ids%s",
                 len(key),
                 f"; the mapping is in {self.options.id_key}"
                 if self.options.id_key
@@ -207,10 +257,19 @@ class ScreeningTask(Task):
         return date.fromisoformat(self.options.as_of) if self.options.as_of else date.today()
 
     def settings(self) -> dict:
+        from mmfuse.cache import folder_digest
         from mmfuse.encoders.speech import WORD_OPTIONS
         from mmfuse.encoders.text import resolve_precision
-        from mmfuse.tasks.heads import digest
-        from mmfuse.tasks.screening import matching, pii, requirements, scoring, skills, tokens
+        from mmfuse.tasks.screening import (
+            date_words,
+            matching,
+            pii,
+            requirements,
+            scoring,
+            sections,
+            skills,
+            tokens,
+        )
 
         rules = json.dumps(
             [
@@ -224,6 +283,18 @@ class ScreeningTask(Task):
                 requirements.TAIL_HEADINGS.pattern,
                 "job redacted",
                 "questions redacted",  # nor rows whose answers quoted the questions as given
+                # nor rows of a cover letter read as the CV, without the CV's language, with
+                # years missed in German or French, or with names left in sentences
+                "cv chosen by name and content",
+                "cv_language",
+                date_words.MONTHS,
+                date_words.PRESENT,
+                date_words.RANGE_WORDS,
+                date_words.SINCE_WORDS,
+                [p.pattern for p in date_words.STATED_YEARS],
+                sections.HEADINGS,
+                sorted(pii.ROLE_WORDS),
+                "names found once redacted everywhere",
             ],
             sort_keys=True,
             default=str,
@@ -231,7 +302,7 @@ class ScreeningTask(Task):
         model = self.options.model
         return {
             "version": __version__,
-            "model_sha256": digest(model) if model else None,  # the head by its content
+            "model_sha256": folder_digest(model) if model else None,  # the head by its content
             "job_sha256": hashlib.sha256(self.job_source.encode()).hexdigest()[:16],
             "rules_sha256": hashlib.sha256(rules.encode()).hexdigest()[:16],
             "text_model": self.text_model,
@@ -287,22 +358,27 @@ class ScreeningTask(Task):
         for path in item.paths:
             if path.name.lower() in QUESTION_FILES:
                 questions = [q.strip() for q in read_document(path).splitlines() if q.strip()]
+        notes = []
         if item.text is not None:
             cv_text = item.text
         else:
             cvs = [p for p in documents if media_kind(p) in ("document", "text")]
             if not cvs:
                 raise InputError("no CV in the item (a PDF, DOCX or TXT file)")
-            cvs.sort(key=lambda p: (media_kind(p) != "document", p.name))
-            cv_text, images = read_document(cvs[0]), count_images(cvs[0])
+            chosen, notes = choose_cv(cvs, read_document)
+            cv_text, images = chosen.text, count_images(chosen.path)
+            notes = [self.item_message(item, note) for note in notes]
         if not cv_text.strip():
             raise InputError("the CV is empty")
         recordings = [p for p in item.paths if media_kind(p) in ("audio", "video")]
         interview = recordings[0] if recordings else None
         cv_text, cut = cut_cv(cv_text)
-        candidate = Candidate(cv_text, images, questions)
+        language, _ = detect_language(cv_text[:LANGUAGE_SAMPLE])
+        candidate = Candidate(cv_text, images, questions, language=language, notes=notes)
         if cut:
             candidate.notes.append(cut)
+        if note := language_note(language):
+            candidate.notes.append(note)
         if interview is not None:
             try:
                 candidate.recording = read_recording(interview)
@@ -338,6 +414,7 @@ class ScreeningTask(Task):
                 {
                     "knocked_out": knocked,
                     "pii_redacted": json.dumps(counts, sort_keys=True),
+                    "cv_language": candidate.language,
                     **{c: item.meta.get(c, "") for c in self.meta_columns},
                     "notes": "; ".join(notes),
                 }
@@ -352,6 +429,21 @@ class ScreeningTask(Task):
         from mmfuse.tasks.screening.summary import ranked
 
         return ranked(rows, "learned_score" if self.options.model else "fit_score")
+
+    def models_used(self, rows: Sequence[dict], named: Sequence[dict]) -> list[dict]:
+        """The sentence encoder, spaCy's English model (lemmas, and the names and places that
+        redaction finds), the speech model only when some candidate had an interview, and a
+        trained head when one ranked them."""
+        from mmfuse.cache import folder_digest
+        from mmfuse.tasks.screening.preprocess import SPACY_MODEL_ID
+
+        interviewed = any(row.get("recording_quality") for row in rows)
+        kept = [m for m in named if interviewed or m["id"] != self.speech_model]
+        head = self.options.model
+        if head:
+            kept.append({"id": str(head), "sha256": folder_digest(head), "package": "",
+                         "licence": "trained by you (mmfuse train)"})  # fmt: skip
+        return [*kept, registry.model_record(SPACY_MODEL_ID)]
 
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         from mmfuse.tasks.screening.summary import write_outputs

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmfuse.fusion.labels import holdout_mask
 from mmfuse.tasks import heads
 from mmfuse.tasks.screening.head import DECISION, Target, build_head, head_dim, target_of
 from mmfuse.tasks.screening.tokens import SECTION_TIMES, TOKEN_COLUMNS, stack, token_columns
@@ -51,7 +52,7 @@ def fit_from_run(
     meta = {k: settings.get(k) for k in ("text_model", "job_sha256", "blind")}
     model = build_head(target, head_dim(records), meta)
     dims = dict(model.config.modalities)
-    held = heads.holdout(y, target.kind == DECISION, options.holdout, options.seed)
+    held = holdout_mask({"target": y}, options.holdout, options.seed)
     options = replace(options, learning_rate=options.learning_rate or LEARNING_RATE)
     history = heads.fit(
         model,

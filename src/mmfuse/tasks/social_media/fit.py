@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from mmfuse.fusion.fewshot import class_vectors_from_examples, class_vectors_from_text
-from mmfuse.fusion.metrics import MISSING
+from mmfuse.fusion.labels import holdout_mask
 from mmfuse.fusion.model import (
     FusionModel,
     TaskConfig,
@@ -40,11 +40,11 @@ from mmfuse.fusion.train import EpochRecord, TrainHistory, TrainOptions, train
 from mmfuse.registry import select_device
 from mmfuse.tasks.social_media.featurize import Decoded, Featurizer
 from mmfuse.tasks.social_media.tune import TuneOptions
+from mmfuse.tasks.training import DEFAULT_BASE, ITEMS
 from mmfuse.types import ModalityTokens
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE = "fusion-small"  # named config many-shot and few-shot models start from
 BLEND_EARLY_STOP = 0.3  # share of the held-out items that stops a blended fusion model
 
 
@@ -165,30 +165,6 @@ def fit_few_shot(
     return checkpoint
 
 
-def holdout_mask(labels: Mapping[str, np.ndarray], fraction: float, seed: int) -> np.ndarray:
-    """bool [n]: ``fraction`` of each task's labelled items, held out for early stopping.
-
-    Classification tasks are stratified by class; an item goes with the first task that labels
-    it; a class with one item stays in training. Regression targets (float, NaN where
-    unlabelled) are drawn at random.
-    """
-    n = len(next(iter(labels.values())))
-    held = np.zeros(n, dtype=bool)
-    rng = np.random.default_rng(seed)
-    assigned = np.zeros(n, dtype=bool)
-    for name in labels:
-        y = np.asarray(labels[name])
-        if np.issubdtype(y.dtype, np.floating):
-            groups = [np.flatnonzero(np.isfinite(y) & ~assigned)]
-        else:
-            groups = [np.flatnonzero((y == c) & ~assigned) for c in np.unique(y[y != MISSING])]
-        for members in groups:
-            n_held = round(fraction * len(members)) if len(members) > 1 else 0
-            held[rng.choice(members, n_held, replace=False)] = True
-            assigned[members] = True
-    return held
-
-
 def _subset(inputs: Mapping[str, ModalityTokens], rows: np.ndarray) -> dict[str, ModalityTokens]:
     return {
         n: ModalityTokens(m.tokens[rows], m.mask[rows], m.times[rows]) for n, m in inputs.items()
@@ -227,7 +203,7 @@ class FitOptions:
 
     base: str = DEFAULT_BASE
     model: Mapping[str, Any] = field(default_factory=dict)
-    holdout: float = 0.15
+    holdout: float = ITEMS["holdout"]
     stacks: bool = True
     cosine: bool = False
     value_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
@@ -237,7 +213,11 @@ class FitOptions:
     blend: bool = False
     train: TrainOptions = field(
         default_factory=lambda: TrainOptions(
-            epochs=40, batch_size=128, patience=5, balance_classes=True
+            epochs=ITEMS["epochs"],
+            batch_size=ITEMS["batch_size"],
+            learning_rate=ITEMS["learning_rate"],
+            patience=ITEMS["patience"],
+            balance_classes=True,
         )
     )
     seed: int = 0

@@ -18,7 +18,7 @@ there: "Loving my new headphones!!!" over a voice saying they broke.
 
 from __future__ import annotations
 
-import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,17 +26,24 @@ from pathlib import Path
 import numpy as np
 
 from mmfuse import __version__, registry
+from mmfuse.cache import folder_digest
 from mmfuse.encoders.conse import normalise
 from mmfuse.errors import UsageError
 from mmfuse.fusion.media import Decoded, EncodedMedia, decode_media
-from mmfuse.fusion.model import CONFIG_FILE, checkpoint_folder, read_config
+from mmfuse.fusion.model import (
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    SHIPPED_LICENCE,
+    checkpoint_folder,
+    read_config,
+)
 from mmfuse.tasks.base import Task
 from mmfuse.tasks.cells import meta_columns, passed_through, rounded, visual_concepts
-from mmfuse.tasks.media import MediaOptions
+from mmfuse.tasks.media import MediaOptions, text_precision_option
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.social_media.examples import examples_task
-from mmfuse.tasks.social_media.featurize import TEXT
+from mmfuse.tasks.social_media.featurize import FEATURIZER_FILE, TEXT
 from mmfuse.tasks.social_media.scoring import (
     OUTPUT_NAMES,
     SOURCES,
@@ -130,13 +137,7 @@ class SocialOptions(MediaOptions):
     examples: Path | None = option(
         None, "few-shot examples, DIR/<class>/<files>: class vectors without training"
     )
-    text_precision: str = option(
-        "auto",
-        "sentence encoder precision: auto is bfloat16 where the hardware multiplies it "
-        "natively (CPUs with AVX512-BF16 or AMX, CUDA), about 1.5x faster, else float32; "
-        "a post's scores never depend on its batch either way",
-        choices=("auto", "float32", "bfloat16"),
-    )
+    text_precision: str = text_precision_option()
 
     def __post_init__(self):
         super().__post_init__()
@@ -156,15 +157,11 @@ class SocialPost:
     notes: list[str] = field(default_factory=list)
 
 
-def _digest(folder: Path) -> str:
-    """SHA-256 over the relative names and bytes of a folder's files (hidden ones excepted):
-    the checkpoint, or the examples folder, wherever it lies."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    for path in files:
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+def _read(row: dict, source: str) -> bool:
+    """Whether the model read ``source`` ("audio", "image", "video") in the post of ``row``:
+    its attention share, which is 0 for a source the post did not have."""
+    share = row.get(f"sentiment_from_{source}")
+    return isinstance(share, int | float) and share > 0
 
 
 def topic_vectors(featurizer, topics: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -213,9 +210,45 @@ class SocialMediaTask(Task):
     """
 
     Options = SocialOptions
+    description = """Social-media analysis: sentiment as the author meant it (a sarcastic complaint
+is negative), sarcasm, emotion, topics, and a caption that contradicts its picture or voice.
+
+Input: a CSV/JSONL export with an id column and the post in text or caption (another name:
+--text-column NAME), optional image/audio/video path columns, and any other columns (author,
+brand, campaign, timestamp), which pass through and group summary.csv; or a folder where files
+sharing a name form one post (post1.txt + post1.jpg + post1.mp4).
+
+Read first in results.csv: sentiment, sarcasm_prob, topics. summary.csv: the sentiment mix
+per topic and per brand, campaign or author."""
+    examples = (
+        "mmfuse run social-media posts.csv -o out/posts",
+        'mmfuse run social-media posts.csv -o out/posts --topics "delays,refunds,staff"',
+        "mmfuse run social-media posts.csv -o out/posts --text-column message",
+        "mmfuse run social-media posts/ -o out/posts --model my-model   # from mmfuse train",
+    )
     default_batch_size = TEXT_BATCH
     device_item_bytes = 16 * 2**20  # a post's tokens; its photo or frames when it has them
     max_device_batch = 2048
+    default_model = DEFAULT_MODEL
+    trains = "items"  # ``mmfuse train`` on labelled posts (``training``), read by ``--model``
+
+    @classmethod
+    def fit_items(cls, options) -> int:
+        from mmfuse.tasks.social_media.training import fit_items
+
+        return fit_items(options)
+
+    @classmethod
+    def load_model(cls, name: str, device: str | None = None):
+        from mmfuse.tasks.social_media.fit import Checkpoint
+
+        return Checkpoint.load(name, device=device)
+
+    @classmethod
+    def example_model(cls, folder: Path) -> str:
+        from mmfuse.fusion.model import CHECKPOINTS_DIR
+
+        return str(CHECKPOINTS_DIR / DEFAULT_MODEL)  # the default, by path
 
     def __init__(self, options=None, items: Sequence[Item] = (), device: str | None = None):
         super().__init__(options, items, device)
@@ -280,9 +313,9 @@ class SocialMediaTask(Task):
             "readings": "literal and meant sentiment, flip on sarcasm and something bad; one "
             "topic against ordinary posts, else other",
             "model": str(self.options.model),
-            "model_sha256": _digest(self.folder),
+            "model_sha256": folder_digest(self.folder),
             "topics": list(self.options.topics),
-            "examples_sha256": _digest(examples) if examples else None,
+            "examples_sha256": folder_digest(examples) if examples else None,
             "speech_model": self.speech_model,
             "image_model": self.image_model,
             "every_s": self.options.every_s,
@@ -375,6 +408,27 @@ class SocialMediaTask(Task):
 
     def _topics(self, vector: np.ndarray) -> list[str]:
         return pick_topics(self.options.topics, self.topic_vectors, self.topic_baseline, vector)
+
+    def models_used(self, rows: Sequence[dict], named: Sequence[dict]) -> list[dict]:
+        """The sentence encoder and the fusion model, which read every post; the speech model
+        when some post had audio or video sound, the image model when some had a picture or
+        video frames (a text-only run loads neither)."""
+        featurizer = json.loads((self.folder / FEATURIZER_FILE).read_text(encoding="utf-8"))
+        shipped = self.folder.parent == CHECKPOINTS_DIR
+        fusion = {
+            "id": str(self.options.model),
+            "sha256": folder_digest(self.folder),
+            "package": f"mmfuse {__version__}" if shipped else "",
+            "licence": SHIPPED_LICENCE if shipped else "",
+        }
+        heard = any(_read(row, "audio") or "speech" in str(row.get("notes")) for row in rows)
+        seen = any(_read(row, "image") or _read(row, "video") for row in rows)
+        skipped = {self.speech_model: not heard, self.image_model: not seen}
+        return [
+            registry.model_record(featurizer["config"]["text_model"]),
+            fusion,
+            *(m for m in named if not skipped.get(m["id"])),
+        ]
 
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         return write_outputs(rows, out_dir)

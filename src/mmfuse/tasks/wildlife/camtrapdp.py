@@ -3,9 +3,10 @@ offline validation.
 
 One deployment per camera (site/camera), one media row per analysed file, one media-level
 observation per file (blank, animal, human, vehicle) plus, for its detections, the first box
-(``bbox*``); ``classificationMethod`` is "machine". What mmfuse cannot know is written
-explicitly and said in ``deploymentComments``: coordinates (0, 0; set them before publishing),
-the time zone (camera clocks carry none, so times are written as +00:00) and that
+(``bbox*``); ``classificationMethod`` is "machine". ``--deployments`` gives each camera's
+location name, coordinates and time zone (times then carry the zone's offset). What mmfuse
+cannot know is written explicitly and said in ``deploymentComments``: coordinates not given
+(0, 0; set them before publishing), no time zone (camera clocks carry none: +00:00) and that
 ``scientificName`` holds the name given in the species list.
 
 Validation needs no network: the Camtrap DP profile and table schemas ship in
@@ -55,29 +56,60 @@ def _fields(table: str) -> list[str]:
     return [f["name"] for f in _schema(f"{table}-table-schema")["fields"]]
 
 
+# What the export says when the run was given no deployments (``--deployments``).
+UNKNOWN_DEPLOYMENT = (
+    "written by mmfuse: latitude and longitude unknown (0, 0: set them, or give "
+    "--deployments); camera clock time written as +00:00"
+)
+
+
 def _timestamp(text: str) -> str:
-    return f"{text}+00:00" if text else ""
+    """A row's time as Camtrap DP wants it: with its offset (+00:00 when it has none)."""
+    if not text:
+        return ""
+    return text if re.search(r"[+-]\d\d:\d\d$|Z$", text) else f"{text}+00:00"
 
 
-def _tables(rows: Sequence[dict]) -> dict[str, list[dict]]:
+def _deployment(row: dict, known: dict) -> dict:
+    """A deployments.csv row for a file's camera, from ``--deployments`` when it names it."""
+    given = known.get(row.get("deployment_id") or "")
+    if given is None:
+        return {
+            "deploymentID": "/".join(filter(None, (row["site"], row["camera"]))) or "camera",
+            "locationID": row["site"] or row["camera"],
+            "locationName": row["site"] or row["camera"],
+            "latitude": 0,
+            "longitude": 0,
+            "cameraID": row["camera"],
+            "deploymentComments": UNKNOWN_DEPLOYMENT,
+        }
+    location = given.location or row["site"] or row["camera"]
+    return {
+        "deploymentID": given.id,
+        "locationID": location,
+        "locationName": location,
+        "latitude": given.latitude if given.latitude is not None else 0,
+        "longitude": given.longitude if given.longitude is not None else 0,
+        "cameraID": row["camera"],
+        "deploymentComments": "written by mmfuse from --deployments"
+        + ("" if given.latitude is not None else "; latitude and longitude unknown (0, 0)"),
+    }
+
+
+def _tables(rows: Sequence[dict], deployments_given: Sequence = ()) -> dict[str, list[dict]]:
     ok = [r for r in rows if not r.get("error") and r.get("datetime")]
+    known = {d.id: d for d in deployments_given}
     deployments: dict[str, dict] = {}
     media, observations = [], []
     for row in ok:
-        deployment = "/".join(filter(None, (row["site"], row["camera"]))) or "camera"
+        described = _deployment(row, known)
+        deployment = described["deploymentID"]
         entry = deployments.setdefault(
             deployment,
             {
-                "deploymentID": deployment,
-                "locationID": row["site"] or row["camera"],
-                "locationName": row["site"] or row["camera"],
-                "latitude": 0,
-                "longitude": 0,
+                **described,
                 "deploymentStart": _timestamp(row["datetime"]),
                 "deploymentEnd": _timestamp(row["datetime"]),
-                "cameraID": row["camera"],
-                "deploymentComments": "written by mmfuse: latitude and longitude unknown (0, 0: "
-                "set them); camera clock time written as +00:00",
             },
         )
         stamp = _timestamp(row["datetime"])
@@ -158,15 +190,25 @@ def _descriptor(tables: dict[str, list[dict]], root: Path) -> dict:
     }
 
 
-def write_package(rows: Sequence[dict], root: Path, folder: Path) -> list[Path]:
-    """Writes the four files of a Camtrap DP package into ``folder``; returns their paths."""
+def write_package(
+    rows: Sequence[dict], root: Path, folder: Path, deployments: Sequence = ()
+) -> list[Path]:
+    """Writes the four files of a Camtrap DP package into ``folder``; returns their paths.
+
+    Args:
+        rows: the run's rows.
+        root: the input folder (names the package).
+        folder: where to write.
+        deployments: the ``deployments.Deployment`` records of ``--deployments`` (location,
+            coordinates; rows name theirs in ``deployment_id``).
+    """
     config.make_dir(folder)
-    tables = _tables(rows)
+    tables = _tables(rows, deployments)
     paths = []
     for table in TABLES:
         path = folder / f"{table}.csv"
         columns = _fields(table)
-        with atomic_write(path) as stream:
+        with atomic_write(path, encoding="utf-8") as stream:  # a data standard: no BOM
             writer = csv.DictWriter(stream, columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(tables[table])

@@ -2,10 +2,13 @@
 
 ``events.csv``: one row per event (files of one camera within the event gap, numbered in
 ``event_id``): the category and the species by vote of its files (each animal file votes for
-its species with its score), the vote's share as confidence, the most individuals in one file,
-start, end and the files. ``summary.csv``: per species (and "blank", "person", "vehicle"),
-overall and per site and camera, the files, events and most individuals, and the activity by
-hour of day (files per hour, from the files' times).
+its species with its score), ``species_score`` the mean score of the files that named it (a
+probability, as in results.csv), ``vote_share`` the vote's share, the most individuals in one
+file, start, end and the files. ``summary.csv``: per species (and "blank", "person",
+"vehicle"), overall and per site and camera, the files that show it, the events named after it
+in ``events.csv`` (so the two tables count the same events: an event of one leopard-cat file
+and two blanks is a leopard-cat event, not a blank one too), the most individuals, and the
+activity by hour of day (files per hour, from the files' times).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ EVENT_COLUMNS = (
     "camera",
     "category",
     "species",
-    "confidence",
+    "species_score",
+    "vote_share",
     "max_count",
     "start",
     "end",
@@ -58,10 +62,16 @@ def event_rows(rows: Sequence[dict]) -> list[dict]:
         for r in members:
             if r["category"] == "animal" and r.get("species"):
                 votes[r["species"]] += float(r.get("species_score") or 0.0) or 1e-6
-        species, confidence = "", None
+        species, score, share = "", None, None
         if category == "animal" and votes:
             species, weight = votes.most_common(1)[0]
-            confidence = round(weight / sum(votes.values()), 4)
+            share = round(weight / sum(votes.values()), 4)
+            named = [
+                float(r.get("species_score") or 0.0)
+                for r in members
+                if r["category"] == "animal" and r.get("species") == species
+            ]
+            score = round(sum(named) / len(named), 4)
         events.append(
             {
                 "event_id": event_id,
@@ -69,7 +79,8 @@ def event_rows(rows: Sequence[dict]) -> list[dict]:
                 "camera": members[0]["camera"],
                 "category": category,
                 "species": species,
-                "confidence": confidence,
+                "species_score": score,
+                "vote_share": share,
                 "max_count": max(int(r.get("count") or 0) for r in members),
                 "start": members[0]["datetime"],
                 "end": members[-1]["datetime"],
@@ -81,18 +92,30 @@ def event_rows(rows: Sequence[dict]) -> list[dict]:
     return events
 
 
+def _event_label(event: dict) -> str:
+    """What an event shows, for counting: its species, else its category."""
+    if event["category"] == "animal":
+        return event["species"] or "animal"
+    return event["category"]
+
+
 def summary_rows(rows: Sequence[dict]) -> list[dict]:
-    """Per (site, camera, what) and per what overall ("all"): files, events, most
-    individuals, files by hour of day."""
+    """Per (site, camera, what) and per what overall ("all"): files, events (as
+    ``event_rows`` names them), most individuals, files by hour of day."""
     table: dict[tuple[str, str, str], dict] = {}
+
+    def entries(site: str, camera: str, label: str) -> list[dict]:
+        return [
+            table.setdefault(key, {"files": 0, "events": set(), "max_count": 0, "hours": Counter()})
+            for key in ((site, camera, label), ("all", "all", label))
+        ]
+
+    for event in event_rows(rows):
+        for entry in entries(event["site"], event["camera"], _event_label(event)):
+            entry["events"].add(event["event_id"])
     for row in _ok(rows):
-        label = _label(row)
-        for key in ((row["site"], row["camera"], label), ("all", "all", label)):
-            entry = table.setdefault(
-                key, {"files": 0, "events": set(), "max_count": 0, "hours": Counter()}
-            )
+        for entry in entries(row["site"], row["camera"], _label(row)):
             entry["files"] += 1
-            entry["events"].add(row["event_id"])
             entry["max_count"] = max(entry["max_count"], int(row.get("count") or 0))
             entry["hours"][int(str(row["datetime"])[11:13] or 0)] += 1
     out = []

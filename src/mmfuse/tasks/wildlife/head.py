@@ -6,7 +6,8 @@ fits a cosine classifier over them: a fusion model with one token (the crop) and
 query, its class vectors starting at the mean crop of each species (few-shot prototypes), so
 training starts from nearest-prototype naming and sharpens it. ``mmfuse run wildlife --model
 HEAD`` names animal crops with it instead of the zero-shot text projection; the species are
-the head's, and the roll-up to a coarser group under ``--species-threshold`` still applies.
+the head's, and the note under ``--species-threshold`` (and ``--rollup`` to the list's groups)
+still applies.
 """
 
 from __future__ import annotations

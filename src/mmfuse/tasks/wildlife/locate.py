@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mmfuse.encoders.conse import normalise
 from mmfuse.tasks.wildlife import motion, scan
 from mmfuse.tasks.wildlife.boxes import Box, crop, iou, nms
 from mmfuse.tasks.wildlife.groups import CATEGORIES, category_mass, crop_mass
@@ -83,12 +84,16 @@ class Located:
 
     Attributes:
         detections: per frame, its detections (strongest first).
-        frame_probs: float32 [n_frames, 1000] each whole frame's ImageNet probabilities.
+        frame_probs: float32 [n_frames, 1000] each whole frame's ImageNet probabilities (the
+            scan's).
+        whole: the whole pictures by the crop classifier, averaged over the frames: float32
+            [1000] ImageNet probabilities and [F] L2-normalised features (None without frames).
         best_mass: float32 [3] the highest crop mass seen per category (blank when all are low).
     """
 
     detections: list[list[Detection]] = field(default_factory=list)
     frame_probs: np.ndarray | None = None
+    whole: tuple[np.ndarray, np.ndarray] | None = None
     best_mass: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.float32))
 
 
@@ -213,11 +218,12 @@ class Locator:
         """
         located = Located(detections=[[] for _ in frames])
         crops, owners = [], []  # owners: (frame, box in frame coordinates, moved)
-        wholes = []
+        wholes, pictures = [], []
         for f, (frame, position) in enumerate(zip(frames, positions, strict=True)):
             rows = picture_rows(frame)
             picture = frame[rows[0] : rows[1]]
             regions, whole = self._regions(picture, thumbs, position)
+            pictures.append(picture)
             for box, moved in regions:
                 crops.append(crop(picture, box))
                 owners.append((f, _to_frame(box, rows, frame.shape[0]), moved))
@@ -231,9 +237,17 @@ class Locator:
                 if found is not None:
                     located.detections[f].append(found)
         masses = [category_mass(np.stack(wholes))] if wholes else []
+        if pictures:
+            # the whole pictures go through the crop classifier with the crops: the species
+            # is named from both (``naming``)
+            feats = self.encoder.encode(crops + pictures)
+            whole_probs, whole_features = feats.probs[len(crops) :], feats.features[len(crops) :]
+            located.whole = (
+                whole_probs.mean(axis=0).astype(np.float32),
+                normalise(whole_features.mean(axis=0)).astype(np.float32),
+            )
         if crops:
-            feats = self.encoder.encode(crops)
-            masses.append(crop_mass(feats.probs))
+            masses.append(crop_mass(feats.probs[: len(crops)]))
             for i, (f, box, moved) in enumerate(owners):
                 found = self._detection(
                     box, f, feats.probs[i], feats.features[i], moved, masses[-1][i]

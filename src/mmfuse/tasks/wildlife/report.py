@@ -107,7 +107,7 @@ def counts_section(rows: Sequence[dict], events: list[dict]) -> Section:
             charts(*[f for f in figures if f]) if animals else tag("p", "No animals were found."),
         ],
         "Counts of files (photos and videos) and of events (a camera's files within the event "
-        "gap); a name that rolled up to a group (bird, mammal) is counted as that group.",
+        "gap); a name rolled up to a group (--rollup) is counted as that group.",
         id="wildlife-counts",
     )
 
@@ -139,7 +139,8 @@ def events_section(rows: Sequence[dict], events: list[dict], files) -> Section:
     animal = [e for e in events if e["category"] == "animal"]
     parts: list[Html] = []
     for event in animal[:EVENTS_SHOWN]:
-        confidence = f" ({event['confidence']:.2f})" if event.get("confidence") else ""
+        score = event.get("species_score")
+        confidence = f" (score {score:.2f})" if score else ""
         span = (
             event["start"]
             if event["start"] == event["end"]

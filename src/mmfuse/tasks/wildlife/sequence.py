@@ -9,7 +9,8 @@ time zone, so times are naive local times.
 
 Layout: ``site/camera/file``. The camera is the folder holding the file (a DCF folder the
 camera made itself, ``100RECNX``, ``101MEDIA``, is skipped), the site the folder above it, both
-relative to the run's input folder; ``cameras="input"`` makes the whole input one camera.
+relative to the run's input folder (a run on one site's folder, ``savanna/cam01/file``, has
+that folder for its site); ``cameras="input"`` makes the whole input one camera.
 Within a camera, files sorted by time form a **burst** while consecutive photos are at most
 BURST_GAP_S apart (the photos of one trigger), and an **event** while consecutive files are at
 most the event gap apart.
@@ -107,7 +108,9 @@ def file_stamp(path: Path) -> Stamp:
 
 
 def camera_of(path: Path, root: Path, whole_input: bool) -> tuple[str, str]:
-    """(site, camera) of a file: the folders above it, relative to ``root``."""
+    """(site, camera) of a file: the folders above it, relative to ``root``. A camera folder
+    right under ``root`` (the single-site layout, ``savanna/cam01/IMG.JPG`` run on
+    ``savanna``) has ``root`` for its site."""
     if whole_input:
         return "", root.name
     folders = list(path.parent.relative_to(root).parts) if path.is_relative_to(root) else []
@@ -115,7 +118,7 @@ def camera_of(path: Path, root: Path, whole_input: bool) -> tuple[str, str]:
         folders.pop()
     if not folders:
         return "", root.name
-    return (folders[-2] if len(folders) > 1 else ""), folders[-1]
+    return (folders[-2] if len(folders) > 1 else root.name), folders[-1]
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,25 @@
 """Name: species scores for animal crops, zero-shot from a species list, few-shot from examples.
 
-The species file has one species a line, optionally with a description after a colon::
+The species file has one species a line, optionally with a description after a colon, and
+optional groups of them (a genus, a family, "cats") that ``--rollup`` may name instead of a
+species when unsure::
 
     zebra: a horse with black and white stripes
+    mountain zebra
     African elephant
-    # comments and blank lines are ignored
+    # group zebras: zebra, mountain zebra
+    # other comments and blank lines are ignored
 
 Zero-shot, each species is the text "name: description" (or the name alone) scored against
-the crop by the image encoder's ``label_scores``: for an ImageNet classifier, the label's
-softmax over the 1000 WordNet class texts meets the crop's class distribution
+a view of the file (its animal crops, its whole picture) by the image encoder's
+``label_scores``, as ``mmfuse label`` scores labels: for an ImageNet classifier, the label's
+softmax over the 1000 WordNet class texts meets the view's class distribution
 (``mmfuse.encoders.conse.label_distribution``), so "a horse with black and white stripes"
 reaches the zebra class through horse and stripes even under a name the text model has never
-seen; for CLIP, its own text tower. Few-shot (``--examples DIR``, one sub-folder of images per
-species): each species also gets the mean pooled feature of its examples' best animal crops,
-and a crop's similarity to those prototypes (a softmax at FEW_SHOT_TEMPERATURE) is averaged
-with the zero-shot scores.
+seen; for CLIP, its own text tower (``naming`` does the scoring). Few-shot (``--examples DIR``,
+one sub-folder of images per species): each species also gets the mean pooled feature of its
+examples' best animal crops, and a view's similarity to those prototypes (a softmax at
+FEW_SHOT_TEMPERATURE) is blended with the zero-shot scores.
 """
 
 from __future__ import annotations
@@ -27,10 +32,6 @@ import numpy as np
 
 from mmfuse.encoders.conse import normalise
 
-# Zero-shot: a crop's score for a species is the ConSE projection of its animal classes onto
-# the species text, sum_c p(c | crop, animal) cos(class c, species), softmaxed over the list at
-# this temperature (cosines of one crop to a list of animals spread over about 0.1).
-ZERO_SHOT_TEMPERATURE = 0.02
 # Softmax temperature over cosine similarities to the few-shot prototypes (pooled CNN features
 # of one species' crops sit around 0.6-0.8 from each other, other species' 0.3-0.5).
 FEW_SHOT_TEMPERATURE = 0.05
@@ -60,8 +61,56 @@ class Species:
         return f"{self.name}: {self.description}" if self.description else self.name
 
 
+# A group line: "# group NAME: member, member".
+GROUP_PREFIX = "group "
+
+
+@dataclass(frozen=True)
+class Group:
+    """A level above some species of the list, defined in it (``# group cats: lion, ocelot``).
+
+    Attributes:
+        name: what the output calls it ("cats").
+        members: the listed species it holds, as the list spells them.
+    """
+
+    name: str
+    members: tuple[str, ...]
+
+
+def parse_groups(text: str, species: Sequence[Species]) -> list[Group]:
+    """The ``# group NAME: member, member`` lines of a species file.
+
+    Raises:
+        ValueError: a group without a name or members, one naming a species not in the list,
+            or a group name that is also a species or another group.
+    """
+    listed = {s.name.casefold(): s.name for s in species}
+    groups: dict[str, Group] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("#"):
+            continue
+        body = line[1:].strip()
+        if not body.casefold().startswith(GROUP_PREFIX):
+            continue
+        name, _, members = body[len(GROUP_PREFIX) :].partition(":")
+        name = " ".join(name.split())
+        parts = [" ".join(m.split()) for m in members.split(",") if m.strip()]
+        if not name or not parts:
+            raise ValueError(f"group line needs a name and members: {line!r}")
+        unknown = [m for m in parts if m.casefold() not in listed]
+        if unknown:
+            raise ValueError(f"group {name!r} names species not in the list: {', '.join(unknown)}")
+        if name.casefold() in listed or name.casefold() in groups:
+            raise ValueError(f"group name {name!r} is already a species or a group")
+        groups[name.casefold()] = Group(name, tuple(listed[m.casefold()] for m in parts))
+    return list(groups.values())
+
+
 def parse_species(text: str) -> list[Species]:
-    """Species from the file's text: one a line, "name: description", "#" comments.
+    """Species from the file's text: one a line, "name: description", "#" comments (group
+    lines, ``parse_groups``, included).
 
     Raises:
         ValueError: no species, or a name given twice.
@@ -83,29 +132,11 @@ def parse_species(text: str) -> list[Species]:
     return list(found.values())
 
 
-def read_species(path: Path) -> list[Species]:
-    """``parse_species`` of a UTF-8 file."""
-    return parse_species(path.read_text(encoding="utf-8-sig"))
-
-
-def zero_shot_scores(
-    probs: np.ndarray, class_embeddings: np.ndarray, species_vectors: np.ndarray
-) -> np.ndarray:
-    """float32 [N, S]: species scores of N animal crops by the text-space projection.
-
-    Args:
-        probs: float32 [N, 1000] the crops' ImageNet probabilities.
-        class_embeddings: float32 [1000, D] the class texts in the text space.
-        species_vectors: float32 [S, D] the species prompts in the same space, L2-normalised.
-    """
-    from mmfuse.tasks.wildlife.groups import category_matrix
-
-    animal = probs.astype(np.float64) * category_matrix()[:, 0]  # [N, 1000]
-    animal /= np.maximum(animal.sum(axis=1, keepdims=True), 1e-12)
-    similarity = animal @ (class_embeddings.astype(np.float64) @ species_vectors.T)  # [N, S]
-    logits = (similarity - similarity.max(axis=1, keepdims=True)) / ZERO_SHOT_TEMPERATURE
-    scores = np.exp(logits)
-    return (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32)
+def read_species(path: Path) -> tuple[list[Species], list[Group]]:
+    """``parse_species`` and ``parse_groups`` of a UTF-8 file."""
+    text = path.read_text(encoding="utf-8-sig")
+    species = parse_species(text)
+    return species, parse_groups(text, species)
 
 
 def few_shot_scores(features: np.ndarray, prototypes: np.ndarray) -> np.ndarray:

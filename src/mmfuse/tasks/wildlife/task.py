@@ -15,21 +15,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from mmfuse import __version__, registry
+from mmfuse.cache import file_digest, folder_digest
 from mmfuse.encoders.sound import MODEL_ID as SOUND_MODEL
 from mmfuse.encoders.sound import available as sound_available
 from mmfuse.errors import InputError, UsageError
 from mmfuse.tasks.base import Task
-from mmfuse.tasks.heads import digest as head_digest
+from mmfuse.tasks.media import every_option
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
+from mmfuse.tasks.samples import png_bytes
 from mmfuse.tasks.wildlife.boxes import format_boxes
 from mmfuse.tasks.wildlife.head import CROP_FEATURES, crop_features
 from mmfuse.tasks.wildlife.locate import DEFAULT_THRESHOLDS, Detection
+from mmfuse.tasks.wildlife.naming import SPECIES_SCORES
 from mmfuse.tasks.wildlife.reading import FileMedia, read_photo, read_video
 from mmfuse.tasks.wildlife.sequence import Cameras, Placement, input_folder
 from mmfuse.tasks.wildlife.sound import Listener, SoundMedia, read_sound
-from mmfuse.tasks.wildlife.species import Species, read_species
+from mmfuse.tasks.wildlife.species import Group, Species, read_species
 from mmfuse.types import Item, media_kind
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,8 @@ SCAN_MODEL = "timm:tf_efficientnet_lite0"
 # (weaker ones are mostly the same animal seen by a second window).
 COUNT_MASS_FACTOR = 0.9
 DECIMALS = 4
+# MegaDetector's batch-output JSON, for review in Timelapse or AddaxAI.
+MEGADETECTOR_JSON = "megadetector.json"
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,16 @@ class WildlifeOptions:
         "needs 0.6 of it); lower finds more animals and more false ones",
     )
     species_threshold: float = option(
-        0.5, "species score under which the name rolls up to a group (cat, bird, mammal)"
+        0.5,
+        "species score under which a name is noted as unsure (and, with --rollup, named by "
+        "its group)",
+        changes_no_row="rows carry the raw scores; complete names them",
+    )
+    rollup: bool = option(
+        False,
+        "name an unsure file by the species list's group ('# group NAME: member, member') "
+        "holding --species-threshold of its score (without a list: cat, bird, mammal)",
+        changes_no_row="rows carry the raw scores; complete names them",
     )
     event_gap: float = option(60.0, "longest pause, in seconds, between files of one event")
     cameras: str = option(
@@ -75,7 +91,8 @@ class WildlifeOptions:
         "what a camera is: the folder of each file (site/camera/file), or the whole input",
         choices=("folder", "input"),
     )
-    every_s: float = option(1.0, "seconds between sampled video frames", flag="--every")
+    # every second, not EVERY_S: a camera-trap clip lasts seconds and an animal may cross in one
+    every_s: float = every_option(1.0)
     max_frames: int = option(16, "frames analysed per video at most (spread over the clip)")
     model: Path | None = option(
         None,
@@ -86,6 +103,22 @@ class WildlifeOptions:
         0.25, "BirdNET score a 3-s window of a sound file needs (optional extra mmfuse[sound])"
     )
     max_sound_s: float = option(600.0, "seconds of each sound file analysed at most")
+    deployments: Path | None = option(
+        None,
+        "deployments.csv: deploymentID, folder (the camera's, site/camera), locationName, "
+        "latitude, longitude, timezone, deploymentStart, deploymentEnd; feeds the rows and "
+        "Camtrap DP",
+    )
+    sort_into: Path | None = option(
+        None,
+        "sort the files into DIR/<species>, blank, person, vehicle (links; originals never move)",
+        changes_no_row="only where finish links or copies the files",
+    )
+    copy: bool = option(
+        False,
+        "with --sort-into: copy the files instead of linking them",
+        changes_no_row="only how finish sorts the files",
+    )
 
     def __post_init__(self):
         if self.species is not None and not self.species.is_file():
@@ -94,6 +127,8 @@ class WildlifeOptions:
             raise UsageError(f"examples folder not found: {self.examples}")
         if self.model is not None and not self.model.is_dir():
             raise UsageError(f"--model {self.model}: not a folder")
+        if self.deployments is not None and not self.deployments.is_file():
+            raise UsageError(f"deployments file not found: {self.deployments}")
         if self.model is not None and self.examples is not None:
             raise UsageError("give --model (many-shot) or --examples (few-shot), not both")
         for name in ("threshold", "species_threshold"):
@@ -141,7 +176,47 @@ def survey_items(items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
 class WildlifeTask(Task):
     """The wildlife pipeline as an engine task (see the module docstring)."""
 
+    description = """Wildlife monitoring of camera-trap photos and videos (and sound files with the
+optional BirdNET extra): find the animal, name it from your species list, flag blanks, people
+and vehicles, group files into events, count, and export Camtrap DP.
+
+Input: a survey folder laid out site/camera/files (--cameras input: the whole input is one
+camera); SPECIES is a text file, one species a line, with an optional description after a
+colon ("zebra: a horse with black and white stripes").
+
+Read first in results.csv (one row per file): category, species, count. events.csv: one
+row per event; summary.csv: counts per species, site, camera and hour; camtrap-dp/."""
+    examples = (
+        "mmfuse run wildlife survey/ --species species.txt -o out/survey",
+        "mmfuse run wildlife survey/ --species species.txt -o out/survey --examples examples/",
+        "mmfuse run wildlife new_survey/ -o out/new --model my-species-head",
+    )
+
     Options = WildlifeOptions
+    trains = "head"  # a species head on a finished run's crops (``training``)
+
+    @classmethod
+    def example_input(cls) -> tuple[str, bytes]:
+        return "good.png", png_bytes()
+
+    @classmethod
+    def example_model(cls, folder: Path) -> Path:
+        """An untrained species head saved in ``folder``."""
+        import numpy as np
+
+        from mmfuse.fusion.model import save_model
+        from mmfuse.tasks.wildlife.head import build_head
+
+        crops = np.eye(4, 8, dtype=np.float32)
+        save_model(build_head(["zebra", "giraffe"], crops, np.array([0, 0, 1, 1]), {}), folder)
+        return folder
+
+    @classmethod
+    def fit_head(cls, results, manifest, labels, options, positive=None):
+        from mmfuse.tasks.wildlife.training import fit_from_run
+
+        return fit_from_run(results, manifest, labels, options, positive)
+
     default_batch_size = 8
     max_device_batch = 64  # decoded photos and video frames wait in host memory
     group_by = "file"  # every photo, video and sound is its own row, IMG_0002.JPG beside .MP4
@@ -150,6 +225,7 @@ class WildlifeTask(Task):
         "file",
         "site",
         "camera",
+        "deployment_id",
         "datetime",
         "datetime_source",
         "category",
@@ -159,6 +235,7 @@ class WildlifeTask(Task):
         "prediction_level",
         "count",
         "boxes",
+        "box_conf",
         "event_id",
         "notes",
         "error",
@@ -168,9 +245,10 @@ class WildlifeTask(Task):
         super().__init__(options, items, device)
         items, _ = survey_items(items)
         self.species: list[Species] | None = None
+        self.groups: list[Group] = []
         if self.options.species is not None:
             try:
-                self.species = read_species(self.options.species)
+                self.species, self.groups = read_species(self.options.species)
             except (ValueError, UnicodeDecodeError) as error:
                 raise UsageError(f"species file {self.options.species}: {error}") from None
         if self.options.model is not None:
@@ -181,6 +259,11 @@ class WildlifeTask(Task):
             paths, self.root, self.options.cameras == "input", self.options.event_gap
         )
         self.digest = _inputs_digest(items)
+        self.deployments = None
+        if self.options.deployments is not None:
+            from mmfuse.tasks.wildlife.deployments import Deployments, read_deployments
+
+            self.deployments = Deployments(read_deployments(self.options.deployments))
         self.locator = None
         self.listener = None
 
@@ -209,12 +292,21 @@ class WildlifeTask(Task):
             "crop_model": self.options.image_model,
             "scan_model": SCAN_MODEL,
             "species": [s.prompt for s in self.species or []],
-            "examples_sha256": _folder_digest(examples) if examples else None,
-            "model_sha256": head_digest(self.options.model) if self.options.model else None,
-            "row_arrays": [CROP_FEATURES],  # rows cached before they carried them are not reused
-            # rows cached before site and camera were read under the input folder, or before a
-            # camera's date outside 1990..now was noted and replaced, are not reused
-            "placement": "site/camera under the input; dates outside 1990..now not trusted",
+            "examples_sha256": folder_digest(examples) if examples else None,
+            "deployments_sha256": file_digest(self.options.deployments)
+            if self.options.deployments
+            else None,
+            "model_sha256": folder_digest(self.options.model) if self.options.model else None,
+            # rows cached before they carried these arrays are not reused
+            "row_arrays": [CROP_FEATURES, SPECIES_SCORES],
+            # rows cached before site and camera were read under the input folder (a camera
+            # folder right under it has the input for its site), or before a camera's date
+            # outside 1990..now was noted and replaced, are not reused
+            "placement": "site/camera under the input, the input a single site's; dates outside "
+            "1990..now not trusted",
+            # rows named from the crops alone, with roll-ups to WordNet groups, are not reused
+            "naming": "crops and whole picture, label_distribution; list names only",
+            "groups": [[g.name, *g.members] for g in self.groups],
             "sound": [SOUND_MODEL, self.options.sound_threshold, self.options.max_sound_s]
             if sound_available()
             else None,
@@ -244,7 +336,14 @@ class WildlifeTask(Task):
                 self.options.examples, self.species, self.locator
             )
         self.namer = Namer(
-            encoder, self.species, self.options.species_threshold, prototypes, examples, head
+            encoder,
+            self.species,
+            self.options.species_threshold,
+            prototypes,
+            examples,
+            head,
+            self.groups,
+            self.options.rollup,
         )
 
     def _head_species(self) -> list[Species]:
@@ -296,11 +395,18 @@ class WildlifeTask(Task):
     def _row(self, item: Item, decoded: Decoded) -> dict:
         media, place = decoded.media, decoded.placement
         path = next(p for p in item.paths if media_kind(p) in SURVEY_KINDS)
+        when = place.stamp.time
+        deployment = (
+            self.deployments.find(place.site, place.camera, when) if self.deployments else None
+        )
         row = {
             "file": str(path.relative_to(self.root)) if path.is_relative_to(self.root) else path,
             "site": place.site,
             "camera": place.camera,
-            "datetime": place.stamp.time.isoformat(timespec="seconds"),
+            "deployment_id": deployment.id if deployment else "",
+            "datetime": (deployment.localise(when) if deployment else when).isoformat(
+                timespec="seconds"
+            ),
             "datetime_source": place.stamp.source,
             "event_id": "/".join(filter(None, (place.site, place.camera))) + f"#{place.event}",
         }
@@ -332,27 +438,58 @@ class WildlifeTask(Task):
             notes.append("a person is also in view")
         if category == "person":
             notes.append("person: flagged for privacy")
-        naming = self.namer.name(found) if category == "animal" else None
+        if category == "animal":
+            scores = self.namer.evidence(found, located.whole)
+            if scores is not None:
+                row[SPECIES_SCORES] = scores
         return {
             **row,
             "category": category,
-            "species": naming.species if naming else "",
-            "species_score": naming.score if naming else None,
-            "top_species": naming.top if naming else "",
-            "prediction_level": naming.level if naming else "",
             "count": len(counted[busiest]),
             "boxes": format_boxes([d.box for d in counted[busiest]]),
+            "box_conf": ";".join(f"{d.mass:.3f}" for d in counted[busiest]),
             "notes": "; ".join(notes),
         }
+
+    def complete(self, rows: Sequence[dict]) -> Sequence[dict]:
+        """The rows named: each animal file's scores adjusted by the survey's mean of each
+        name (``naming.adjust``; not for a trained head's), then its species, score, top three,
+        level and a note when unsure."""
+        from mmfuse.tasks.wildlife.naming import Namer, survey_prior
+
+        namer = Namer(
+            None,
+            self.species,
+            self.options.species_threshold,
+            groups=self.groups,
+            rollup=self.options.rollup,
+        )
+        prior = None
+        if self.species and self.options.model is None:
+            prior = survey_prior([r[SPECIES_SCORES] for r in rows if _scored(r)])
+        return _Named(rows, namer, prior)
 
     def finish(self, rows: Sequence[dict], out_dir: Path) -> list[Path]:
         from mmfuse.tasks.wildlife.camtrapdp import write_package
         from mmfuse.tasks.wildlife.events import write_events, write_summary
+        from mmfuse.tasks.wildlife.megadetector import write_batch_output
 
         rows = list(rows)
         outputs = [write_events(rows, out_dir / "events.csv")]
         outputs.append(write_summary(rows, out_dir / "summary.csv"))
-        outputs += write_package(rows, self.root, out_dir / "camtrap-dp")
+        found = self.deployments.all() if self.deployments else []
+        outputs += write_package(rows, self.root, out_dir / "camtrap-dp", found)
+        names = [s.name for s in self.species or []] + [g.name for g in self.groups]
+        classifier = f"mmfuse {__version__} {self.options.image_model}"
+        outputs.append(write_batch_output(rows, names, classifier, out_dir / MEGADETECTOR_JSON))
+        if self.options.copy and self.options.sort_into is None:
+            log.warning("--copy does nothing without --sort-into DIR")
+        if self.options.sort_into is not None:
+            from mmfuse.tasks.wildlife.sorting import sort_files
+
+            done = sort_files(rows, self.root, self.options.sort_into, self.options.copy)
+            how = "copied" if self.options.copy else "linked"
+            log.info("%d files %s into %s", done, how, self.options.sort_into)
         return outputs
 
     @classmethod
@@ -360,6 +497,44 @@ class WildlifeTask(Task):
         from mmfuse.tasks.wildlife.report import report_sections
 
         return report_sections(rows, out_dir, files)
+
+
+def _scored(row: dict) -> bool:
+    return row.get("category") == "animal" and row.get(SPECIES_SCORES) is not None
+
+
+class _Named(Sequence):
+    """The final rows, each animal row named from its adjusted scores on access (the rows are
+    read from the journal one at a time: memory stays flat)."""
+
+    def __init__(self, rows: Sequence[dict], namer, prior):
+        self._rows, self._namer, self._prior = rows, namer, prior
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        from mmfuse.tasks.wildlife.naming import adjust
+
+        row = dict(self._rows[index])
+        scores = row.get(SPECIES_SCORES)
+        if row.get("category") != "animal" or row.get("error") or scores is None:
+            return row  # sound files are named by BirdNET in their row
+        scores = np.asarray(scores, dtype=np.float32)
+        if self._namer.species:
+            scores = adjust(scores, self._prior)
+        naming = self._namer.name(scores)
+        notes = "; ".join(filter(None, (row.get("notes", ""), naming.note)))
+        return {
+            **row,
+            "species": naming.species,
+            "species_score": naming.score,
+            "top_species": naming.top,
+            "prediction_level": naming.level,
+            "notes": notes,
+        }
 
 
 def _index(category: str) -> int:
@@ -375,11 +550,3 @@ def _counted(detections: Sequence[Detection], category: str) -> list[Detection]:
         return []
     best = max(d.mass for d in mine)
     return [d for d in mine if d.mass >= COUNT_MASS_FACTOR * best]
-
-
-def _folder_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from mmfuse.errors import UsageError
+from mmfuse.fusion.labels import holdout_mask
 from mmfuse.tasks import heads
 from mmfuse.tasks.wildlife.head import CROP_FEATURES, build_head, inputs
 
@@ -59,7 +60,7 @@ def fit_from_run(
         raise UsageError(f"the labels name {len(classes)} species; a head needs two or more")
     y = np.asarray([classes.index(v) for v in values], np.int64)
     features = np.stack([r[CROP_FEATURES] for r in records])
-    held = heads.holdout(y, True, options.holdout, options.seed)
+    held = holdout_mask({"species": y}, options.holdout, options.seed)
     meta = {"image_model": manifest.get("settings", {}).get("crop_model")}
     model = build_head(classes, features[~held], y[~held], meta)
     before = _held_out_accuracy(model, features, y, held)
