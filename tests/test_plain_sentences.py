@@ -47,7 +47,7 @@ def rows(tmp_path_factory) -> list[dict]:
         writer.writerow(["id", "text"])
         writer.writerows([f"s{i:02d}", s["text"]] for i, s in enumerate(sentences))
     assert main(["run", "social-media", str(manifest), "-o", str(folder / "out")]) == 0
-    with open(folder / "out" / "results.csv", encoding="utf-8", newline="") as stream:
+    with open(folder / "out" / "results.csv", encoding="utf-8-sig", newline="") as stream:
         results = {r["id"]: r for r in csv.DictReader(stream)}
     return [{**s, **results[f"s{i:02d}"]} for i, s in enumerate(sentences)]
 
