@@ -99,10 +99,10 @@ def test_the_met_and_missing_calls_are_right(screened):
 
 
 def test_met_evidence_names_the_skill_or_what_implies_it(screened):
-    for expected, results, _ in screened.values():
+    for _, results, _ in screened.values():
         for result in results.values():
             for match in result.matches:
                 if match.met and match.how in ("exact", "synonym", "implied"):
-                    assert any(
-                        term.lower() in match.evidence.lower() for term in match.terms
-                    ), match
+                    assert any(term.lower() in match.evidence.lower() for term in match.terms), (
+                        match
+                    )

@@ -134,11 +134,16 @@ def test_words_and_meaning_meet_a_requirement_the_lexicon_lacks():
     cv = _cv(sentences, lemmas, years=1.0, degree=None)
     match = match_requirement(req, {"design", "payment", "gateway"}, np.zeros(4, np.float32), cv)
     assert match.met and match.evidence == sentences[0]
-    # the same by meaning alone: a unit vector close to the second sentence's
+    assert match.how == "words"
+    # a named skill ("payment gateways" is in the skills graph) is never met by meaning alone
     vectors = np.eye(4, dtype=np.float32)[:2]
     cv = _cv(sentences, [set(), set()], vectors, years=1.0, degree=None)
     match = match_requirement(req, {"unrelated"}, np.array([0, 1, 0, 0], np.float32), cv)
-    assert match.met and match.evidence == "Likes hiking."
+    assert match.status == "unclear" and not match.met and match.how == "similar"
+    # a requirement naming no skill is, when the meaning is that of a paraphrase
+    (req,) = extract_requirements("Requirements\n- Calm under pressure with demanding clients\n")
+    match = match_requirement(req, {"unrelated"}, np.array([0, 1, 0, 0], np.float32), cv)
+    assert match.met and match.evidence == "Likes hiking." and match.how == "similar"
 
 
 def test_years_and_degrees_compare_as_numbers():

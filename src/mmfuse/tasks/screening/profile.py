@@ -10,6 +10,7 @@ reference date. A range without months counts whole years ("2015 - 2020" is 5 ye
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 
 from mmfuse.nlp.sections import Sections
@@ -93,3 +94,134 @@ def years_of_experience(text: str, sections: Sections, today: date | None = None
 def highest_degree(text: str, sections: Sections) -> int | None:
     """The highest degree level in the education section (or the whole CV without one)."""
     return degree_level(sections.text_of("education") or text)
+
+
+# A position that is training, not experience: a bootcamp, a course, a certificate.
+TRAINING = re.compile(
+    r"\b(?:boot\s?camp|course|courses|coursework|training|trainee program\w*|certificate"
+    r"|certification|mooc|coursera|udemy|edx|nanodegree)\b",
+    re.I,
+)
+# Words of an experience requirement that say how, not in what: "3+ years of professional
+# experience in" -> the field that follows.
+_FIELD_NOISE = re.compile(
+    r"\b(?:\d+\s*\+?\s*(?:-\s*\d+\s*)?(?:years?|yrs?)|at least|minimum|of|experience|experienced"
+    r"|professional|relevant|proven|hands-on|commercial|industry|working|work|in|with|as|on"
+    r"|strong|solid|demonstrable|including|previous|prior|the|an?)\b|[+()]",
+    re.I,
+)
+_DEGREE_WORDS = re.compile(
+    r"\b(?:ph\.?\s?d|doctorate|master'?s?|bachelor'?s?|m\.?sc|b\.?sc|m\.?s|b\.?s|m\.?a|b\.?a"
+    r"|m\.?eng|b\.?eng|m\.?tech|b\.?tech|mba|associate'?s?|diploma|hons?|honours|degree"
+    r"|of science|of arts|of engineering|in|a|an)\b\.?",
+    re.I,
+)
+_RELATED = re.compile(r"related|similar|relevant|equivalent|quantitative|discipline", re.I)
+_ALTERNATIVES = re.compile(r"\s*(?:,|/|;|\bor\b|\band\b|&)\s*", re.I)
+
+
+@dataclass(frozen=True)
+class Role:
+    """A dated position of a CV.
+
+    Attributes:
+        start, end: fractional years.
+        title: its line without the dates ("Senior Marketing Analyst, ShopNow").
+        text: the title and the duties below it, up to the next dated line.
+        training: a bootcamp, a course or a certificate (``TRAINING``): not experience.
+    """
+
+    start: float
+    end: float
+    title: str
+    text: str
+    training: bool
+
+
+def roles(text: str, today: date) -> list[Role]:
+    """The dated positions of an experience section (see ``Role``)."""
+    lines = text.splitlines()
+    dated = [(i, m) for i, line in enumerate(lines) if (m := _RANGE.search(line))]
+    found = []
+    for number, (index, match) in enumerate(dated):
+        span = dated_ranges(match.group(0), today)
+        if not span:
+            continue
+        title = (lines[index][: match.start()] + lines[index][match.end() :]).strip(" ,|-\u2013")
+        if not re.search(r"[A-Za-z]{3}", title) and index > 0:
+            title = lines[index - 1].strip()  # the dates on a line of their own
+        stop = dated[number + 1][0] if number + 1 < len(dated) else len(lines)
+        body = "\n".join([title, *lines[index + 1 : stop]])
+        found.append(Role(*span[0], title, body, bool(TRAINING.search(title))))
+    return found
+
+
+def experience_field(requirement: str) -> str:
+    """What an experience requirement's years are in: "3+ years of experience in data analysis"
+    -> "data analysis" ("" when it names no field)."""
+    return " ".join(_FIELD_NOISE.sub(" ", requirement).split()).strip(" ,.;:")
+
+
+def field_alternatives(field: str) -> list[list[str]]:
+    """A field's alternatives ("data analysis or marketing analytics"), each as the 5-letter
+    stems of its words, so that "analyst" and "analytics" meet "analysis"."""
+    alternatives = []
+    for part in _ALTERNATIVES.split(field):
+        stems = [w[:5].lower() for w in re.findall(r"[A-Za-z][A-Za-z+#.-]*", part) if len(w) > 2]
+        if stems:
+            alternatives.append(stems)
+    return alternatives
+
+
+def names_field(text: str, alternatives: list[list[str]]) -> bool:
+    """Whether ``text`` holds every word of one of the field's alternatives (by stem)."""
+    stems = {w[:5].lower() for w in re.findall(r"[A-Za-z][A-Za-z+#.-]*", text)}
+    return any(all(s in stems for s in alternative) for alternative in alternatives)
+
+
+def stated_years(text: str) -> list[tuple[float, str]]:
+    """Years a CV states ("over 10 years of experience") with the sentence stating them."""
+    found = []
+    for match in STATED_YEARS.finditer(text):
+        start = max(text.rfind("\n", 0, match.start()), text.rfind(". ", 0, match.start()))
+        end = min((i for i in (text.find("\n", match.end()), text.find(". ", match.end()))
+                   if i >= 0), default=len(text))  # fmt: skip
+        found.append((float(match.group(1)), text[start + 1 : end].strip()))
+    return found
+
+
+@dataclass(frozen=True)
+class Degree:
+    """A degree a CV names: its level (``requirements.DEGREE_NAMES``), field and line."""
+
+    level: int
+    field: str
+    line: str
+
+
+def degrees(text: str, sections: Sections) -> list[Degree]:
+    """The degrees of the education section (or the whole CV without one), one a line."""
+    found = []
+    for line in (sections.text_of("education") or text).splitlines():
+        level = degree_level(line)
+        if level is None or TRAINING.search(line):
+            continue
+        main = re.split(r",|\s[-\u2013|]\s|\(|\b(?:university|college|school|institute)\b",
+                        line, maxsplit=1, flags=re.I)[0]  # fmt: skip
+        main = re.sub(r"(?:19|20)\d{2}", " ", main)
+        field = " ".join(_DEGREE_WORDS.sub(" ", main).split()).strip(" ,.:;")
+        found.append(Degree(level, field, line.strip()))
+    return found
+
+
+def degree_fields(requirement: str) -> tuple[list[str], bool]:
+    """The fields a degree requirement names ("in Statistics, Economics or Computer Science")
+    and whether a related field does too ("or a related field")."""
+    match = re.search(r"\bin\s+(.+)$", re.sub(r"\([^)]*\)", "", requirement), re.I)
+    if not match:
+        return [], False
+    related = bool(_RELATED.search(match.group(1)))
+    parts = [" ".join(p.split()).strip(" .") for p in _ALTERNATIVES.split(match.group(1))]
+    fields = [p for p in parts if p and not _RELATED.search(p) and "field" not in p.lower()]
+    fields = [re.sub(r"^(?:an?|the)\s+", "", f, flags=re.I) for f in fields]
+    return [f for f in fields if f], related

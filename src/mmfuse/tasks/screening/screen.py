@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -21,6 +21,7 @@ from mmfuse.nlp.pii import Redaction, Redactor, text_terms
 from mmfuse.nlp.preprocess import analyze
 from mmfuse.nlp.sections import split_sections
 from mmfuse.nlp.skills import all_terms, find_skills
+from mmfuse.tasks.screening.graph import load_graph
 from mmfuse.tasks.screening.matching import (
     MIN_EMBED_WORDS,
     CvEvidence,
@@ -30,7 +31,20 @@ from mmfuse.tasks.screening.matching import (
     sentence_spans,
     sentence_terms,
 )
-from mmfuse.tasks.screening.profile import highest_degree, years_of_experience
+from mmfuse.tasks.screening.profile import (
+    Degree,
+    Role,
+    degree_fields,
+    degrees,
+    experience_field,
+    field_alternatives,
+    highest_degree,
+    merged_years,
+    names_field,
+    roles,
+    stated_years,
+    years_of_experience,
+)
 from mmfuse.tasks.screening.requirements import (
     DEGREE_NAMES,
     LANGUAGES,
@@ -49,6 +63,11 @@ from mmfuse.tasks.screening.tokens import (
 
 DECIMALS = 4
 TEXT_BATCH = 256  # sentences per encoder batch
+# MiniLM cosines of a role's title with a requirement's field ("Junior Analyst" / "data
+# analysis" ~0.6, "History Teacher" / "data analysis" ~0.2), and of two degree fields
+# ("Software Engineering" / "Computer Science" ~0.6, "History" / "Economics" ~0.4).
+ROLE_COSINE = 0.55
+ADJACENT_FIELD_COSINE = 0.55
 _SPOKEN = re.compile(r"\b(?:" + "|".join(LANGUAGES) + r")\b", re.I)
 
 
@@ -62,6 +81,7 @@ class Job:
         lemmas: each requirement's content lemmas.
         vectors: float32 [R, dim] unit embeddings of the requirements.
         vector: float32 [dim] unit embedding of the whole description.
+        fields: requirement text -> ``Field`` of its experience or degree requirements.
     """
 
     text: str
@@ -69,6 +89,27 @@ class Job:
     lemmas: tuple[frozenset[str], ...]
     vectors: np.ndarray
     vector: np.ndarray
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Field:
+    """What an experience or a degree requirement is in.
+
+    Attributes:
+        names: the field's alternatives as written ("data analysis or marketing analytics";
+            a degree's "Statistics", "Economics", "Computer Science"); empty: any field.
+        stems: each alternative's word stems (``profile.field_alternatives``).
+        skills: the skills graph's skills the field names.
+        vectors: float32 [F, dim] unit embeddings of ``names``.
+        related: a related field is asked for too ("or a related field").
+    """
+
+    names: tuple[str, ...]
+    stems: list[list[str]]
+    skills: frozenset[str]
+    vectors: np.ndarray
+    related: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,8 +161,19 @@ class Screener:
         self.speech_redactor = Redactor(allow=allow, cv_header=False)
         texts = [r.text for r in requirements]
         lemmas = tuple(frozenset(content_lemmas(t)) for t in analyze(texts)) if texts else ()
-        vectors = self.encoder.encode([*texts, job_text], batch_size=TEXT_BATCH)
-        self.job = Job(job_text, requirements, lemmas, vectors[:-1], vectors[-1])
+        asked = _field_names(requirements)
+        names = [name for _, names, _ in asked for name in names]
+        vectors = self.encoder.encode([*texts, job_text, *names], batch_size=TEXT_BATCH)
+        fields, start = {}, len(texts) + 1
+        graph = load_graph()
+        for text, names, related in asked:
+            stems = [stem for name in names for stem in field_alternatives(name)]
+            skills = frozenset(m.skill for n in names for m in graph.mentions(n) if m.known)
+            end = start + len(names)
+            fields[text] = Field(tuple(names), stems, skills, vectors[start:end], related)
+            start = end
+        n = len(texts)
+        self.job = Job(job_text, requirements, lemmas, vectors[:n], vectors[n], fields)
 
     def redact(self, text: str) -> Redaction:
         """The text with its personal data replaced (as is with ``keep_pii``), and its terms."""
@@ -143,10 +195,30 @@ class Screener:
         wordy = [i for i, s in enumerate(flat) if len(s.split()) >= MIN_EMBED_WORDS]
         if wordy:
             vectors[wordy] = self.encoder.encode([flat[i] for i in wordy], batch_size=TEXT_BATCH)
-        results, start = [], 0
-        for redaction, group in zip(redactions, spans, strict=True):
+        sections_of = [split_sections(r.text) for r in redactions]
+        roles_of = [
+            roles(_experience_text(r.text, sections), self.as_of)
+            for r, sections in zip(redactions, sections_of, strict=True)
+        ]
+        degrees_of = [degrees(r.text, s) for r, s in zip(redactions, sections_of, strict=True)]
+        short = [  # per CV: its role titles, then its degrees' fields
+            text
+            for cv_roles, cv_degrees in zip(roles_of, degrees_of, strict=True)
+            for text in [*(r.title for r in cv_roles), *(d.field or d.line for d in cv_degrees)]
+        ]
+        short_vectors = (
+            self.encoder.encode(short, batch_size=TEXT_BATCH) if short and self.job.fields
+            else np.zeros((len(short), dim), np.float32)
+        )  # fmt: skip
+        results, start, at = [], 0, 0
+        for redaction, group, sections, cv_roles, cv_degrees in zip(
+            redactions, spans, sections_of, roles_of, degrees_of, strict=True
+        ):
             end = start + len(group)
-            sections = split_sections(redaction.text)
+            title_vectors = short_vectors[at : at + len(cv_roles)]
+            at += len(cv_roles)
+            degree_vectors = short_vectors[at : at + len(cv_degrees)]
+            at += len(cv_degrees)
             mine = vectors[start:end]
             named = [set(find_skills(sentence)) for _, _, sentence in group]
             mean = mine.sum(axis=0)
@@ -160,6 +232,18 @@ class Screener:
                 years=years_of_experience(redaction.text, sections, self.as_of),
                 degree=highest_degree(redaction.text, sections),
             )
+            for requirement in self.job.requirements:
+                asked = self.job.fields.get(requirement.text)
+                if asked is None:
+                    continue
+                if requirement.kind == "experience":
+                    cv.years_for[requirement.text] = relevant_years(
+                        asked, cv_roles, title_vectors, redaction.text
+                    )
+                else:
+                    cv.degree_for[requirement.text] = degree_fit(
+                        requirement, asked, cv_degrees, degree_vectors
+                    )
             start = end
             matches = tuple(
                 match_requirement(r, set(lemmas), vector, cv)
@@ -182,6 +266,85 @@ class Screener:
         return results
 
 
+def _field_names(requirements: Sequence[Requirement]) -> list[tuple[str, list[str], bool]]:
+    """(requirement text, field names, related asked) of the experience and degree
+    requirements."""
+    asked = []
+    for requirement in requirements:
+        if requirement.kind == "experience" and requirement.years:
+            name = experience_field(requirement.text)
+            asked.append((requirement.text, [name] if name else [], False))
+        elif requirement.kind == "degree":
+            asked.append((requirement.text, *degree_fields(requirement.text)))
+    return asked
+
+
+def _experience_text(text: str, sections) -> str:
+    """The experience section, or the CV less its education section without one."""
+    experience = sections.text_of("experience")
+    if experience:
+        return experience
+    education = sections.text_of("education")
+    return text.replace(education, "") if education else text
+
+
+def _in_field(text: str, asked: Field, vector: np.ndarray | None = None) -> bool:
+    """Whether a role (its title and duties) or a sentence is in the asked field: it names
+    the field's words, a skill of the field or one implying it, or its title means it."""
+    if not asked.names:
+        return True
+    if names_field(text.split("\n")[0], asked.stems):
+        return True
+    graph = load_graph()
+    for mention in graph.mentions(text):
+        if mention.skill in asked.skills or asked.skills & graph.broader(mention.skill).keys():
+            return True
+    return vector is not None and bool((asked.vectors @ vector).max() >= ROLE_COSINE)
+
+
+def relevant_years(
+    asked: Field, cv_roles: Sequence[Role], title_vectors: np.ndarray, text: str
+) -> tuple[float, str]:
+    """Years of the roles in the asked field (overlaps merged; training is not experience),
+    or the years a sentence in the field states, the larger; and the roles counted."""
+    relevant = [
+        role
+        for role, vector in zip(cv_roles, title_vectors, strict=True)
+        if not role.training and _in_field(role.text, asked, vector)
+    ]
+    dated = merged_years([(r.start, r.end) for r in relevant])
+    stated = [(y, s) for y, s in stated_years(text) if _in_field(s, asked)]
+    best_stated = max(stated, default=(0.0, ""))
+    if best_stated[0] > dated:
+        return round(best_stated[0], 1), best_stated[1]
+    evidence = "; ".join(r.title for r in relevant) if relevant else "no role in this field"
+    return round(dated, 1), evidence
+
+
+def degree_fit(
+    requirement: Requirement, asked: Field, cv_degrees: Sequence[Degree], vectors: np.ndarray
+) -> tuple[float, str, str]:
+    """(score, how, evidence) of the CV's degree that best meets a degree requirement: its
+    level (1 at or above the level asked, 0.5 one below) times its field (1 in a field asked
+    for or, when a related field is, an adjacent one; 0.5 in an adjacent field otherwise)."""
+    best = (0.0, "", "")
+    asked_level = requirement.degree or 1
+    for degree, vector in zip(cv_degrees, vectors, strict=True):
+        level = (
+            1.0 if degree.level >= asked_level else 0.5 if degree.level == asked_level - 1 else 0
+        )
+        how = "degree"
+        if asked.names and not names_field(degree.field, asked.stems):
+            adjacent = bool((asked.vectors @ vector).max() >= ADJACENT_FIELD_COSINE)
+            field_score = (1.0 if asked.related else 0.5) if adjacent else 0.0
+            how = "adjacent field" if adjacent else "other field"
+        else:
+            field_score = 1.0
+        if level * field_score > best[0] or not best[2]:
+            best = (level * field_score, how, degree.line)
+    return best
+
+
 def job_words(requirements: Sequence[Requirement]) -> list[str]:
     """The capitalised words of the requirements (skill names the lexicon may lack)."""
     return sorted(
@@ -194,8 +357,8 @@ def cv_columns(result: CvResult, relevance: float | None) -> dict:
     matches = result.matches
     parts = fit_parts(matches, result.similarity, relevance)
     must = [m for m in matches if m.requirement.must]
-    fit = weighted_score(parts, tuple(WEIGHTS))
-    cv_score = weighted_score(parts, CV_PARTS)
+    fit = weighted_score(parts, tuple(WEIGHTS), len(matches))
+    cv_score = weighted_score(parts, CV_PARTS, len(matches))
     return {
         "fit_score": _round(fit),
         "cv_match_score": _round(cv_score),

@@ -211,7 +211,7 @@ class ScreeningTask(Task):
         from mmfuse.encoders.text import resolve_precision
         from mmfuse.nlp import pii, skills
         from mmfuse.tasks.heads import digest
-        from mmfuse.tasks.screening import matching, requirements, scoring, tokens
+        from mmfuse.tasks.screening import graph, matching, requirements, scoring, screen, tokens
 
         rules = json.dumps(
             [
@@ -225,6 +225,12 @@ class ScreeningTask(Task):
                 requirements.TAIL_HEADINGS.pattern,
                 "job redacted",
                 "questions redacted",  # nor rows whose answers quoted the questions as given
+                # nor rows matched before the skills graph, relevant years and degree fields
+                graph.graph_digest(),
+                matching.STRONG_MEANING,
+                screen.ROLE_COSINE,
+                screen.ADJACENT_FIELD_COSINE,
+                scoring.FULL_AD_REQUIREMENTS,
             ],
             sort_keys=True,
             default=str,
