@@ -75,22 +75,42 @@ class SkillGraph:
         return {key(name) for name in self.implies}
 
     def mentions(self, text: str) -> list[Mention]:
-        """The skill names in ``text``, longest first, left to right, without overlap."""
+        """The skill names in ``text``, left to right: the related skills' names first, then
+        the vocabulary's in what is left ("Excel" in "Advanced Excel skills", not the
+        vocabulary's "excel skills"), each pass longest first and without overlap."""
         tokens = list(_TOKEN.finditer(text))
         words = [t.group(0).lower() for t in tokens]
-        found, index = [], 0
-        while index < len(tokens):
-            for end in range(min(len(tokens), index + MAX_NAME_WORDS), index, -1):
-                name = " ".join(words[index:end])
-                if name in self.names and self._written_as_a_name(tokens[index:end], name):
-                    skill = self.names[name]
-                    written = text[tokens[index].start() : tokens[end - 1].end()]
-                    found.append(Mention(written, skill, skill in self.implies))
-                    index = end
-                    break
-            else:
-                index += 1
-        return found
+        taken = [False] * len(tokens)
+        found: list[tuple[int, Mention]] = []
+        for related in (True, False):
+            index = 0
+            while index < len(tokens):
+                end = self._longest(tokens, words, taken, index, related)
+                if end is None:
+                    index += 1
+                    continue
+                skill = self.names[" ".join(words[index:end])]
+                written = text[tokens[index].start() : tokens[end - 1].end()]
+                found.append((index, Mention(written, skill, related)))
+                taken[index:end] = [True] * (end - index)
+                index = end
+        return [mention for _, mention in sorted(found, key=lambda pair: pair[0])]
+
+    def _longest(
+        self, tokens: list[re.Match], words: list[str], taken: list[bool], index: int, related
+    ) -> int | None:
+        """The end of the longest name starting at token ``index`` (related skills' names or
+        the vocabulary's), over tokens not taken yet; None when none starts there."""
+        for end in range(min(len(tokens), index + MAX_NAME_WORDS), index, -1):
+            if any(taken[index:end]):
+                continue
+            name = " ".join(words[index:end])
+            skill = self.names.get(name)
+            if skill is None or (skill in self.implies) != related:
+                continue
+            if self._written_as_a_name(tokens[index:end], name):
+                return end
+        return None
 
     @staticmethod
     def _written_as_a_name(tokens: list[re.Match], name: str) -> bool:

@@ -226,7 +226,7 @@ def _graph_match(
     """(score, how, via, evidence, terms, found) of the asked skills in the CV's sentences."""
     graph = load_graph()
     best: dict[str, tuple[int, str, str, int, str]] = {}  # skill -> rank, how, via, index, term
-    rank = {"exact": 0, "synonym": 1, "implied": 2}
+    rank = {"exact": 0, "synonym": 0, "implied": 1}  # a name of the skill, first in the CV
     for index, mentions in enumerate(cv.mentions or ()):
         for mention in mentions:
             for skill in asked:
