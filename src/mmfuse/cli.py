@@ -37,6 +37,7 @@ COMMANDS = {
     "evaluate": "score a model against labelled items",
     "cache": "show or clear the results cache",
     "audit": "fairness audit of a screening: selection rate per group, four-fifths rule",
+    "explain": "how a screening matched one candidate's requirements, with the evidence",
     "report": "rebuild report.html from a finished run's output folder",
 }
 

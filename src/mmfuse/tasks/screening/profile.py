@@ -113,10 +113,15 @@ _FIELD_NOISE = re.compile(
 _DEGREE_WORDS = re.compile(
     r"\b(?:ph\.?\s?d|doctorate|master'?s?|bachelor'?s?|m\.?sc|b\.?sc|m\.?s|b\.?s|m\.?a|b\.?a"
     r"|m\.?eng|b\.?eng|m\.?tech|b\.?tech|mba|associate'?s?|diploma|hons?|honours|degree"
-    r"|of science|of arts|of engineering|in|a|an)\b\.?",
+    r"|of science|of arts|of engineering|of|in|a|an)\b\.?",
     re.I,
 )
 _RELATED = re.compile(r"related|similar|relevant|equivalent|quantitative|discipline", re.I)
+_BULLET_START = re.compile(r"^[•*·▪◦●\-\u2013\u2014]")
+_YEAR_RANGE = re.compile(
+    r"(?:19|20)\d{2}(?:\s*[-\u2013\u2014]\s*(?:(?:19|20)\d{2}|present))?", re.I
+)
+_INSTITUTION = re.compile(r"\b(?:university|college|school|institute|academy)\b", re.I)
 _ALTERNATIVES = re.compile(r"\s*(?:,|/|;|\bor\b|\band\b|&)\s*", re.I)
 
 
@@ -139,27 +144,51 @@ class Role:
 
 
 def roles(text: str, today: date) -> list[Role]:
-    """The dated positions of an experience section (see ``Role``)."""
-    lines = text.splitlines()
-    dated = [(i, m) for i, line in enumerate(lines) if (m := _RANGE.search(line))]
+    """The dated positions of an experience section (see ``Role``). The title is the rest of
+    the dates' line, or, when the dates stand alone ("June 2022 -" / "Present"), the line after
+    them when it reads as a title (short, not a bullet), else the line before."""
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    line_of = lambda offset: next(i for i in range(len(lines)) if starts[i + 1] > offset)  # noqa: E731
+    ranges = [m for m in _RANGE.finditer(text) if dated_ranges(m.group(0), today)]
     found = []
-    for number, (index, match) in enumerate(dated):
-        span = dated_ranges(match.group(0), today)
-        if not span:
-            continue
-        title = (lines[index][: match.start()] + lines[index][match.end() :]).strip(" ,|-\u2013")
-        if not re.search(r"[A-Za-z]{3}", title) and index > 0:
-            title = lines[index - 1].strip()  # the dates on a line of their own
-        stop = dated[number + 1][0] if number + 1 < len(dated) else len(lines)
-        body = "\n".join([title, *lines[index + 1 : stop]])
-        found.append(Role(*span[0], title, body, bool(TRAINING.search(title))))
+    for number, match in enumerate(ranges):
+        first, last = line_of(match.start()), line_of(max(match.end() - 1, match.start()))
+        rest = (text[starts[first] : match.start()] + text[match.end() : starts[last + 1]]).strip()
+        title_line, body_from = first, last + 1
+        if not re.search(r"[A-Za-z]{3}", rest):
+            after = lines[last + 1].strip() if last + 1 < len(lines) else ""
+            if after and len(after.split()) <= 12 and not _BULLET_START.match(after):
+                title_line, body_from = last + 1, last + 2
+            elif first > 0:
+                title_line = first - 1
+            rest = lines[title_line].strip()
+        stop = line_of(ranges[number + 1].start()) if number + 1 < len(ranges) else len(lines)
+        title = rest.strip(" ,|-\u2013")
+        body = "".join([title, "\n", *lines[body_from:stop]])
+        span = dated_ranges(match.group(0), today)[0]
+        found.append(Role(*span, title, body, bool(TRAINING.search(title))))
     return found
 
 
 def experience_field(requirement: str) -> str:
     """What an experience requirement's years are in: "3+ years of experience in data analysis"
     -> "data analysis" ("" when it names no field)."""
-    return " ".join(_FIELD_NOISE.sub(" ", requirement).split()).strip(" ,.;:")
+    field = re.sub(r"\b(?:or|and)?\s*(?:a\s+)?(?:similar|related|equivalent)\b.*$", "", requirement,
+                   flags=re.I)  # fmt: skip
+    return " ".join(_FIELD_NOISE.sub(" ", field).split()).strip(" ,.;:")
+
+
+# Role nouns that name the same work: their stems count as one ("Software Engineer" meets
+# "software development").
+SAME_ROLE_STEMS = {"engin": "devel", "progr": "devel", "coder": "devel"}
+
+
+def _stems(text: str) -> list[str]:
+    stems = [w[:5].lower() for w in re.findall(r"[A-Za-z][A-Za-z+#]*", text) if len(w) > 2]
+    return [SAME_ROLE_STEMS.get(s, s) for s in stems]
 
 
 def field_alternatives(field: str) -> list[list[str]]:
@@ -167,7 +196,7 @@ def field_alternatives(field: str) -> list[list[str]]:
     stems of its words, so that "analyst" and "analytics" meet "analysis"."""
     alternatives = []
     for part in _ALTERNATIVES.split(field):
-        stems = [w[:5].lower() for w in re.findall(r"[A-Za-z][A-Za-z+#.-]*", part) if len(w) > 2]
+        stems = _stems(part)
         if stems:
             alternatives.append(stems)
     return alternatives
@@ -175,7 +204,7 @@ def field_alternatives(field: str) -> list[list[str]]:
 
 def names_field(text: str, alternatives: list[list[str]]) -> bool:
     """Whether ``text`` holds every word of one of the field's alternatives (by stem)."""
-    stems = {w[:5].lower() for w in re.findall(r"[A-Za-z][A-Za-z+#.-]*", text)}
+    stems = set(_stems(text))
     return any(all(s in stems for s in alternative) for alternative in alternatives)
 
 
@@ -206,10 +235,13 @@ def degrees(text: str, sections: Sections) -> list[Degree]:
         level = degree_level(line)
         if level is None or TRAINING.search(line):
             continue
-        main = re.split(r",|\s[-\u2013|]\s|\(|\b(?:university|college|school|institute)\b",
-                        line, maxsplit=1, flags=re.I)[0]  # fmt: skip
-        main = re.sub(r"(?:19|20)\d{2}", " ", main)
-        field = " ".join(_DEGREE_WORDS.sub(" ", main).split()).strip(" ,.:;")
+        field = ""
+        for piece in re.split(r",|\s[-\u2013|]\s|\(", _YEAR_RANGE.sub(" ", line)):
+            if _INSTITUTION.search(piece):
+                break
+            field = " ".join(_DEGREE_WORDS.sub(" ", piece).split()).strip(" ,.:;\u2013-")
+            if field:
+                break
         found.append(Degree(level, field, line.strip()))
     return found
 

@@ -366,6 +366,12 @@ class ScreeningTask(Task):
         return write_outputs(rows, self.screener_requirements(), out_dir)
 
     @classmethod
+    def report_rows(cls, rows):
+        from mmfuse.tasks.screening.report import readable_rows
+
+        return readable_rows(rows)
+
+    @classmethod
     def report_sections(cls, rows, out_dir, files):
         from mmfuse.tasks.screening.report import report_sections
 
