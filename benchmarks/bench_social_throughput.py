@@ -31,7 +31,7 @@ from mmfuse import config
 from mmfuse.engines.local import run_local
 from mmfuse.engines.options import RunOptions
 from mmfuse.registry import default_model, resolve
-from mmfuse.tasks.social_media import TEXT_BATCH, SocialMediaTask, SocialOptions
+from mmfuse.tasks.social_media.task import TEXT_BATCH, SocialMediaTask, SocialOptions
 from mmfuse.types import Item
 
 TWEETS = "text/tweeteval/sentiment/val_text.txt"

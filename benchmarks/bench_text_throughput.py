@@ -29,11 +29,11 @@ import torch
 
 from mmfuse import config
 from mmfuse.encoders.base import create_encoder
-from mmfuse.encoders.features import lexical_features, vader_analyzer
 from mmfuse.encoders.text import TextEncoder
 from mmfuse.nlp import social
 from mmfuse.nlp.language import detect_language
 from mmfuse.registry import default_model, resolve
+from mmfuse.tasks.social_media.features import lexical_features, vader_analyzer
 
 TWEETS = "text/tweeteval/sentiment/val_text.txt"
 BASELINE_BATCH = 64  # sentence-transformers' default batch size

@@ -38,11 +38,11 @@ from train_base import DESCRIPTIONS, SENTIMENT_CLASSES, decode_texts
 
 from mmfuse import config
 from mmfuse.fusion.evaluate import score
-from mmfuse.fusion.featurize import Featurizer
-from mmfuse.fusion.fit import Checkpoint, fit_few_shot, zero_shot
 from mmfuse.fusion.inference import predict
 from mmfuse.io.writers import write_json
-from mmfuse.tasks.social_scoring import intended_emotions
+from mmfuse.tasks.social_media.featurize import Featurizer
+from mmfuse.tasks.social_media.fit import Checkpoint, fit_few_shot, zero_shot
+from mmfuse.tasks.social_media.scoring import intended_emotions
 
 log = logging.getLogger("eval_base")
 

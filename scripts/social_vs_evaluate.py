@@ -29,8 +29,8 @@ import numpy as np
 from mmfuse import config
 from mmfuse.cli import main as mmfuse
 from mmfuse.fusion.evaluate import score
-from mmfuse.tasks.social_scoring import NEGATIVE, NO_EMOTION
-from mmfuse.tasks.social_summary import SARCASM_THRESHOLD
+from mmfuse.tasks.social_media.scoring import NEGATIVE, NO_EMOTION
+from mmfuse.tasks.social_media.summary import SARCASM_THRESHOLD
 
 TASKS = ("sentiment", "emotion", "irony")
 METRIC = {"sentiment": "macro_recall", "emotion": "macro_f1", "irony": "f1_irony"}

@@ -39,14 +39,14 @@ import torch
 from base_data import classes_of, isarcasmeval, semeval_sentiment, tweeteval
 
 from mmfuse import config
-from mmfuse.fusion.bow import TfidfFeatures
-from mmfuse.fusion.featurize import Decoded, Featurizer, FeaturizerConfig
-from mmfuse.fusion.fit import Checkpoint, FitOptions, fit_many_shot
 from mmfuse.fusion.metrics import MISSING
-from mmfuse.fusion.stack import BOW_C, EMBEDDING_C, TUNED, fit_task
 from mmfuse.fusion.train import TrainOptions
-from mmfuse.fusion.tune import TuneOptions
 from mmfuse.io.writers import write_json
+from mmfuse.tasks.social_media.bow import TfidfFeatures
+from mmfuse.tasks.social_media.featurize import Decoded, Featurizer, FeaturizerConfig
+from mmfuse.tasks.social_media.fit import Checkpoint, FitOptions, fit_many_shot
+from mmfuse.tasks.social_media.stack import BOW_C, EMBEDDING_C, TUNED, fit_task
+from mmfuse.tasks.social_media.tune import TuneOptions
 from mmfuse.types import Item
 
 log = logging.getLogger("train_base")

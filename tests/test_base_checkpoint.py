@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from mmfuse.cli import main
-from mmfuse.fusion.fit import Checkpoint
 from mmfuse.fusion.inference import predict
 from mmfuse.fusion.model import CHECKPOINTS_DIR, create_model
+from mmfuse.tasks.social_media.fit import Checkpoint
 from mmfuse.types import Item
 
 FOLDER = CHECKPOINTS_DIR / "mmfuse-base"

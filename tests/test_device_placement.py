@@ -20,10 +20,10 @@ from helpers.tiny_text import save_tiny_sentence_transformer
 
 from mmfuse.cli import main
 from mmfuse.encoders.text import TextEncoder
-from mmfuse.fusion import tune
 from mmfuse.fusion.model import TaskConfig, create_model, load_model, save_model
-from mmfuse.fusion.stack import TextStacks
 from mmfuse.registry import resolve
+from mmfuse.tasks.social_media import tune
+from mmfuse.tasks.social_media.stack import TextStacks
 from mmfuse.tasks.wildlife.locate import Locator
 
 META = torch.device("meta")
@@ -107,7 +107,7 @@ def test_the_wildlife_scan_reads_pixels_on_the_scanners_device():
 
 
 def test_on_a_gpu_the_default_batch_fills_half_of_its_free_memory(monkeypatch):
-    from mmfuse.tasks.social_media import SocialMediaTask
+    from mmfuse.tasks.social_media.task import SocialMediaTask
     from mmfuse.tasks.transcribe import TranscribeTask
 
     free = {"bytes": 8 * 2**30}

@@ -54,7 +54,7 @@ MAIN += ["and the reporting service.", "Analyst, Initech, 2012 - 2015", "Wrote t
 
 
 def test_two_column_pdf_drawn_row_by_row_reads_column_by_column(tmp_path):
-    from mmfuse.nlp.sections import split_sections
+    from mmfuse.tasks.screening.sections import split_sections
 
     lines = [(60, 760, "Curriculum Vitae of a data engineer with ten years in retail")]
     for row, (side, main) in enumerate(zip(SIDEBAR, MAIN, strict=True)):

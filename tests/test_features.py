@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmfuse.encoders.features import (
+from mmfuse.tasks.social_media.features import (
     COUNT_REFERENCES,
     LEXICAL_FEATURE_NAMES,
     lexical_features,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmfuse.nlp import language, preprocess, social
+from mmfuse.nlp import language, social
+from mmfuse.tasks.screening import preprocess
 
 # --- preprocessing ------------------------------------------------------------------------
 

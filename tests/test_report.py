@@ -155,7 +155,7 @@ def test_report_of_a_folder_without_a_run_is_a_usage_error(tmp_path, capsys):
 
 
 def test_posts_to_read_show_each_listed_post_with_its_picture(tmp_path):
-    from mmfuse.tasks.social_report import posts_section
+    from mmfuse.tasks.social_media.report import posts_section
 
     photo = tmp_path / "sarcastic.jpg"
     Image.new("RGB", (320, 240), (200, 40, 40)).save(photo)

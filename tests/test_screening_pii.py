@@ -9,7 +9,7 @@ import pytest
 from helpers.tiny_text import save_tiny_sentence_transformer
 
 from mmfuse import cli
-from mmfuse.nlp.pii import Redactor
+from mmfuse.tasks.screening.pii import Redactor
 from mmfuse.types import Item
 
 PLANTED = {

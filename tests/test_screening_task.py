@@ -217,8 +217,8 @@ def test_a_cv_longer_than_spacy_reads_is_cut_with_a_note(
 ):
     # issue 25 #16: a CV over spaCy's max_length (1,000,000) failed with its "[E088]" message;
     # both limits are made small here, so the test stays fast
-    from mmfuse.nlp.preprocess import nlp
     from mmfuse.tasks.screening import task as screening_task
+    from mmfuse.tasks.screening.preprocess import nlp
 
     monkeypatch.setattr(nlp(), "max_length", 3000)
     monkeypatch.setattr(screening_task, "MAX_CV_CHARS", 2000, raising=False)

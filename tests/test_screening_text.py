@@ -7,12 +7,12 @@ from datetime import date
 import numpy as np
 import pytest
 
-from mmfuse.nlp.sections import split_sections
-from mmfuse.nlp.skills import find_skills
 from mmfuse.tasks.screening.matching import CvEvidence, match_requirement, sentence_spans
 from mmfuse.tasks.screening.profile import years_of_experience
 from mmfuse.tasks.screening.requirements import extract_requirements
 from mmfuse.tasks.screening.scoring import WEIGHTS, fit_parts, rank, weighted
+from mmfuse.tasks.screening.sections import split_sections
+from mmfuse.tasks.screening.skills import find_skills
 
 CV = """Jordan Example
 Backend Engineer

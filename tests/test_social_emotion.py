@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mmfuse.fusion.model import FusionConfig, FusionModel, TaskConfig
-from mmfuse.tasks.social_scoring import NO_EMOTION, PostScores, _fill_predictions
+from mmfuse.tasks.social_media.scoring import NO_EMOTION, PostScores, _fill_predictions
 
 
 def _model(*extra: TaskConfig) -> FusionModel:

@@ -12,9 +12,9 @@ import pytest
 
 from mmfuse.cli import main
 from mmfuse.encoders.base import create_encoder
-from mmfuse.fusion.fit import Checkpoint
 from mmfuse.fusion.media import Decoded, EncodedMedia
-from mmfuse.tasks.social_scoring import add_media_aliases, score_posts
+from mmfuse.tasks.social_media.fit import Checkpoint
+from mmfuse.tasks.social_media.scoring import add_media_aliases, score_posts
 from mmfuse.types import Segment, Transcript
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -228,7 +228,7 @@ def test_an_unknown_config_key_is_a_usage_error(tmp_path, capsys):
 
 
 def test_a_huge_single_line_post_is_cut_with_a_note(tmp_path):
-    from mmfuse.tasks.social_media import MAX_POST_CHARS
+    from mmfuse.tasks.social_media.task import MAX_POST_CHARS
 
     (tmp_path / "in").mkdir()
     sentence = "The delivery was late again and the box was crushed. "

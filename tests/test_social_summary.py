@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from mmfuse.tasks.social_summary import SUMMARY_COLUMNS, summarize, write_outputs
+from mmfuse.tasks.social_media.summary import SUMMARY_COLUMNS, summarize, write_outputs
 
 ROWS = [
     {"id": "1", "sentiment": "positive", "sentiment_score": 0.8, "sarcasm_prob": 0.1,

@@ -18,10 +18,10 @@ from helpers.tiny_text import save_tiny_sentence_transformer
 from mmfuse.cli import main
 from mmfuse.errors import InputError
 from mmfuse.fusion.evaluate import score, write_report
-from mmfuse.fusion.featurize import Decoded, Featurizer, FeaturizerConfig
-from mmfuse.fusion.fit import Checkpoint, holdout_mask
 from mmfuse.fusion.labels import LabelsError, read_labels
-from mmfuse.fusion.stack import TextStacks
+from mmfuse.tasks.social_media.featurize import Decoded, Featurizer, FeaturizerConfig
+from mmfuse.tasks.social_media.fit import Checkpoint, holdout_mask
+from mmfuse.tasks.social_media.stack import TextStacks
 from mmfuse.types import Item
 
 TINY_DIM = 32  # the d_model of the fusion-tiny config
@@ -244,7 +244,7 @@ def test_stacks_predict_out_of_fold_and_round_trip(tmp_path):
 
 def test_featurizer_cache_and_checkpoint_round_trip(tiny_model, tmp_path):
     from mmfuse.encoders.base import create_encoder
-    from mmfuse.fusion.fit import zero_shot
+    from mmfuse.tasks.social_media.fit import zero_shot
 
     encoder = create_encoder(tiny_model, "cpu")
     featurizer = Featurizer(
@@ -335,7 +335,7 @@ def test_a_model_below_zero_shot_and_too_few_shots_are_warned_about(
     tiny_model, corpus, tmp_path, caplog
 ):
     from mmfuse.commands import train as train_command
-    from mmfuse.fusion.fit import FitOptions
+    from mmfuse.tasks.social_media.fit import FitOptions
 
     featurizer = Featurizer(FeaturizerConfig(text_model=tiny_model), cache=False)
     decoded = [Decoded(post(np.random.default_rng(i), i % 2 == 1)) for i in range(20)]

@@ -1,4 +1,5 @@
-"""Fine-tuned top layers of the text encoder (``mmfuse.fusion.tune``) on a tiny random BERT.
+"""Fine-tuned top layers of the text encoder (``mmfuse.tasks.social_media.tune``) on a tiny random
+BERT.
 
 What a user relies on: ``mmfuse train --tune-layers`` learns labels the frozen encoder does not
 give, the shipped delta reloads to the same readings, and inference reads the same numbers
@@ -17,11 +18,11 @@ from helpers.tiny_text import save_tiny_sentence_transformer
 
 from mmfuse.cli import main
 from mmfuse.encoders.text import TextEncoder
-from mmfuse.fusion.fit import Checkpoint
 from mmfuse.fusion.inference import predict
-from mmfuse.fusion.stack import TUNED, TUNED_WEIGHTS_FILE
-from mmfuse.fusion.tune import TunedTop, TuneOptions, fit_tuned, predict_states
 from mmfuse.registry import resolve
+from mmfuse.tasks.social_media.fit import Checkpoint
+from mmfuse.tasks.social_media.stack import TUNED, TUNED_WEIGHTS_FILE
+from mmfuse.tasks.social_media.tune import TunedTop, TuneOptions, fit_tuned, predict_states
 
 DIM = 32
 POSITIVE = ["love", "great", "happy", "best"]
@@ -115,9 +116,9 @@ def test_tune_layers_need_many_shot_training_with_stacks(tiny, tmp_path):
 
 
 def test_blended_fusion_starts_from_the_tuned_reading_and_trains_on_unseen_tokens(tiny):
-    from mmfuse.fusion.featurize import Featurizer, FeaturizerConfig
-    from mmfuse.fusion.fit import FitOptions, fit_many_shot, holdout_mask
     from mmfuse.fusion.train import TrainOptions
+    from mmfuse.tasks.social_media.featurize import Featurizer, FeaturizerConfig
+    from mmfuse.tasks.social_media.fit import FitOptions, fit_many_shot, holdout_mask
     from mmfuse.types import Item
 
     texts, labels = posts(400, seed=5)

@@ -27,6 +27,10 @@ from pathlib import Path
 from mmfuse.errors import EXIT_OK, UsageError
 from mmfuse.io.writers import atomic_write, write_csv
 
+# The ids a blind screening gives candidates whose ids looked like names
+# (``tasks.screening.identity``; the commands import no task package but the audit's).
+BLIND_PREFIX = "cand-"
+
 
 def finite(text: str) -> float:
     """A finite float for argparse: ``nan`` and ``inf`` are refused (exit 2)."""
@@ -111,7 +115,6 @@ def select(scores: list[float], top: int | None, threshold: float | None) -> lis
 
 def run(args: argparse.Namespace) -> int:
     from mmfuse.tasks.screening.fairness import COLUMNS, audit
-    from mmfuse.tasks.screening.identity import PREFIX as BLIND_PREFIX
 
     if args.top is not None and args.top < 1:
         raise UsageError("--top must be at least 1")

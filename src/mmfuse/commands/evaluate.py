@@ -21,9 +21,9 @@ import numpy as np
 from mmfuse.commands.train import add_data_arguments, decode_all, label_arrays, labelled_items
 from mmfuse.errors import UsageError
 from mmfuse.fusion.evaluate import score, summary, write_report
-from mmfuse.fusion.fit import Checkpoint
 from mmfuse.fusion.inference import predict
 from mmfuse.io.writers import atomic_write, write_csv
+from mmfuse.tasks.social_media.fit import Checkpoint
 
 log = logging.getLogger(__name__)
 

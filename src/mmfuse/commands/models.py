@@ -13,7 +13,7 @@ from pathlib import Path
 from mmfuse.errors import EXIT_OK, EXIT_PARTIAL, ModelUnavailable
 from mmfuse.fusion.model import CHECKPOINTS_DIR
 from mmfuse.registry import list_models, weight_hashes
-from mmfuse.tasks.social_media import DEFAULT_MODEL as DEFAULT_FUSION_MODEL
+from mmfuse.tasks.social_media.task import DEFAULT_MODEL as DEFAULT_FUSION_MODEL
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -36,9 +36,16 @@ import numpy as np
 
 from mmfuse import registry
 from mmfuse.errors import UsageError
-from mmfuse.fusion.examples import example_items
-from mmfuse.fusion.featurize import Decoded, Featurizer, FeaturizerConfig
-from mmfuse.fusion.fit import (
+from mmfuse.fusion.inference import predict
+from mmfuse.fusion.labels import Labels, LabelsError, read_labels
+from mmfuse.fusion.metrics import task_metrics
+from mmfuse.fusion.model import save_model
+from mmfuse.io.discover import discover, read_manifest
+from mmfuse.io.writers import write_json
+from mmfuse.runner import MANIFEST, RESULTS_PARQUET
+from mmfuse.tasks.social_media.examples import example_items
+from mmfuse.tasks.social_media.featurize import Decoded, Featurizer, FeaturizerConfig
+from mmfuse.tasks.social_media.fit import (
     DEFAULT_BASE,
     FitOptions,
     fit_few_shot,
@@ -46,14 +53,7 @@ from mmfuse.fusion.fit import (
     holdout_mask,
     zero_shot,
 )
-from mmfuse.fusion.inference import predict
-from mmfuse.fusion.labels import Labels, LabelsError, read_labels
-from mmfuse.fusion.metrics import task_metrics
-from mmfuse.fusion.model import save_model
-from mmfuse.fusion.tune import TuneOptions
-from mmfuse.io.discover import discover, read_manifest
-from mmfuse.io.writers import write_json
-from mmfuse.runner import MANIFEST, RESULTS_PARQUET
+from mmfuse.tasks.social_media.tune import TuneOptions
 from mmfuse.types import Item
 
 log = logging.getLogger(__name__)

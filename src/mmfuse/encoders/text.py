@@ -82,7 +82,7 @@ class SentenceConfig:
 @dataclass(frozen=True)
 class Readout:
     """A second reading of the encoder's forward pass, from the hidden states after its first
-    ``layer`` layers (the fine-tuned top layers of ``mmfuse.fusion.tune``).
+    ``layer`` layers (the fine-tuned top layers of ``mmfuse.tasks.social_media.tune``).
 
     Attributes:
         layer: layers run before the readout (1 .. number of layers - 1).
@@ -332,7 +332,7 @@ class TextEncoder(Encoder):
     ) -> list[torch.Tensor]:
         """Hidden states after the first ``layer`` layers, special tokens included: one
         float16 [n_tokens_i, dim] tensor per text, of its first ``max_length`` tokens (what the
-        fine-tuned top layers of ``mmfuse.fusion.tune`` train on)."""
+        fine-tuned top layers of ``mmfuse.tasks.social_media.tune`` train on)."""
         ids = self._tokenize(texts)["input_ids"]
         sequences = [self._prefix + seq[: self._content_window] + self._suffix for seq in ids]
         out: list[torch.Tensor] = [torch.empty(0)] * len(texts)

@@ -11,7 +11,7 @@ API:
     - regression: float [n_items], NaN where unlabelled.
 
     Batched inference is ``mmfuse.fusion.inference``; the metrics, ``mmfuse.fusion.metrics``;
-    fitting a checkpoint from items (stacks, hold-out, few-shot), ``mmfuse.fusion.fit``.
+    fitting a checkpoint from items (stacks, hold-out, few-shot), ``mmfuse.tasks.social_media.fit``.
 """
 
 from __future__ import annotations

@@ -31,9 +31,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from mmfuse.nlp.skills import find_skills
 from mmfuse.tasks.screening.graph import Mention, load_graph
 from mmfuse.tasks.screening.requirements import Requirement
+from mmfuse.tasks.screening.skills import find_skills
 
 # MiniLM cosines (all-MiniLM-L6-v2): unrelated CV and job-ad sentences sit around 0.1-0.3,
 # paraphrases ("led a team of five engineers" / "team leadership") above 0.55.

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from mmfuse.nlp.sections import Sections
 from mmfuse.tasks.screening.requirements import degree_level
+from mmfuse.tasks.screening.sections import Sections
 
 MONTHS = {
     m: i + 1

@@ -1,7 +1,8 @@
 """Requirements out of a job description: one per requirement line, must-have or nice-to-have.
 
 The lines read are those under a requirements-like heading ("Requirements", "Qualifications",
-"Skills", "Nice to have", ...; see ``mmfuse.nlp.sections``), up to the next heading (one of
+"Skills", "Nice to have", ...; see ``mmfuse.tasks.screening.sections``), up to the next heading (one
+of
 those, or of what follows a list: "What we offer", "Benefits", "Contact", "How to apply", ...)
 or the first blank line after which no bullet follows: the paragraph after the last list (the
 hiring manager's name and e-mail) is no requirement. A description without a requirements
@@ -24,8 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mmfuse.nlp.sections import heading_kind
-from mmfuse.nlp.skills import find_skills
+from mmfuse.tasks.screening.sections import heading_kind
+from mmfuse.tasks.screening.skills import find_skills
 
 NICE_CUES = re.compile(
     r"\b(?:a plus|plus\b|preferred|nice[- ]to[- ]have|bonus|desirable|ideally|advantage"

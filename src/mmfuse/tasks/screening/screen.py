@@ -17,10 +17,6 @@ from datetime import date
 
 import numpy as np
 
-from mmfuse.nlp.pii import Redaction, Redactor, text_terms
-from mmfuse.nlp.preprocess import analyze
-from mmfuse.nlp.sections import split_sections
-from mmfuse.nlp.skills import all_terms, find_skills
 from mmfuse.tasks.screening.graph import load_graph
 from mmfuse.tasks.screening.matching import (
     MIN_EMBED_WORDS,
@@ -31,6 +27,8 @@ from mmfuse.tasks.screening.matching import (
     sentence_spans,
     sentence_terms,
 )
+from mmfuse.tasks.screening.pii import Redaction, Redactor, text_terms
+from mmfuse.tasks.screening.preprocess import analyze
 from mmfuse.tasks.screening.profile import (
     Degree,
     Role,
@@ -53,6 +51,8 @@ from mmfuse.tasks.screening.requirements import (
 )
 from mmfuse.tasks.screening.scoring import CV_PARTS, WEIGHTS, document_similarity, fit_parts
 from mmfuse.tasks.screening.scoring import weighted as weighted_score
+from mmfuse.tasks.screening.sections import split_sections
+from mmfuse.tasks.screening.skills import all_terms, find_skills
 from mmfuse.tasks.screening.tokens import (
     SECTION_TIMES,
     parts_token,

@@ -209,9 +209,17 @@ class ScreeningTask(Task):
     def settings(self) -> dict:
         from mmfuse.encoders.speech import WORD_OPTIONS
         from mmfuse.encoders.text import resolve_precision
-        from mmfuse.nlp import pii, skills
         from mmfuse.tasks.heads import digest
-        from mmfuse.tasks.screening import graph, matching, requirements, scoring, screen, tokens
+        from mmfuse.tasks.screening import (
+            graph,
+            matching,
+            pii,
+            requirements,
+            scoring,
+            screen,
+            skills,
+            tokens,
+        )
 
         rules = json.dumps(
             [

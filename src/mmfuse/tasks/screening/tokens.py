@@ -26,9 +26,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mmfuse.nlp.sections import SECTION_KINDS, Sections
 from mmfuse.tasks.screening.matching import Match
 from mmfuse.tasks.screening.scoring import WEIGHTS
+from mmfuse.tasks.screening.sections import SECTION_KINDS, Sections
 from mmfuse.types import ModalityTokens
 
 MODALITIES = ("parts", "sections", "requirements", "interview")

@@ -13,7 +13,8 @@ the top ``layers`` copies and one linear head per classification task on their m
 output. At inference the copies read the same forward pass the sentence embedding comes from
 (``mmfuse.encoders.text.Readout``): two more layers for a six-layer encoder.
 
-Its class probabilities become the ``tuned`` token of ``mmfuse.fusion.stack.TextStacks``, with
+Its class probabilities become the ``tuned`` token of
+``mmfuse.tasks.social_media.stack.TextStacks``, with
 out-of-fold predictions for the training items (``fit_out_of_fold``), as the linear stacks have:
 a model's reading of the items it was fitted on is overconfident, and the fusion model would
 learn to trust it more than it deserves on unseen posts. The checkpoint keeps the fine-tuned

@@ -25,7 +25,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from mmfuse.fusion.bow import BowConfig, TfidfFeatures
+from mmfuse.tasks.social_media.bow import BowConfig, TfidfFeatures
 
 MISSING = -1  # class index of an item not labelled for a task (as in mmfuse.fusion.metrics)
 MAX_ITER = 3000  # lbfgs iterations; the TweetEval tasks converge in a few hundred
@@ -186,7 +186,7 @@ class LinearStack:
 STACKS_FILE = "stacks.json"  # settings, task classes and the TF-IDF vocabularies
 STACK_WEIGHTS_FILE = "stacks.safetensors"  # IDF weights and coefficients
 BOW, EMBEDDING = "bow", "embedding"  # the tokens, and the modality names they feed
-TUNED = "tuned"  # the fine-tuned top layers' token (``mmfuse.fusion.tune``), when fitted
+TUNED = "tuned"  # the fine-tuned top layers' token (``tune`` in this package), when fitted
 TUNED_WEIGHTS_FILE = "tuned.safetensors"  # their layers and heads (float16)
 # Regularisation of the two stacks (logistic C): TF-IDF rows are sparse and need little, the
 # dense embedding + lexical rows more; set on held-out parts of the TweetEval train splits.
@@ -198,7 +198,7 @@ class TextStacks:
     """The stacked tokens of a text: ``bow`` (TF-IDF n-grams) and ``embedding`` (sentence
     embedding and lexical features), each from one linear model per task, and with ``tune``
     ``tuned``: the class probabilities of the encoder's fine-tuned top layers
-    (``mmfuse.fusion.tune``; classification tasks only).
+    (``mmfuse.tasks.social_media.tune``; classification tasks only).
 
     Args:
         bow_config: TF-IDF settings.
@@ -247,7 +247,7 @@ class TextStacks:
         if self.tuned is None and self._saved_tuned is not None:
             import torch
 
-            from mmfuse.fusion.tune import TunedTop
+            from mmfuse.tasks.social_media.tune import TunedTop
 
             document, tensors = self._saved_tuned
             model = TunedTop(encoder, document["classes"], document["layers"])
@@ -287,7 +287,7 @@ class TextStacks:
         bow = self.stacks[BOW].fit(self.tfidf.fit_transform(texts), targets, classes)
         out = {BOW: bow, EMBEDDING: self.stacks[EMBEDDING].fit(dense, targets, classes)}
         if self.tune is not None:
-            from mmfuse.fusion.tune import fit_out_of_fold, fit_tuned, predict_states
+            from mmfuse.tasks.social_media.tune import fit_out_of_fold, fit_tuned, predict_states
 
             labels = {t: c for t, c in classes.items() if c}
             rows = np.flatnonzero(np.any([np.asarray(targets[t]) != MISSING for t in labels], 0))

@@ -2,11 +2,12 @@
 
 A checkpoint is a folder holding the fusion model (``config.json`` + ``model.safetensors``,
 ``mmfuse.fusion.model``) and the featurizer that made its inputs (``featurizer.json`` + the
-bag-of-words files, ``mmfuse.fusion.featurize``); ``Checkpoint.load`` reads both, so a model
+bag-of-words files, ``mmfuse.tasks.social_media.featurize``); ``Checkpoint.load`` reads both, so a
+model
 is always fed the tokens it was trained on.
 
 - many-shot (``fit_many_shot``): a held-out part of each task's labelled items drives early
-  stopping; the stacked linear models (``mmfuse.fusion.stack``) are fitted on the rest
+  stopping; the stacked linear models (``mmfuse.tasks.social_media.stack``) are fitted on the rest
   (out-of-fold tokens for them) and the fusion model learns to combine their tokens.
 - few-shot (``fit_few_shot``): no gradient step; each class vector is the mean of k examples'
   pooled vectors blended with its description's embedding, the blend chosen by leave-one-out
@@ -25,7 +26,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmfuse.fusion.featurize import Decoded, Featurizer
 from mmfuse.fusion.fewshot import class_vectors_from_examples, class_vectors_from_text
 from mmfuse.fusion.metrics import MISSING
 from mmfuse.fusion.model import (
@@ -37,8 +37,9 @@ from mmfuse.fusion.model import (
     save_model,
 )
 from mmfuse.fusion.train import EpochRecord, TrainHistory, TrainOptions, train
-from mmfuse.fusion.tune import TuneOptions
 from mmfuse.registry import select_device
+from mmfuse.tasks.social_media.featurize import Decoded, Featurizer
+from mmfuse.tasks.social_media.tune import TuneOptions
 from mmfuse.types import ModalityTokens
 
 log = logging.getLogger(__name__)
@@ -210,7 +211,7 @@ class FitOptions:
         residual: classification tasks whose heads start from the mean of the stacked
             models' probabilities (``TaskConfig.prior``); needs ``stacks`` and linear heads.
         tune: fine-tune the text encoder's top layers as a third stack (``tuned``;
-            ``mmfuse.fusion.tune``); needs ``stacks``. None: frozen encoder.
+            ``mmfuse.tasks.social_media.tune``); needs ``stacks``. None: frozen encoder.
         prior_tokens: the stacked tokens whose mean probabilities the residual heads start
             from; empty for all of them.
         blend: train the fusion model on the held-out items only (blending), whose stacked

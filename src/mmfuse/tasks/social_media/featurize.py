@@ -1,7 +1,8 @@
 """Items into the fusion model's modality tokens: one recipe for training, evaluation and inference.
 
 A fitted featurizer is saved beside the fusion weights (``featurizer.json``, plus the stacked
-linear models of ``mmfuse.fusion.stack``), so whatever reads a checkpoint turns items into
+linear models of ``mmfuse.tasks.social_media.stack``), so whatever reads a checkpoint turns items
+into
 exactly the tokens the model was trained on. Two steps, as in the engine's ``Task`` interface:
 
 - ``decode(item) -> Decoded``: file IO only (``mmfuse.fusion.media.decode_media``: text files
@@ -18,11 +19,11 @@ Modalities (name: tokens per item x size), each present when configured or fitte
 - ``text``: 1 x 384, the MiniLM sentence embedding of the normalised text
   (``mmfuse.nlp.social.normalize``: emojis and hashtags glossed in words, @user, http),
   times sqrt(384) (see ``unit_variance``).
-- ``lexical``: 1 x K, ``mmfuse.encoders.features.lexical_features`` of the raw text (VADER
+- ``lexical``: 1 x K, ``mmfuse.tasks.social_media.features.lexical_features`` of the raw text (VADER
   scores, emoji sentiment, social signals).
 - ``bow`` and ``embedding``: 1 x (outputs of all tasks), the predictions of per-task linear
   models on TF-IDF n-grams and on the sentence embedding with the lexical features
-  (``mmfuse.fusion.stack``), present once fitted on labelled texts.
+  (``mmfuse.tasks.social_media.stack``), present once fitted on labelled texts.
 - ``speech``, ``image``, ``video`` (when ``speech_model`` / ``image_model`` are set): one
   384-d token per transcript segment (its sentence embedding, at its start time), per image
   and per sampled video frame (the image encoder's ConSE projection into the text space, at
@@ -47,7 +48,7 @@ from mmfuse import config, registry
 from mmfuse.cache import Cache, make_key
 from mmfuse.errors import InputError, ModelUnavailable
 from mmfuse.fusion.media import Decoded, EncodedMedia, MediaEncoders, decode_media
-from mmfuse.fusion.stack import STACKS_FILE, TextStacks
+from mmfuse.tasks.social_media.stack import STACKS_FILE, TextStacks
 from mmfuse.types import Item, ModalityTokens
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,7 @@ class Featurizer:
     @property
     def lexical_dim(self) -> int:
         """Number of lexical features."""
-        from mmfuse.encoders.features import LEXICAL_FEATURE_NAMES
+        from mmfuse.tasks.social_media.features import LEXICAL_FEATURE_NAMES
 
         return len(LEXICAL_FEATURE_NAMES)
 
@@ -315,7 +316,7 @@ class Featurizer:
 
     def lexical(self, texts: Sequence[str]) -> np.ndarray:
         """float32 [N, K] lexical features of raw texts (cached)."""
-        from mmfuse.encoders.features import LEXICAL_FEATURE_NAMES, lexical_features
+        from mmfuse.tasks.social_media.features import LEXICAL_FEATURE_NAMES, lexical_features
 
         return self._cached(
             "lexical",
@@ -439,7 +440,7 @@ class Featurizer:
             targets: task -> class indices (-1 where unlabelled) or values (NaN where
                 unlabelled).
             classes: task -> class names (``[]`` for a regression task).
-            tune: ``mmfuse.fusion.tune.TuneOptions`` to fine-tune the text encoder's top
+            tune: ``mmfuse.tasks.social_media.tune.TuneOptions`` to fine-tune the text encoder's top
                 layers as a third stack (``tuned``); None for the linear stacks only.
             out_of_fold: False skips the fine-tuned layers' out-of-fold runs (their token
                 is then the full model's, for callers that do not train on it).

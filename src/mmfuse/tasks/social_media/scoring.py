@@ -16,7 +16,7 @@ import numpy as np
 
 from mmfuse.encoders.conse import normalise
 from mmfuse.fusion.inference import infer
-from mmfuse.tasks.social_summary import SARCASM_THRESHOLD
+from mmfuse.tasks.social_media.summary import SARCASM_THRESHOLD
 
 # The sentiment score in [-1, 1] is p(positive) - p(negative) of the sentiment as meant, so
 # it agrees with ``sentiment`` (a sarcastic complaint scores below 0). A model's valence

@@ -28,8 +28,6 @@ import numpy as np
 from mmfuse import __version__, registry
 from mmfuse.encoders.conse import normalise
 from mmfuse.errors import UsageError
-from mmfuse.fusion.examples import examples_task
-from mmfuse.fusion.featurize import TEXT
 from mmfuse.fusion.media import Decoded, EncodedMedia, decode_media
 from mmfuse.fusion.model import CONFIG_FILE, checkpoint_folder, read_config
 from mmfuse.tasks.base import Task
@@ -37,14 +35,16 @@ from mmfuse.tasks.cells import meta_columns, passed_through, rounded, visual_con
 from mmfuse.tasks.media import MediaOptions
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
-from mmfuse.tasks.social_scoring import (
+from mmfuse.tasks.social_media.examples import examples_task
+from mmfuse.tasks.social_media.featurize import TEXT
+from mmfuse.tasks.social_media.scoring import (
     OUTPUT_NAMES,
     SOURCES,
     VALENCE,
     add_media_aliases,
     score_posts,
 )
-from mmfuse.tasks.social_summary import write_outputs
+from mmfuse.tasks.social_media.summary import write_outputs
 from mmfuse.types import Item
 
 DEFAULT_MODEL = "mmfuse-base"
@@ -227,8 +227,8 @@ class SocialMediaTask(Task):
     def setup(self) -> None:
         if self.checkpoint is not None:  # set up already (engines call this once per worker)
             return
-        from mmfuse.fusion.examples import adapt_to_examples
-        from mmfuse.fusion.fit import Checkpoint
+        from mmfuse.tasks.social_media.examples import adapt_to_examples
+        from mmfuse.tasks.social_media.fit import Checkpoint
 
         # no feature cache: the results cache already keeps every analysed post
         checkpoint = Checkpoint.load(self.folder, cache=False, device=self.device)
@@ -309,6 +309,6 @@ class SocialMediaTask(Task):
 
     @classmethod
     def report_sections(cls, rows, out_dir, files):
-        from mmfuse.tasks.social_report import report_sections
+        from mmfuse.tasks.social_media.report import report_sections
 
         return report_sections(rows, out_dir, files)

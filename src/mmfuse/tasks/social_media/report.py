@@ -20,8 +20,8 @@ from mmfuse.report.charts import SENTIMENT_COLOURS, charts, line_chart, stacked_
 from mmfuse.report.page import Html, Section, numbers, tag
 from mmfuse.report.table import table
 from mmfuse.report.thumbnails import img, thumbnail
-from mmfuse.tasks.social_scoring import SOURCES
-from mmfuse.tasks.social_summary import (
+from mmfuse.tasks.social_media.scoring import SOURCES
+from mmfuse.tasks.social_media.summary import (
     GROUP_COLUMNS,
     SARCASM_THRESHOLD,
     SENTIMENTS,

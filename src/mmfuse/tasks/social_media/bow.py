@@ -2,7 +2,8 @@
 
 Sentence embeddings blur the exact words, hashtags and emoji names that carry emotion and
 irony; TF-IDF n-grams keep them (the TweetEval SVM baseline reads such features). They feed
-the ``bow`` stack of ``mmfuse.fusion.stack``. The fitted vocabularies and IDF weights are saved
+the ``bow`` stack of ``mmfuse.tasks.social_media.stack``. The fitted vocabularies and IDF weights
+are saved
 without pickle (JSON and safetensors) and reloaded into scikit-learn vectorisers.
 """
 

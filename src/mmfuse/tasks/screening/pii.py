@@ -29,8 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from mmfuse.nlp.sections import header_end
 from mmfuse.registry import resolve
+from mmfuse.tasks.screening.sections import header_end
 
 SPACY_MODEL_ID = "spacy:en_core_web_sm"
 PRESIDIO_LOGGER = "presidio-analyzer"
@@ -171,7 +171,7 @@ def analyzer():
         SpacyRecognizer,
     )
 
-    from mmfuse.nlp.preprocess import nlp
+    from mmfuse.tasks.screening.preprocess import nlp
 
     model = resolve(SPACY_MODEL_ID).source
     ignored = [label for label in nlp().get_pipe("ner").labels if label not in SPACY_LABELS]
@@ -310,7 +310,7 @@ class Redactor:
 
 def text_terms(text: str) -> Redaction:
     """``text`` unredacted with its terms (``--keep-pii``): the same spaCy pass, no recognisers."""
-    from mmfuse.nlp.preprocess import nlp
+    from mmfuse.tasks.screening.preprocess import nlp
 
     doc = nlp()(text)
     terms = tuple(
