@@ -34,6 +34,7 @@ from mmfuse.tasks.screening.scoring import (
     REQUIREMENT_PARTS,
     WEIGHTS,
     rank,
+    requirement_share,
 )
 
 NOTE = (
@@ -97,7 +98,7 @@ def contributions(row: dict) -> dict[str, float]:
     requirements = len(_matches(row, "matched_requirements")) + len(
         _matches(row, "missing_requirements")
     )
-    share = min(1.0, requirements / FULL_AD_REQUIREMENTS)
+    share = requirement_share(requirements)
     weights = {p: w * (share if p in REQUIREMENT_PARTS else 1.0) for p, w in WEIGHTS.items()}
     present = {p: _number(row.get(p)) for p in WEIGHTS}
     present = {p: v for p, v in present.items() if v is not None}
@@ -187,8 +188,9 @@ def ranking_section(ranked: list[dict]) -> Section:
         f"Each bar is the fit score (0-100): the weighted mean of its parts ({weights}; a part "
         "a candidate lacks, such as an interview, is left out and the others reweighted; the "
         f"requirement parts weigh less when the job lists fewer than {FULL_AD_REQUIREMENTS} "
-        "requirements). The table gives each part's points; 'unclear' counts the requirements "
-        "a person should check." + (LEARNED_NOTE if learned else ""),
+        "requirements, nothing for a one-line ad). The table gives each part's points; "
+        "'unclear' counts the requirements a person should check."
+        + (LEARNED_NOTE if learned else ""),
         id="screening-ranking",
     )
 

@@ -11,12 +11,14 @@
 | ``answer_relevance`` | interview answers' relevance to questions and requirements | 0.15 |
 
 The requirement parts (the first three) speak for the ad only as far as it lists requirements:
-with fewer than ``FULL_AD_REQUIREMENTS`` their weights shrink in proportion, so a one-line ad
-("Java developer") is ranked on what it does say, the CV's similarity to it, rather than on
-one or two requirement scores. A part that does not apply (no nice-to-haves listed, no years
-asked for, no interview) is left
-out and the others' weights are renormalised, so a candidate without an interview is neither
-helped nor hurt by it. ``cv_match_score`` is the same sum over the CV parts only (all but
+their weights are multiplied by ``requirement_share`` (0 for an ad of one requirement line, 1
+from ``FULL_AD_REQUIREMENTS``), so a one-line ad ("We are hiring a Java developer.") ranks by
+what it does say, the CV's similarity to it, rather than by one requirement's score; for such
+a short ad ``cv_job_similarity`` is the cosine of the whole CV's embedding (its opening: the
+title, summary and latest role) with the ad's (see ``screen``). A part that does not apply
+(no nice-to-haves listed, no years asked for, no interview) is left out and the others'
+weights are renormalised, so a candidate without an interview is neither helped nor hurt by
+it. ``cv_match_score`` is the same sum over the CV parts only (all but
 ``answer_relevance``). Knock-outs (``--must-have-all``) never change the score: they set
 ``knocked_out`` and a note, and the ranking puts knocked-out candidates after the others.
 """
@@ -62,13 +64,21 @@ def experience_fit(matches: Sequence[Match]) -> float | None:
     return float(np.mean(scores)) if scores else None
 
 
+def requirement_share(requirements: int | None) -> float:
+    """How much the requirement parts weigh for an ad of ``requirements`` requirements: 0 for
+    one (the line is the ad itself), rising linearly to 1 at ``FULL_AD_REQUIREMENTS``."""
+    if requirements is None:
+        return 1.0
+    return float(np.clip((requirements - 1) / (FULL_AD_REQUIREMENTS - 1), 0.0, 1.0))
+
+
 def weighted(
     parts: dict[str, float | None], names: Sequence[str], requirements: int | None = None
 ) -> float | None:
     """100 x the weighted mean of the parts in ``names`` that are not None; with the number
-    of the ad's ``requirements``, the requirement parts' weights shrink below
-    ``FULL_AD_REQUIREMENTS``."""
-    share = 1.0 if requirements is None else min(1.0, requirements / FULL_AD_REQUIREMENTS)
+    of the ad's ``requirements``, the requirement parts' weights are multiplied by
+    ``requirement_share``."""
+    share = requirement_share(requirements)
     present = [
         (WEIGHTS[n] * (share if n in REQUIREMENT_PARTS else 1.0), parts[n])
         for n in names

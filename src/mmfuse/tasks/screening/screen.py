@@ -49,7 +49,13 @@ from mmfuse.tasks.screening.requirements import (
     Requirement,
     extract_requirements,
 )
-from mmfuse.tasks.screening.scoring import CV_PARTS, WEIGHTS, document_similarity, fit_parts
+from mmfuse.tasks.screening.scoring import (
+    CV_PARTS,
+    FULL_AD_REQUIREMENTS,
+    WEIGHTS,
+    document_similarity,
+    fit_parts,
+)
 from mmfuse.tasks.screening.scoring import weighted as weighted_score
 from mmfuse.tasks.screening.sections import split_sections
 from mmfuse.tasks.screening.skills import all_terms, find_skills
@@ -210,6 +216,11 @@ class Screener:
             self.encoder.encode(short, batch_size=TEXT_BATCH) if short and self.job.fields
             else np.zeros((len(short), dim), np.float32)
         )  # fmt: skip
+        whole = (
+            None  # a short ad: the whole CVs' embeddings (their openings), as the ad says little
+        )
+        if len(self.job.requirements) < FULL_AD_REQUIREMENTS:
+            whole = self.encoder.encode([r.text for r in redactions], batch_size=TEXT_BATCH)
         results, start, at = [], 0, 0
         for redaction, group, sections, cv_roles, cv_degrees in zip(
             redactions, spans, sections_of, roles_of, degrees_of, strict=True
@@ -251,6 +262,8 @@ class Screener:
                     self.job.requirements, self.job.lemmas, self.job.vectors, strict=True
                 )
             )
+            if whole is not None:
+                document = whole[len(results)]
             similarity = document_similarity(float(document @ self.job.vector))
             section_vectors, section_kinds = section_tokens(sections, cv.sentences, mine)
             tokens = {

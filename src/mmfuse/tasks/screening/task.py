@@ -239,6 +239,7 @@ class ScreeningTask(Task):
                 screen.ROLE_COSINE,
                 screen.ADJACENT_FIELD_COSINE,
                 scoring.FULL_AD_REQUIREMENTS,
+                "short ad: requirement share from 0, whole-CV similarity",
             ],
             sort_keys=True,
             default=str,
