@@ -179,6 +179,7 @@ class Screener:
             fields[text] = Field(tuple(names), stems, skills, vectors[start:end], related)
             start = end
         n = len(texts)
+        self._experience_texts = {r.text for r in requirements if r.kind == "experience"}
         self.job = Job(job_text, requirements, lemmas, vectors[:n], vectors[n], fields)
 
     def redact(self, text: str) -> Redaction:
@@ -190,6 +191,34 @@ class Screener:
         if self.keep_pii:
             return text
         return self.speech_redactor.redact(text).text
+
+    def _short_vectors(
+        self, roles_of: Sequence[Sequence[Role]], degrees_of: Sequence[Sequence[Degree]]
+    ) -> dict[str, np.ndarray]:
+        """Unit embeddings of the role titles and degree fields that only their meaning can
+        place in an asked field (those whose words or skills do are not embedded)."""
+        pending: set[str] = set()
+        for text, asked in self.job.fields.items():
+            if not asked.names:
+                continue
+            if text in self._experience_texts:
+                pending.update(
+                    role.title
+                    for cv_roles in roles_of
+                    for role in cv_roles
+                    if not role.training and not _named_in_field(role.text, asked)
+                )
+            else:
+                pending.update(
+                    degree.field or degree.line
+                    for cv_degrees in degrees_of
+                    for degree in cv_degrees
+                    if not names_field(degree.field, asked.stems)
+                )
+        texts = sorted(pending)
+        if not texts:
+            return {}
+        return dict(zip(texts, self.encoder.encode(texts, batch_size=TEXT_BATCH), strict=True))
 
     def screen(self, texts: Sequence[str]) -> list[CvResult]:
         """Redacts, then matches and scores each CV text of a batch."""
@@ -207,29 +236,17 @@ class Screener:
             for r, sections in zip(redactions, sections_of, strict=True)
         ]
         degrees_of = [degrees(r.text, s) for r, s in zip(redactions, sections_of, strict=True)]
-        short = [  # per CV: its role titles, then its degrees' fields
-            text
-            for cv_roles, cv_degrees in zip(roles_of, degrees_of, strict=True)
-            for text in [*(r.title for r in cv_roles), *(d.field or d.line for d in cv_degrees)]
-        ]
-        short_vectors = (
-            self.encoder.encode(short, batch_size=TEXT_BATCH) if short and self.job.fields
-            else np.zeros((len(short), dim), np.float32)
-        )  # fmt: skip
+        meaning = self._short_vectors(roles_of, degrees_of)
         whole = (
             None  # a short ad: the whole CVs' embeddings (their openings), as the ad says little
         )
         if len(self.job.requirements) < FULL_AD_REQUIREMENTS:
             whole = self.encoder.encode([r.text for r in redactions], batch_size=TEXT_BATCH)
-        results, start, at = [], 0, 0
+        results, start = [], 0
         for redaction, group, sections, cv_roles, cv_degrees in zip(
             redactions, spans, sections_of, roles_of, degrees_of, strict=True
         ):
             end = start + len(group)
-            title_vectors = short_vectors[at : at + len(cv_roles)]
-            at += len(cv_roles)
-            degree_vectors = short_vectors[at : at + len(cv_degrees)]
-            at += len(cv_degrees)
             mine = vectors[start:end]
             named = [set(find_skills(sentence)) for _, _, sentence in group]
             mean = mine.sum(axis=0)
@@ -249,11 +266,11 @@ class Screener:
                     continue
                 if requirement.kind == "experience":
                     cv.years_for[requirement.text] = relevant_years(
-                        asked, cv_roles, title_vectors, redaction.text
+                        asked, cv_roles, meaning, redaction.text
                     )
                 else:
                     cv.degree_for[requirement.text] = degree_fit(
-                        requirement, asked, cv_degrees, degree_vectors
+                        requirement, asked, cv_degrees, meaning
                     )
             start = end
             matches = tuple(
@@ -301,32 +318,39 @@ def _experience_text(text: str, sections) -> str:
     return text.replace(education, "") if education else text
 
 
-def _in_field(text: str, asked: Field, vector: np.ndarray | None = None) -> bool:
-    """Whether a role (its title and duties) or a sentence is in the asked field: it names
-    the field's words, a skill of the field or one implying it, or its title means it."""
-    if not asked.names:
-        return True
-    if names_field(text.split("\n")[0], asked.stems):
+def _named_in_field(text: str, asked: Field) -> bool:
+    """Whether a role (its title and duties) or a sentence names the asked field: its title
+    holds the field's words, or it names a skill of the field or one implying it."""
+    if not asked.names or names_field(text.split("\n")[0], asked.stems):
         return True
     graph = load_graph()
     for mention in graph.mentions(text):
         if mention.skill in asked.skills or asked.skills & graph.broader(mention.skill).keys():
             return True
-    return vector is not None and bool((asked.vectors @ vector).max() >= ROLE_COSINE)
+    return False
+
+
+def _means(asked: Field, vector: np.ndarray | None, cosine: float) -> bool:
+    """Whether a title's embedding is that close to one of the field's names."""
+    return vector is not None and bool((asked.vectors @ vector).max() >= cosine)
 
 
 def relevant_years(
-    asked: Field, cv_roles: Sequence[Role], title_vectors: np.ndarray, text: str
+    asked: Field, cv_roles: Sequence[Role], meaning: dict[str, np.ndarray], text: str
 ) -> tuple[float, str]:
-    """Years of the roles in the asked field (overlaps merged; training is not experience),
-    or the years a sentence in the field states, the larger; and the roles counted."""
+    """Years of the roles in the asked field (by words, skills, or a title of its meaning;
+    overlaps merged; training is not experience), or the years a sentence in the field
+    states, the larger; and the roles counted."""
     relevant = [
         role
-        for role, vector in zip(cv_roles, title_vectors, strict=True)
-        if not role.training and _in_field(role.text, asked, vector)
+        for role in cv_roles
+        if not role.training
+        and (
+            _named_in_field(role.text, asked) or _means(asked, meaning.get(role.title), ROLE_COSINE)
+        )
     ]
     dated = merged_years([(r.start, r.end) for r in relevant])
-    stated = [(y, s) for y, s in stated_years(text) if _in_field(s, asked)]
+    stated = [(y, s) for y, s in stated_years(text) if _named_in_field(s, asked)]
     best_stated = max(stated, default=(0.0, ""))
     if best_stated[0] > dated:
         return round(best_stated[0], 1), best_stated[1]
@@ -335,20 +359,24 @@ def relevant_years(
 
 
 def degree_fit(
-    requirement: Requirement, asked: Field, cv_degrees: Sequence[Degree], vectors: np.ndarray
+    requirement: Requirement,
+    asked: Field,
+    cv_degrees: Sequence[Degree],
+    meaning: dict[str, np.ndarray],
 ) -> tuple[float, str, str]:
     """(score, how, evidence) of the CV's degree that best meets a degree requirement: its
     level (1 at or above the level asked, 0.5 one below) times its field (1 in a field asked
     for or, when a related field is, an adjacent one; 0.5 in an adjacent field otherwise)."""
     best = (0.0, "", "")
     asked_level = requirement.degree or 1
-    for degree, vector in zip(cv_degrees, vectors, strict=True):
+    for degree in cv_degrees:
         level = (
             1.0 if degree.level >= asked_level else 0.5 if degree.level == asked_level - 1 else 0
         )
         how = "degree"
         if asked.names and not names_field(degree.field, asked.stems):
-            adjacent = bool((asked.vectors @ vector).max() >= ADJACENT_FIELD_COSINE)
+            vector = meaning.get(degree.field or degree.line)
+            adjacent = _means(asked, vector, ADJACENT_FIELD_COSINE)
             field_score = (1.0 if asked.related else 0.5) if adjacent else 0.0
             how = "adjacent field" if adjacent else "other field"
         else:
