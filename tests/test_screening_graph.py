@@ -93,3 +93,14 @@ def test_the_field_of_an_experience_or_degree_requirement():
         ["Computer Science"],
         True,
     )
+
+
+def test_the_results_cache_key_follows_the_skills_graph(monkeypatch):
+    from mmfuse.tasks.options import resolve
+    from mmfuse.tasks.screening import ScreeningOptions, ScreeningTask, graph
+
+    options = resolve(ScreeningOptions, {"job_text": "Requirements\n- Strong SQL skills\n"}, {})
+    task = ScreeningTask(options)
+    before = task.settings()["rules_sha256"]
+    monkeypatch.setattr(graph, "graph_digest", lambda: "another graph")
+    assert task.settings()["rules_sha256"] != before
