@@ -14,11 +14,11 @@ The requirement parts (the first three) speak for the ad only as far as it lists
 their weights are multiplied by ``requirement_share`` (0 for an ad of one requirement line, 1
 from ``FULL_AD_REQUIREMENTS``), so a one-line ad ("We are hiring a Java developer.") ranks by
 what it does say, the CV's similarity to it, rather than by one requirement's score; for such
-a short ad ``cv_job_similarity`` is the cosine of the whole CV's embedding (its opening: the
-title, summary and latest role) with the ad's (see ``screen``). A part that does not apply
-(no nice-to-haves listed, no years asked for, no interview) is left out and the others'
-weights are renormalised, so a candidate without an interview is neither helped nor hurt by
-it. ``cv_match_score`` is the same sum over the CV parts only (all but
+a short ad ``cv_job_similarity`` is the cosine of the whole CV's embedding (its text in
+windows of the encoder's length, averaged) with the ad's (see ``screen``). A part that does
+not apply (no nice-to-haves listed, no years asked for, no interview) is left out and the
+others' weights are renormalised, so a candidate without an interview is neither helped nor
+hurt by it. ``cv_match_score`` is the same sum over the CV parts only (all but
 ``answer_relevance``). Knock-outs (``--must-have-all``) never change the score: they set
 ``knocked_out`` and a note, and the ranking puts knocked-out candidates after the others.
 """

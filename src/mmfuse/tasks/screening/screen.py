@@ -192,11 +192,11 @@ class Screener:
             return text
         return self.speech_redactor.redact(text).text
 
-    def _short_vectors(
+    def _undecided(
         self, roles_of: Sequence[Sequence[Role]], degrees_of: Sequence[Sequence[Degree]]
-    ) -> dict[str, np.ndarray]:
-        """Unit embeddings of the role titles and degree fields that only their meaning can
-        place in an asked field (those whose words or skills do are not embedded)."""
+    ) -> list[str]:
+        """The role titles and degree fields that only their meaning can place in an asked
+        field (those whose words or skills do are not embedded)."""
         pending: set[str] = set()
         for text, asked in self.job.fields.items():
             if not asked.names:
@@ -215,31 +215,30 @@ class Screener:
                     for degree in cv_degrees
                     if not names_field(degree.field, asked.stems)
                 )
-        texts = sorted(pending)
-        if not texts:
-            return {}
-        return dict(zip(texts, self.encoder.encode(texts, batch_size=TEXT_BATCH), strict=True))
+        return sorted(pending)
 
     def screen(self, texts: Sequence[str]) -> list[CvResult]:
         """Redacts, then matches and scores each CV text of a batch."""
         redactions = [self.redact(t) for t in texts]
         spans = [sentence_spans(r.text) for r in redactions]
-        flat = [sentence for group in spans for _, _, sentence in group]
-        dim = self.job.vector.shape[0]
-        vectors = np.zeros((len(flat), dim), np.float32)
-        wordy = [i for i, s in enumerate(flat) if len(s.split()) >= MIN_EMBED_WORDS]
-        if wordy:
-            vectors[wordy] = self.encoder.encode([flat[i] for i in wordy], batch_size=TEXT_BATCH)
         sections_of = [split_sections(r.text) for r in redactions]
         roles_of = [
             roles(_experience_text(r.text, sections), self.as_of)
             for r, sections in zip(redactions, sections_of, strict=True)
         ]
         degrees_of = [degrees(r.text, s) for r, s in zip(redactions, sections_of, strict=True)]
-        meaning = self._short_vectors(roles_of, degrees_of)
-        whole = (
-            None  # a short ad: the whole CVs' embeddings (their openings), as the ad says little
-        )
+        short = self._undecided(roles_of, degrees_of)  # titles and fields: by meaning
+        flat = [sentence for group in spans for _, _, sentence in group]
+        dim = self.job.vector.shape[0]
+        vectors = np.zeros((len(flat), dim), np.float32)
+        wordy = [i for i, s in enumerate(flat) if len(s.split()) >= MIN_EMBED_WORDS]
+        meaning: dict[str, np.ndarray] = {}
+        if wordy or short:  # one encoder call for the batch's sentences, titles and fields
+            texts_to_embed = [*(flat[i] for i in wordy), *short]
+            encoded = self.encoder.encode(texts_to_embed, batch_size=TEXT_BATCH)
+            vectors[wordy] = encoded[: len(wordy)]
+            meaning = dict(zip(short, encoded[len(wordy) :], strict=True))
+        whole = None  # a short ad says little: the whole CVs' embeddings are compared with it
         if len(self.job.requirements) < FULL_AD_REQUIREMENTS:
             whole = self.encoder.encode([r.text for r in redactions], batch_size=TEXT_BATCH)
         results, start = [], 0
