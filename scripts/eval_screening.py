@@ -94,7 +94,7 @@ def main() -> int:
     encoder = TextEncoder(resolve(default_model("text")), "cpu", "float32")
     all_names, all_texts, relevant = [], [], {}
     right = total = 0
-    for case in sorted(CASES.iterdir()):
+    for case in sorted(p for p in CASES.iterdir() if p.is_dir()):
         expected = json.loads((case / "expected.json").read_text(encoding="utf-8"))
         names = expected["order"]
         texts = [(case / f"{n}.txt").read_text(encoding="utf-8") for n in names]

@@ -46,7 +46,9 @@ def _screen(encoder, case: str):
 
 @pytest.fixture(scope="module")
 def screened(encoder):
-    return {case.name: _screen(encoder, case.name) for case in sorted(CASES.iterdir())}
+    return {
+        case.name: _screen(encoder, case.name) for case in sorted(CASES.iterdir()) if case.is_dir()
+    }
 
 
 def _match(result, key: str):
@@ -78,7 +80,7 @@ def test_a_teacher_with_a_bootcamp_has_no_analyst_years_nor_the_degree_asked_for
     assert not _match(james, "Python").met
 
 
-@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir()))
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
 def test_the_ranking_keeps_the_person_s_top_and_bottom(screened, case):
     expected, _, scores = screened[case]
     ranked = sorted(scores, key=scores.get, reverse=True)
