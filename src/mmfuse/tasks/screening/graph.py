@@ -29,7 +29,8 @@ MAX_NAME_WORDS = 6
 ORDINARY_WORDS = frozenset(
     {"go", "rust", "swift", "less", "node", "rest", "lambda", "react", "spring", "express",
      "excel", "sketch", "torch", "helm", "access", "cloud", "looker", "mocha", "sage", "ruby",
-     "illustrator", "api", "bi", "py", "ml", "ecs", "ci", "cd", "ts", "js", "drf", "elt"}
+     "illustrator", "api", "bi", "py", "ml", "ecs", "ci", "cd", "ts", "js", "drf", "elt",
+     "leadership", "backend"}
 )  # fmt: skip
 # The same tokenizer as the graph's builder: a name's key is its lowercase tokens.
 _TOKEN = re.compile(r"\.?[A-Za-z0-9][A-Za-z0-9+#]*(?:[./&'-][A-Za-z0-9+#]+)*[+#]*")

@@ -290,9 +290,10 @@ def match_requirement(
             return Match(requirement, score, True, evidence, found, "met", how, via, terms)
         if score > 0:  # some of the skills asked for each
             return Match(requirement, score, False, evidence, found, "unclear", how, via, terms)
-        # named skills not found: the requirement's own words in a sentence meet it,
-        # similarity alone never does
-        if text_score >= MET_SCORE and text_how == "words":
+        # named skills not found: the requirement's own words in a sentence meet a name of
+        # the vocabulary (a skill without relations), similarity alone never does
+        graph_known = any(skill in load_graph().implies for skill in asked)
+        if text_score >= MET_SCORE and text_how == "words" and not graph_known:
             return Match(requirement, text_score, True, text_evidence, (), "met", "words")
         if text_score >= MET_SCORE:
             unclear = min(text_score, UNCLEAR_SCORE)

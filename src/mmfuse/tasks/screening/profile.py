@@ -107,7 +107,8 @@ TRAINING = re.compile(
 _FIELD_NOISE = re.compile(
     r"\b(?:\d+\s*\+?\s*(?:-\s*\d+\s*)?(?:years?|yrs?)|at least|minimum|of|experience|experienced"
     r"|professional|relevant|proven|hands-on|commercial|industry|working|work|in|with|as|on"
-    r"|strong|solid|demonstrable|including|previous|prior|the|an?)\b|[+()]",
+    r"|strong|solid|demonstrable|including|previous|prior|the|an?|building|developing|designing"
+    r"|creating|running|managing|maintaining|delivering|leading)\b|[+()]",
     re.I,
 )
 _DEGREE_WORDS = re.compile(

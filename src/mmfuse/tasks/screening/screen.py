@@ -301,8 +301,9 @@ def _field_names(requirements: Sequence[Requirement]) -> list[tuple[str, list[st
     asked = []
     for requirement in requirements:
         if requirement.kind == "experience" and requirement.years:
-            name = experience_field(requirement.text)
-            asked.append((requirement.text, [name] if name else [], False))
+            name = experience_field(requirement.text)  # "data analysis or marketing analytics"
+            names = [n for n in re.split(r"\s*(?:,|;|\bor\b)\s*", name) if n.strip()]
+            asked.append((requirement.text, names, False))
         elif requirement.kind == "degree":
             asked.append((requirement.text, *degree_fields(requirement.text)))
     return asked
