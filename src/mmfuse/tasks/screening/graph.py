@@ -70,6 +70,11 @@ class SkillGraph:
                 self.names[key(synonym)] = name
         for name in data["skills"]:  # a canonical name wins over another skill's synonym
             self.names[key(name)] = name
+        # the first word of every name, by kind (related skills', the vocabulary's): most
+        # words of a text start none, and are passed over without a lookup per length
+        self.first_words = {True: set(), False: set()}
+        for name, skill in self.names.items():
+            self.first_words[skill in self.implies].add(name.split(" ")[0])
 
     @cached_property
     def canonical_keys(self) -> set[str]:
@@ -102,6 +107,8 @@ class SkillGraph:
     ) -> int | None:
         """The end of the longest name starting at token ``index`` (related skills' names or
         the vocabulary's), over tokens not taken yet; None when none starts there."""
+        if words[index] not in self.first_words[related]:
+            return None
         for end in range(min(len(tokens), index + MAX_NAME_WORDS), index, -1):
             if any(taken[index:end]):
                 continue
