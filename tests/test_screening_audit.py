@@ -149,3 +149,22 @@ def test_a_threshold_that_is_not_finite_or_selects_all_or_none_is_refused(
     groups = [f"{g}{i},{g}" for g in "AB" for i in range(6)]
     assert _audit(tmp_path, results, groups, f"--threshold={threshold}") == 2
     assert said in capsys.readouterr().err
+
+
+def test_groups_keyed_by_names_join_through_the_id_key_or_say_how(tmp_path, capsys):
+    results = ["cand-0000000001,90,", "cand-0000000002,80,", "cand-0000000003,40,",
+               "cand-0000000004,30,"]  # fmt: skip
+    groups = ["Maria Lopez,a", "Anna Nowak,b", "Tom Baker,a", "Chen Wei,b"]
+    # without the key: exit 2 and one line saying what to do
+    assert _audit(tmp_path, results, groups, "--top", "2") == 2
+    error = capsys.readouterr().err
+    assert "--id-key" in error and "original ids" in error
+    (tmp_path / "key.csv").write_text(
+        "id,original_id\ncand-0000000001,Maria Lopez\ncand-0000000002,Anna Nowak\n"
+        "cand-0000000003,Tom Baker\ncand-0000000004,Chen Wei\n"
+    )
+    assert (
+        _audit(tmp_path, results, groups, "--top", "2", "--id-key", str(tmp_path / "key.csv")) == 0
+    )
+    rows = {r["group"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert set(rows) == {"a", "b"} and sum(int(r["selected"]) for r in rows.values()) == 2

@@ -49,7 +49,9 @@ def _run(tmp_path, tiny_model, source, *extra) -> int:
     )  # fmt: skip
 
 
-def test_folder_of_candidates_docx_scanned_pdf_and_ranks(tmp_path, tiny_model, one_torch_thread):
+def test_folder_of_candidates_docx_scanned_pdf_and_ranks(
+    tmp_path, tiny_model, one_torch_thread, capsys
+):
     import docx
     from pypdf import PdfWriter
 
@@ -87,6 +89,21 @@ def test_folder_of_candidates_docx_scanned_pdf_and_ranks(tmp_path, tiny_model, o
     assert summary["3+ years of experience with Python"]["met"] == "1"
     assert summary["Experience with Kubernetes"]["screened"] == "2"
     assert summary["Terraform is a plus"]["must"] == "False"
+    # one row per candidate and requirement, by rank, with how each was matched
+    with open(tmp_path / "out" / "requirements.csv", encoding="utf-8-sig", newline="") as stream:
+        table = list(csv.DictReader(stream))
+    assert [r["id"] for r in table][:1] == ["strong"] and "scanned" not in {r["id"] for r in table}
+    kubernetes = next(
+        r for r in table if r["id"] == "strong" and r["requirement"] == "Experience with Kubernetes"
+    )
+    assert (kubernetes["status"], kubernetes["how"]) == ("met", "synonym")
+    assert "k8s" in kubernetes["evidence"] and kubernetes["via"] == "k8s -> Kubernetes"
+    out = str(tmp_path / "out")
+    assert cli.main(["explain", out, "--id", "strong", "--requirement", "kubernetes"]) == 0
+    shown = capsys.readouterr().out
+    assert "[met, synonym: k8s -> Kubernetes] (must) Experience with Kubernetes" in shown
+    assert "evidence: Deployed Python services on k8s" in shown
+    assert cli.main(["explain", out, "--id", "nobody"]) == 2
 
 
 def test_manifest_with_cv_text_and_passthrough_columns(tmp_path, tiny_model, one_torch_thread):

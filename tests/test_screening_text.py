@@ -134,11 +134,16 @@ def test_words_and_meaning_meet_a_requirement_the_lexicon_lacks():
     cv = _cv(sentences, lemmas, years=1.0, degree=None)
     match = match_requirement(req, {"design", "payment", "gateway"}, np.zeros(4, np.float32), cv)
     assert match.met and match.evidence == sentences[0]
-    # the same by meaning alone: a unit vector close to the second sentence's
+    assert match.how == "words"
+    # a named skill ("payment gateways" is in the skills graph) is never met by meaning alone
     vectors = np.eye(4, dtype=np.float32)[:2]
     cv = _cv(sentences, [set(), set()], vectors, years=1.0, degree=None)
     match = match_requirement(req, {"unrelated"}, np.array([0, 1, 0, 0], np.float32), cv)
-    assert match.met and match.evidence == "Likes hiking."
+    assert match.status == "unclear" and not match.met and match.how == "similar"
+    # a requirement naming no skill is, when the meaning is that of a paraphrase
+    (req,) = extract_requirements("Requirements\n- Calm under pressure with demanding clients\n")
+    match = match_requirement(req, {"unrelated"}, np.array([0, 1, 0, 0], np.float32), cv)
+    assert match.met and match.evidence == "Likes hiking." and match.how == "similar"
 
 
 def test_years_and_degrees_compare_as_numbers():
@@ -194,3 +199,22 @@ def test_requirements_end_at_a_blank_line_or_a_tail_heading_unless_a_bullet_foll
         "Solid SQL",
         "AWS certification",
     ]
+
+
+def test_a_short_ad_ranks_by_what_it_says_not_by_empty_requirement_parts():
+    from mmfuse.tasks.screening.scoring import FULL_AD_REQUIREMENTS, requirement_share
+
+    parts = {
+        "must_have_coverage": 0.0,
+        "nice_to_have_coverage": None,
+        "experience_fit": None,
+        "cv_job_similarity": 0.8,
+        "answer_relevance": None,
+    }
+    # a one-line ad: the similarity to it alone
+    assert weighted(parts, tuple(WEIGHTS), requirements=1) == pytest.approx(80.0)
+    # the requirement parts weigh in step by step, in full from FULL_AD_REQUIREMENTS
+    shares = [requirement_share(n) for n in range(1, FULL_AD_REQUIREMENTS + 2)]
+    assert shares[0] == 0 and shares[-2] == shares[-1] == 1 and shares == sorted(shares)
+    full = weighted(parts, tuple(WEIGHTS), requirements=FULL_AD_REQUIREMENTS)
+    assert full == pytest.approx(weighted(parts, tuple(WEIGHTS)))

@@ -42,6 +42,7 @@ COMMANDS = {
     "train": "train a model on your labels (many-shot) or from a few examples",
     "evaluate": "score a model against labelled items (accuracy, F1, confusion)",
     "audit": "fairness audit of a screening: selection rate per group, four-fifths rule",
+    "explain": "how a screening matched one candidate's requirements, with the evidence",
     "report": "rebuild report.html from a finished run's output folder",
     "cache": "show or clear the results cache",
 }

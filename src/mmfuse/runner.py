@@ -314,7 +314,7 @@ def write_report(
         files: item id -> its media files, for thumbnails (none shown without them).
     """
     sections = task.report_sections(rows, out_dir, files or {})
-    page = run_page(record, rows, columns, sections)
+    page = run_page(record, task.report_rows(rows), columns, sections)
     with atomic_write(out_dir / REPORT_HTML) as stream:
         stream.write(render(page))
     return out_dir / REPORT_HTML

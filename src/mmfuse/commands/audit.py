@@ -27,6 +27,10 @@ from pathlib import Path
 from mmfuse.errors import EXIT_OK, UsageError
 from mmfuse.io.writers import atomic_write, write_csv
 
+# The ids a blind screening gives candidates whose ids looked like names
+# (``tasks.screening.identity``; the commands import no task package but the audit's).
+BLIND_PREFIX = "cand-"
+
 
 def finite(text: str) -> float:
     """A finite float for argparse: ``nan`` and ``inf`` are refused (exit 2)."""
@@ -53,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     choice.add_argument("--threshold", type=finite, help="select candidates scoring at least S")
     parser.add_argument("-o", "--out", type=Path, help="write the audit as CSV here")
+    parser.add_argument(
+        "--id-key",
+        type=Path,
+        help="the id,original_id file a blind screening wrote with --id-key: groups keyed "
+        "by the original ids (the candidates' names) are joined through it",
+    )
 
 
 def _read(path: Path, columns: tuple[str, ...]) -> list[dict]:
@@ -115,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
     groups = {
         r[args.id_column]: r[args.group_column].strip() for r in group_rows if r[args.id_column]
     }
+    if args.id_key:
+        key = _read(args.id_key, ("id", "original_id"))
+        groups.update(
+            {k["id"]: groups[k["original_id"]] for k in key if k["original_id"] in groups}
+        )
 
     scored = [(r, s) for r in rows if (s := _score(r, args.score_column)) is not None]
     chosen = select([s for _, s in scored], args.top, args.threshold)
@@ -124,7 +139,14 @@ def run(args: argparse.Namespace) -> int:
     missing = sum(1 for _, g, _ in joined if not g)
     joined = [j for j in joined if j[1]]
     if not joined:
-        raise UsageError("no scored candidate of the results has a group in the groups file")
+        blind = any(r[args.id_column].startswith(BLIND_PREFIX) for r, _ in scored)
+        hint = (
+            f"; the results' ids were replaced ({BLIND_PREFIX}...): add --id-key with the file "
+            "the screening wrote with --id-key to join groups keyed by the original ids"
+            if blind and not args.id_key
+            else ""
+        )
+        raise UsageError(f"no scored candidate of the results has a group in the groups file{hint}")
     rule = f"top {args.top}" if args.top is not None else f"{args.score_column} >= {args.threshold}"
     n_chosen = sum(c for c, _, _ in joined)
     if n_chosen in (0, len(joined)):

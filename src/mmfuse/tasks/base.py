@@ -137,6 +137,12 @@ class Task(abc.ABC):
         return []
 
     @classmethod
+    def report_rows(cls, rows: Sequence[dict]) -> Sequence[dict]:
+        """The rows as the report's table of all rows shows them (JSON cells made readable,
+        scores rounded); the CSV and Parquet keep them whole. By default as they are."""
+        return rows
+
+    @classmethod
     def report_sections(
         cls, rows: Sequence[dict], out_dir: Path, files: Mapping[str, Sequence[Path]]
     ) -> list[Section]:

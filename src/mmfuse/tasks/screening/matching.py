@@ -1,32 +1,37 @@
-"""Requirements met by a CV, each with the CV sentence that supports it.
+"""Requirements met by a CV, each with the CV sentence that supports it and how it was matched.
 
-A requirement is met by three kinds of evidence, the strongest one counting:
+A requirement that names skills (the skills graph, ``graph``: "SQL", "dashboards in Looker or
+Tableau") is met by a CV sentence that names one of them, a synonym, or a narrower skill that
+implies it ("Queried PostgreSQL and BigQuery" meets *SQL*; "Built Looker reports" meets
+*dashboards*); with "such as"/"or" one of them suffices, else the share found counts. Such a
+requirement is never met by similarity alone: a sentence that only shares its topic
+("moving into data analytics" for *Python*) makes it ``unclear`` at most, for a person to look.
 
-- **names**: the skills it names (``mmfuse.tasks.screening.skills``: "k8s" is Kubernetes, "Python 3"
-is
-  Python) found anywhere in the CV; with "such as"/"or" one of them suffices, else the share
-  found counts;
+A requirement that names no skill of the graph ("Excellent teamwork skills") is met by
+
 - **words**: the share of its content lemmas (spaCy tokens, stop words and generic job-ad words
   dropped: "experience", "knowledge", "strong") that one CV sentence holds, a bag-of-words
   overlap ("developed web applications" meets "web application development");
 - **meaning**: the cosine of its sentence embedding with a CV sentence's, mapped to [0, 1]
   between ``COSINE_FLOOR`` (unrelated) and ``COSINE_FULL`` (a paraphrase), so "managed a team
-  of five" meets "team leadership".
+  of five" meets "team leadership"; a meaning score under ``STRONG_MEANING`` leaves it
+  ``unclear``.
 
-Years of experience and degree levels are compared as numbers: the share of the years asked
-for, and 1 for the degree level asked for or above (0.5 one level below). A requirement is
-met when its score reaches ``MET_SCORE``. Each match keeps the sentence with the best
-evidence: the first CV sentence naming a found skill, else the best word or meaning match.
+Years of experience count only the roles relevant to the requirement's field (``profile``),
+degrees their level and field (an adjacent field is ``unclear``, half the score). Each match
+says how it was made (``how``): exact, synonym, implied, words, similar, years, degree.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
+from mmfuse.tasks.screening.graph import Mention, load_graph
 from mmfuse.tasks.screening.requirements import Requirement
 from mmfuse.tasks.screening.skills import find_skills
 
@@ -35,6 +40,11 @@ from mmfuse.tasks.screening.skills import find_skills
 COSINE_FLOOR = 0.3
 COSINE_FULL = 0.65
 MET_SCORE = 0.6
+# A requirement met by meaning alone needs this much (cosine ~0.6: a paraphrase); between
+# MET_SCORE and it, and for a skill requirement whatever the similarity, it is unclear.
+STRONG_MEANING = 0.85
+UNCLEAR_SCORE = 0.4  # at most what an unclear call adds to a coverage part
+STATUSES = ("met", "unclear", "missing")
 MAX_SENTENCES = 120  # CV sentences read (a CV longer than ~8 pages is cut)
 MIN_SENTENCE_CHARS = 3
 # Sentences of fewer words are not embedded (skill lists, dates, headings: names and lemmas
@@ -52,6 +62,7 @@ GENERIC_LEMMAS = frozenset(
         "common", "fundamental", "relevant", "candidate", "successful",
     )
 )  # fmt: skip
+ANY_OF = re.compile(r"\b(?:such as|like|or|e\.g\.|one of|at least one|for example)\b|\(", re.I)
 _SPLIT = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9•])|\n\s*[•*·▪◦●\-\u2013\u2014]\s*|\n(?=\s*[A-Z0-9])")
 
 
@@ -62,9 +73,15 @@ class Match:
     Attributes:
         requirement: the requirement.
         score: in [0, 1]: its strongest evidence.
-        met: ``score >= MET_SCORE``.
+        met: ``status == "met"``.
         evidence: the supporting CV sentence ("" when nothing supports it).
-        found: the requirement's skills the CV names.
+        found: the requirement's skills the CV names (or implies).
+        status: "met", "unclear" (a person should look) or "missing".
+        how: how it was matched: "exact", "synonym", "implied", "words", "similar", "years",
+            "degree", "adjacent field" ("" when nothing matched).
+        via: the path of an implied or synonym match ("PostgreSQL -> SQL"), or what was
+            compared ("5.2 relevant years of 3").
+        terms: the CV's words the evidence holds for it (the skill names).
     """
 
     requirement: Requirement
@@ -72,13 +89,24 @@ class Match:
     met: bool
     evidence: str
     found: tuple[str, ...] = ()
+    status: str = ""
+    how: str = ""
+    via: str = ""
+    terms: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not self.status:
+            object.__setattr__(self, "status", "met" if self.met else "missing")
 
     def to_dict(self) -> dict:
-        """A JSON-ready record: requirement, kind, must, score, evidence, found skills."""
+        """A JSON-ready record: requirement, kind, must, status, how, score, evidence, skills."""
         return {
             "requirement": self.requirement.text,
             "kind": self.requirement.kind,
             "must": self.requirement.must,
+            "status": self.status,
+            "how": self.how,
+            "via": self.via,
             "score": round(self.score, 3),
             "evidence": self.evidence,
             "skills": list(self.found),
@@ -139,8 +167,12 @@ class CvEvidence:
         vectors: float32 [S, dim] unit sentence embeddings (zero for a sentence too short to
             embed: a list of skills, a date line).
         skills: canonical skills the whole CV names.
-        sentence_skills: the skills each sentence names.
         years: years of experience; degree: highest degree level (None: none found).
+        sentence_skills: the skills each sentence names.
+        mentions: the skills graph's names in each sentence (None: found here).
+        years_for: requirement text -> (relevant years, evidence) (``profile``); a
+            requirement not in it is compared with ``years``.
+        degree_for: requirement text -> (score, how, evidence) of the CV's best degree.
     """
 
     sentences: list[str]
@@ -150,6 +182,69 @@ class CvEvidence:
     years: float
     degree: int | None
     sentence_skills: list[set[str]] | None = None
+    mentions: list[list[Mention]] | None = None
+    years_for: dict[str, tuple[float, str]] = field(default_factory=dict)
+    degree_for: dict[str, tuple[float, str, str]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.mentions is None:
+            graph = load_graph()
+            self.mentions = [graph.mentions(s) for s in self.sentences]
+
+
+_PURPOSE = re.compile(r"\s(?:for|to)\s", re.I)
+
+
+@lru_cache(maxsize=1024)
+def asked_skills(text: str) -> tuple[str, ...]:
+    """The skills a requirement line asks for, by the skills graph.
+
+    What follows "for"/"to" is the purpose, not the ask ("Python for data analysis" asks
+    Python) when what precedes names a skill. The graph's related skills are preferred; a
+    line naming none of them asks for the vocabulary names it holds that read as names
+    (several words, a capital, a symbol: "Google Tag Manager", "dbt"-like ones).
+    """
+    graph = load_graph()
+    mentions = graph.mentions(text)
+    cut = _PURPOSE.search(text)
+    if cut:
+        head = graph.mentions(text[: cut.start()])
+        if any(m.known for m in head):
+            mentions = head
+    known = [m.skill for m in mentions if m.known]
+    if known:
+        return tuple(dict.fromkeys(known))
+    named = [
+        m.skill for m in mentions if " " in m.text or not m.text.isalpha() or m.text[:1].isupper()
+    ]
+    return tuple(dict.fromkeys(named))
+
+
+def _graph_match(
+    asked: Sequence[str], any_of: bool, cv: CvEvidence
+) -> tuple[float, str, str, str, tuple[str, ...], tuple[str, ...]]:
+    """(score, how, via, evidence, terms, found) of the asked skills in the CV's sentences."""
+    graph = load_graph()
+    best: dict[str, tuple[int, str, str, int, str]] = {}  # skill -> rank, how, via, index, term
+    rank = {"exact": 0, "synonym": 0, "implied": 1}  # a name of the skill, first in the CV
+    for index, mentions in enumerate(cv.mentions or ()):
+        for mention in mentions:
+            for skill in asked:
+                relation = graph.relation(skill, mention)
+                if relation is None:
+                    continue
+                how, path = relation
+                candidate = (rank[how], how, " -> ".join(dict.fromkeys(path)), index, mention.text)
+                if skill not in best or candidate[0] < best[skill][0]:
+                    best[skill] = candidate
+    if not best:
+        return 0.0, "", "", "", (), ()
+    found = tuple(s for s in asked if s in best)
+    score = 1.0 if any_of else len(found) / len(asked)
+    first = min(best.values())
+    sentence = first[3]
+    terms = tuple(dict.fromkeys(b[4] for b in best.values() if b[3] == sentence))
+    return score, first[1], first[2], cv.sentences[sentence], terms, found
 
 
 def _skill_evidence(cv: CvEvidence, skills: Sequence[str]) -> str:
@@ -160,34 +255,74 @@ def _skill_evidence(cv: CvEvidence, skills: Sequence[str]) -> str:
     return ""
 
 
+def _text_match(lemmas: set[str], vector: np.ndarray, cv: CvEvidence) -> tuple[float, str, str]:
+    """(score, how, evidence) of the best sentence by words or meaning."""
+    if not cv.sentences:
+        return 0.0, "", ""
+    overlap = np.array([len(lemmas & s) / len(lemmas) if lemmas else 0.0 for s in cv.lemmas])
+    meaning = meaning_score(cv.vectors @ vector)
+    scores = np.maximum(overlap, meaning)
+    best = int(np.argmax(scores))
+    how = "words" if overlap[best] >= meaning[best] else "similar"
+    return float(scores[best]), how, cv.sentences[best]
+
+
 def match_requirement(
     requirement: Requirement, lemmas: set[str], vector: np.ndarray, cv: CvEvidence
 ) -> Match:
     """Scores one requirement (its content lemmas and unit vector) against a prepared CV."""
-    if cv.sentences:
-        overlap = np.array([len(lemmas & s) / len(lemmas) if lemmas else 0.0 for s in cv.lemmas])
-        meaning = meaning_score(cv.vectors @ vector)
-        text_scores = np.maximum(overlap, meaning)
-        best = int(np.argmax(text_scores))
-        text_score, text_evidence = float(text_scores[best]), cv.sentences[best]
-    else:
-        text_score, text_evidence = 0.0, ""
-    found = tuple(s for s in requirement.skills if s in cv.skills)
-    score, evidence = text_score, text_evidence
-    if requirement.skills:
-        share = (
-            (1.0 if found else 0.0) if requirement.any_of else len(found) / len(requirement.skills)
-        )
-        if share >= score:
-            score, evidence = share, _skill_evidence(cv, found) or text_evidence
     if requirement.kind == "experience" and requirement.years:
-        score = min(1.0, cv.years / requirement.years)
-        evidence = f"{cv.years:g} years of dated or stated experience"
-    elif requirement.kind == "degree":
-        asked = requirement.degree or 1
-        have = cv.degree or 0
+        years, evidence = cv.years_for.get(
+            requirement.text, (cv.years, f"{cv.years:g} years of dated or stated experience")
+        )
+        score = min(1.0, years / requirement.years)
+        status = "met" if score >= 1.0 else "missing"
+        via = f"{years:g} relevant years of {requirement.years:g}"
+        return Match(requirement, score, status == "met", evidence, (), status, "years", via)
+    if requirement.kind == "degree":
+        return _degree_match(requirement, lemmas, vector, cv)
+    asked = asked_skills(requirement.text)
+    text_score, text_how, text_evidence = _text_match(lemmas, vector, cv)
+    if asked:
+        any_of = bool(ANY_OF.search(requirement.text)) and len(asked) > 1
+        score, how, via, evidence, terms, found = _graph_match(asked, any_of, cv)
+        if score >= MET_SCORE:
+            return Match(requirement, score, True, evidence, found, "met", how, via, terms)
+        if score > 0:  # some of the skills asked for each
+            return Match(requirement, score, False, evidence, found, "unclear", how, via, terms)
+        # named skills not found: the requirement's own words in a sentence meet a name of
+        # the vocabulary (a skill without relations), similarity alone never does
+        graph_known = any(skill in load_graph().implies for skill in asked)
+        if text_score >= MET_SCORE and text_how == "words" and not graph_known:
+            return Match(requirement, text_score, True, text_evidence, (), "met", "words")
+        if text_score >= MET_SCORE:
+            unclear = min(text_score, UNCLEAR_SCORE)
+            return Match(requirement, unclear, False, text_evidence, (), "unclear", text_how)
+        return Match(requirement, 0.0, False, "", (), "missing")
+    found = tuple(s for s in requirement.skills if s in cv.skills)
+    if requirement.skills and found:  # a lexicon skill the graph lacks
+        share = 1.0 if requirement.any_of else len(found) / len(requirement.skills)
+        if share >= text_score:
+            evidence = _skill_evidence(cv, found) or text_evidence
+            status = "met" if share >= MET_SCORE else "unclear"
+            return Match(requirement, share, status == "met", evidence, found, status, "exact")
+    if text_score >= MET_SCORE and (text_how == "words" or text_score >= STRONG_MEANING):
+        return Match(requirement, text_score, True, text_evidence, found, "met", text_how)
+    if text_score >= MET_SCORE:
+        unclear = min(text_score, UNCLEAR_SCORE)
+        return Match(requirement, unclear, False, text_evidence, found, "unclear", text_how)
+    evidence = text_evidence if text_score >= 0.1 else ""
+    return Match(requirement, text_score, False, evidence, found, "missing", text_how)
+
+
+def _degree_match(
+    requirement: Requirement, lemmas: set[str], vector: np.ndarray, cv: CvEvidence
+) -> Match:
+    if requirement.text in cv.degree_for:
+        score, how, evidence = cv.degree_for[requirement.text]
+    else:  # the level alone
+        asked, have = requirement.degree or 1, cv.degree or 0
         score = 1.0 if have >= asked else 0.5 if have == asked - 1 else 0.0
-        evidence = text_evidence if have else ""
-    if score < 0.1:
-        evidence = ""
-    return Match(requirement, float(score), score >= MET_SCORE, evidence, found)
+        how, evidence = "degree", _text_match(lemmas, vector, cv)[2] if have else ""
+    status = "met" if score >= MET_SCORE else "unclear" if score > 0 else "missing"
+    return Match(requirement, score, status == "met", evidence, (), status, how)

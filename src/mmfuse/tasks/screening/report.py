@@ -3,10 +3,12 @@
 - A note, first and highlighted, that the tool assists and does not decide.
 - The ranked candidates: the fit score as stacked bars of its weighted parts (each part's
   contribution, ``100 * w_p * part_p / sum(w)`` over the parts the candidate has, adds up to
-  ``fit_score``), and a table of rank, score, must-haves met, experience and degree (with a
-  head trained on past decisions, ``--model``, its ``learned_score``, which the rank follows,
-  and a note that it learns those decisions' biases too).
-- Per candidate, the matched and missing requirements with their evidence sentences.
+  ``fit_score``), and a table by rank of the score and its parts in whole points, must-haves
+  met, requirements to look at (unclear), relevant experience and degree (with a head trained
+  on past decisions, ``--model``, its ``learned_score``, which the rank follows, and a note
+  that it learns those decisions' biases too).
+- Per candidate, each requirement met, unclear (a person should look) or missing, how it was
+  matched and the evidence sentence; the top candidates' lists open.
 - Requirement coverage across the candidates (how many meet each; nobody-meets flagged).
 - The fairness audit, when one was written into the output folder (``mmfuse audit ... -o
   OUT/audit.csv``): selection rate and adverse-impact ratio per group, with the verdicts.
@@ -27,7 +29,13 @@ from mmfuse.fairness import COLUMNS as AUDIT_COLUMNS
 from mmfuse.report.charts import bar_chart, charts, stacked_bars
 from mmfuse.report.page import Html, Section, tag
 from mmfuse.report.table import table
-from mmfuse.tasks.screening.scoring import WEIGHTS, rank
+from mmfuse.tasks.screening.scoring import (
+    FULL_AD_REQUIREMENTS,
+    REQUIREMENT_PARTS,
+    WEIGHTS,
+    rank,
+    requirement_share,
+)
 
 NOTE = (
     "mmfuse assists a human decision and does not decide. The fit score orders CVs by the "
@@ -37,6 +45,8 @@ NOTE = (
 )
 # Candidates in the chart and with their evidence listed (the rows table has them all).
 CANDIDATES_SHOWN = 25
+EVIDENCE_OPEN = 3  # the top candidates whose evidence is open on the page
+SCORE_COLUMNS = ("fit_score", "cv_match_score", "learned_score")  # shown in whole points
 # An audit is a CSV in the output folder named like this, with the audit's columns.
 AUDIT_GLOB = "audit*.csv"
 PART_LABELS = {
@@ -50,8 +60,10 @@ RANKED_COLUMNS = (
     "rank",
     "id",
     "fit_score",
+    *PART_LABELS.values(),
     "must_have_met",
     "must_have_total",
+    "unclear",
     "years_experience",
     "degree",
     "knocked_out",
@@ -83,10 +95,76 @@ def _ranked(rows: Sequence[dict]) -> list[dict]:
 
 def contributions(row: dict) -> dict[str, float]:
     """Each part's share of the fit score, in points (they sum to ``fit_score``)."""
+    requirements = len(_matches(row, "matched_requirements")) + len(
+        _matches(row, "missing_requirements")
+    )
+    share = requirement_share(requirements)
+    weights = {p: w * (share if p in REQUIREMENT_PARTS else 1.0) for p, w in WEIGHTS.items()}
     present = {p: _number(row.get(p)) for p in WEIGHTS}
     present = {p: v for p, v in present.items() if v is not None}
-    total = sum(WEIGHTS[p] for p in present)
-    return {p: 100 * WEIGHTS[p] * v / total for p, v in present.items()} if total else {}
+    total = sum(weights[p] for p in present)
+    return {p: 100 * weights[p] * v / total for p, v in present.items()} if total else {}
+
+
+def _whole(value) -> int | None:
+    number = _number(value)
+    return None if number is None else round(number)
+
+
+def _status(match: dict, met: bool) -> str:
+    return match.get("status") or ("met" if met else "missing")
+
+
+def _how(match: dict) -> str:
+    """ "implied: PostgreSQL -> SQL", "synonym: k8s -> Kubernetes", "years: 5.2 relevant
+    years of 3", "exact"."""
+    how, via = match.get("how") or "", match.get("via") or ""
+    return f"{how}: {via}" if how and via and how != "exact" else how
+
+
+def readable_requirements(text: str, met: bool) -> str:
+    """A matched/missing JSON column as a list a person reads: "SQL skills (implied:
+    PostgreSQL -> SQL); Python (exact)"."""
+    items = []
+    for match in _matches({"c": text}, "c"):
+        status = _status(match, met)
+        note = ", ".join(x for x in (status if status == "unclear" else "", _how(match)) if x)
+        items.append(f"{match.get('requirement')}" + (f" ({note})" if note else ""))
+    return "; ".join(items)
+
+
+def readable_rows(rows: Sequence[dict]) -> list[dict]:
+    """The rows for the report's table of all rows: requirement lists and redaction counts
+    as text, scores in whole points."""
+    out = []
+    for row in rows:
+        row = dict(row)
+        for column, met in (("matched_requirements", True), ("missing_requirements", False)):
+            if row.get(column):
+                row[column] = readable_requirements(row[column], met)
+        for column in SCORE_COLUMNS:
+            if _number(row.get(column)) is not None:
+                row[column] = _whole(row[column])
+        try:
+            counts = json.loads(row.get("pii_redacted") or "{}")
+            if isinstance(counts, dict):
+                row["pii_redacted"] = ", ".join(f"{k} {v}" for k, v in counts.items())
+        except (TypeError, ValueError):
+            pass
+        out.append(row)
+    return out
+
+
+def _table_row(row: dict) -> dict:
+    """A ranked candidate's cells: whole points, the parts' contributions, unclear count."""
+    parts = contributions(row)
+    unclear = sum(_status(m, False) == "unclear" for m in _matches(row, "missing_requirements"))
+    return {
+        **row,
+        **{c: _whole(row.get(c)) for c in SCORE_COLUMNS if c in row},
+        **{label: _whole(parts.get(p)) for p, label in PART_LABELS.items()},
+        "unclear": unclear,
+    }
 
 
 def ranking_section(ranked: list[dict]) -> Section:
@@ -105,10 +183,13 @@ def ranking_section(ranked: list[dict]) -> Section:
         [
             tag("p", NOTE, class_="callout", id="assists-note"),
             charts(chart),
-            table(columns, ranked),
+            table(columns, [_table_row(r) for r in ranked]),
         ],
         f"Each bar is the fit score (0-100): the weighted mean of its parts ({weights}; a part "
-        "a candidate lacks, such as an interview, is left out and the others reweighted)."
+        "a candidate lacks, such as an interview, is left out and the others reweighted; the "
+        f"requirement parts weigh less when the job lists fewer than {FULL_AD_REQUIREMENTS} "
+        "requirements, nothing for a one-line ad). The table gives each part's points; "
+        "'unclear' counts the requirements a person should check."
         + (LEARNED_NOTE if learned else ""),
         id="screening-ranking",
     )
@@ -131,33 +212,41 @@ def evidence_section(ranked: list[dict]) -> Section:
         )
         lines = [
             {
-                "": "met" if met else "missing",
+                "": _status(m, met),
                 "requirement": m.get("requirement"),
                 "must": "must" if m.get("must") else "nice",
-                "score": m.get("score"),
+                "how": _how(m),
                 "evidence": m.get("evidence"),
             }
             for met, group in ((True, matched), (False, missing))
             for m in group
         ]
+        unclear = sum(line[""] == "unclear" for line in lines)
         summary = (
-            f"{row['rank']}. {row['id']}: fit {row.get('fit_score')}, "
-            f"{len(matched)} requirements met, {len(missing)} missing"
+            f"{row['rank']}. {row['id']}: fit {_whole(row.get('fit_score'))}, "
+            f"{len(matched)} requirements met, "
+            + (f"{unclear} unclear (please check), " if unclear else "")
+            + f"{len(missing) - unclear} missing"
         )
         blocks.append(
             tag(
                 "details",
                 [
                     tag("summary", summary),
-                    table(["", "requirement", "must", "score", "evidence"], lines),
+                    table(["", "requirement", "must", "how", "evidence"], lines),
                 ],
                 class_="candidate",
+                open="" if len(blocks) < EVIDENCE_OPEN else None,
             )
         )
     return Section(
         "Requirements met and missing, with evidence",
         blocks or [tag("p", "No scored candidates.")],
-        "The CV sentence behind each match (personal data redacted unless --keep-pii was given).",
+        "The CV sentence behind each match (personal data redacted unless --keep-pii was given) "
+        "and how it was matched: exact, synonym or implied by a narrower skill (the skills "
+        "graph), words, similar (meaning only), relevant years, degree level and field. "
+        "'unclear' is a call for a person: the CV may say it in words the screening cannot "
+        "judge. mmfuse explain OUT --id ID prints one candidate's list.",
         id="screening-evidence",
     )
 

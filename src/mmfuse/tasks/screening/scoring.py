@@ -4,15 +4,21 @@
 
 | part | in [0, 1] | weight |
 |---|---|---|
-| ``must_have_coverage`` | mean score of the must-have requirements | 0.40 |
+| ``must_have_coverage`` | mean score of the must-have requirements | 0.45 |
 | ``nice_to_have_coverage`` | mean score of the nice-to-have requirements | 0.10 |
-| ``experience_fit`` | years of experience / years asked for (capped at 1) | 0.10 |
-| ``cv_job_similarity`` | cosine of the CV's and the job's embeddings, mapped to [0, 1] | 0.25 |
-| ``answer_relevance`` | interview answers' relevance to the questions and requirements | 0.15 |
+| ``experience_fit`` | relevant years of experience / years asked for (capped at 1) | 0.10 |
+| ``cv_job_similarity`` | cosine of the CV's and the job's embeddings, mapped to [0, 1] | 0.20 |
+| ``answer_relevance`` | interview answers' relevance to questions and requirements | 0.15 |
 
-A part that does not apply (no nice-to-haves listed, no years asked for, no interview) is left
-out and the others' weights are renormalised, so a candidate without an interview is neither
-helped nor hurt by it. ``cv_match_score`` is the same sum over the CV parts only (all but
+The requirement parts (the first three) speak for the ad only as far as it lists requirements:
+their weights are multiplied by ``requirement_share`` (0 for an ad of one requirement line, 1
+from ``FULL_AD_REQUIREMENTS``), so a one-line ad ("We are hiring a Java developer.") ranks by
+what it does say, the CV's similarity to it, rather than by one requirement's score; for such
+a short ad ``cv_job_similarity`` is the cosine of the whole CV's embedding (its text in
+windows of the encoder's length, averaged) with the ad's (see ``screen``). A part that does
+not apply (no nice-to-haves listed, no years asked for, no interview) is left out and the
+others' weights are renormalised, so a candidate without an interview is neither helped nor
+hurt by it. ``cv_match_score`` is the same sum over the CV parts only (all but
 ``answer_relevance``). Knock-outs (``--must-have-all``) never change the score: they set
 ``knocked_out`` and a note, and the ranking puts knocked-out candidates after the others.
 """
@@ -26,12 +32,14 @@ import numpy as np
 from mmfuse.tasks.screening.matching import Match
 
 WEIGHTS = {
-    "must_have_coverage": 0.40,
+    "must_have_coverage": 0.45,
     "nice_to_have_coverage": 0.10,
     "experience_fit": 0.10,
-    "cv_job_similarity": 0.25,
+    "cv_job_similarity": 0.20,
     "answer_relevance": 0.15,
 }
+REQUIREMENT_PARTS = ("must_have_coverage", "nice_to_have_coverage", "experience_fit")
+FULL_AD_REQUIREMENTS = 5  # requirements from which the requirement parts weigh in full
 CV_PARTS = tuple(p for p in WEIGHTS if p != "answer_relevance")
 # Whole-document cosines of MiniLM: CVs against an unrelated job ad ~0.2, a fitting one ~0.6+.
 DOCUMENT_COSINE_FLOOR = 0.2
@@ -56,12 +64,31 @@ def experience_fit(matches: Sequence[Match]) -> float | None:
     return float(np.mean(scores)) if scores else None
 
 
-def weighted(parts: dict[str, float | None], names: Sequence[str]) -> float | None:
-    """100 x the weighted mean of the parts in ``names`` that are not None."""
-    present = [(WEIGHTS[n], parts[n]) for n in names if parts.get(n) is not None]
+def requirement_share(requirements: int | None) -> float:
+    """How much the requirement parts weigh for an ad of ``requirements`` requirements: 0 for
+    one (the line is the ad itself), rising linearly to 1 at ``FULL_AD_REQUIREMENTS``."""
+    if requirements is None:
+        return 1.0
+    return float(np.clip((requirements - 1) / (FULL_AD_REQUIREMENTS - 1), 0.0, 1.0))
+
+
+def weighted(
+    parts: dict[str, float | None], names: Sequence[str], requirements: int | None = None
+) -> float | None:
+    """100 x the weighted mean of the parts in ``names`` that are not None; with the number
+    of the ad's ``requirements``, the requirement parts' weights are multiplied by
+    ``requirement_share``."""
+    share = requirement_share(requirements)
+    present = [
+        (WEIGHTS[n] * (share if n in REQUIREMENT_PARTS else 1.0), parts[n])
+        for n in names
+        if parts.get(n) is not None
+    ]
     if not present:
         return None
     total = sum(w for w, _ in present)
+    if total == 0:
+        return None
     return 100.0 * sum(w * v for w, v in present) / total
 
 

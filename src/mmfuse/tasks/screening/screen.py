@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 
+from mmfuse.tasks.screening.graph import load_graph
 from mmfuse.tasks.screening.matching import (
     MIN_EMBED_WORDS,
     CvEvidence,
@@ -28,14 +29,33 @@ from mmfuse.tasks.screening.matching import (
 )
 from mmfuse.tasks.screening.pii import Redaction, Redactor, text_terms
 from mmfuse.tasks.screening.preprocess import analyze
-from mmfuse.tasks.screening.profile import highest_degree, years_of_experience
+from mmfuse.tasks.screening.profile import (
+    Degree,
+    Role,
+    degree_fields,
+    degrees,
+    experience_field,
+    field_alternatives,
+    highest_degree,
+    merged_years,
+    names_field,
+    roles,
+    stated_years,
+    years_of_experience,
+)
 from mmfuse.tasks.screening.requirements import (
     DEGREE_NAMES,
     LANGUAGES,
     Requirement,
     extract_requirements,
 )
-from mmfuse.tasks.screening.scoring import CV_PARTS, WEIGHTS, document_similarity, fit_parts
+from mmfuse.tasks.screening.scoring import (
+    CV_PARTS,
+    FULL_AD_REQUIREMENTS,
+    WEIGHTS,
+    document_similarity,
+    fit_parts,
+)
 from mmfuse.tasks.screening.scoring import weighted as weighted_score
 from mmfuse.tasks.screening.sections import split_sections
 from mmfuse.tasks.screening.skills import all_terms, find_skills
@@ -49,6 +69,11 @@ from mmfuse.tasks.screening.tokens import (
 
 DECIMALS = 4
 TEXT_BATCH = 256  # sentences per encoder batch
+# MiniLM cosines of a role's title with a requirement's field ("Junior Analyst" / "data
+# analysis" ~0.6, "History Teacher" / "data analysis" ~0.2), and of two degree fields
+# ("Software Engineering" / "Computer Science" ~0.6, "History" / "Economics" ~0.4).
+ROLE_COSINE = 0.55
+ADJACENT_FIELD_COSINE = 0.55
 _SPOKEN = re.compile(r"\b(?:" + "|".join(LANGUAGES) + r")\b", re.I)
 
 
@@ -62,6 +87,7 @@ class Job:
         lemmas: each requirement's content lemmas.
         vectors: float32 [R, dim] unit embeddings of the requirements.
         vector: float32 [dim] unit embedding of the whole description.
+        fields: requirement text -> ``Field`` of its experience or degree requirements.
     """
 
     text: str
@@ -69,6 +95,27 @@ class Job:
     lemmas: tuple[frozenset[str], ...]
     vectors: np.ndarray
     vector: np.ndarray
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Field:
+    """What an experience or a degree requirement is in.
+
+    Attributes:
+        names: the field's alternatives as written ("data analysis or marketing analytics";
+            a degree's "Statistics", "Economics", "Computer Science"); empty: any field.
+        stems: each alternative's word stems (``profile.field_alternatives``).
+        skills: the skills graph's skills the field names.
+        vectors: float32 [F, dim] unit embeddings of ``names``.
+        related: a related field is asked for too ("or a related field").
+    """
+
+    names: tuple[str, ...]
+    stems: list[list[str]]
+    skills: frozenset[str]
+    vectors: np.ndarray
+    related: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,8 +167,20 @@ class Screener:
         self.speech_redactor = Redactor(allow=allow, cv_header=False)
         texts = [r.text for r in requirements]
         lemmas = tuple(frozenset(content_lemmas(t)) for t in analyze(texts)) if texts else ()
-        vectors = self.encoder.encode([*texts, job_text], batch_size=TEXT_BATCH)
-        self.job = Job(job_text, requirements, lemmas, vectors[:-1], vectors[-1])
+        asked = _field_names(requirements)
+        names = [name for _, names, _ in asked for name in names]
+        vectors = self.encoder.encode([*texts, job_text, *names], batch_size=TEXT_BATCH)
+        fields, start = {}, len(texts) + 1
+        graph = load_graph()
+        for text, names, related in asked:
+            stems = [stem for name in names for stem in field_alternatives(name)]
+            skills = frozenset(m.skill for n in names for m in graph.mentions(n) if m.known)
+            end = start + len(names)
+            fields[text] = Field(tuple(names), stems, skills, vectors[start:end], related)
+            start = end
+        n = len(texts)
+        self._experience_texts = {r.text for r in requirements if r.kind == "experience"}
+        self.job = Job(job_text, requirements, lemmas, vectors[:n], vectors[n], fields)
 
     def redact(self, text: str) -> Redaction:
         """The text with its personal data replaced (as is with ``keep_pii``), and its terms."""
@@ -133,20 +192,60 @@ class Screener:
             return text
         return self.speech_redactor.redact(text).text
 
+    def _undecided(
+        self, roles_of: Sequence[Sequence[Role]], degrees_of: Sequence[Sequence[Degree]]
+    ) -> list[str]:
+        """The role titles and degree fields that only their meaning can place in an asked
+        field (those whose words or skills do are not embedded)."""
+        pending: set[str] = set()
+        for text, asked in self.job.fields.items():
+            if not asked.names:
+                continue
+            if text in self._experience_texts:
+                pending.update(
+                    role.title
+                    for cv_roles in roles_of
+                    for role in cv_roles
+                    if not role.training and not _named_in_field(role.text, asked)
+                )
+            else:
+                pending.update(
+                    degree.field or degree.line
+                    for cv_degrees in degrees_of
+                    for degree in cv_degrees
+                    if not names_field(degree.field, asked.stems)
+                )
+        return sorted(pending)
+
     def screen(self, texts: Sequence[str]) -> list[CvResult]:
         """Redacts, then matches and scores each CV text of a batch."""
         redactions = [self.redact(t) for t in texts]
         spans = [sentence_spans(r.text) for r in redactions]
+        sections_of = [split_sections(r.text) for r in redactions]
+        roles_of = [
+            roles(_experience_text(r.text, sections), self.as_of)
+            for r, sections in zip(redactions, sections_of, strict=True)
+        ]
+        degrees_of = [degrees(r.text, s) for r, s in zip(redactions, sections_of, strict=True)]
+        short = self._undecided(roles_of, degrees_of)  # titles and fields: by meaning
         flat = [sentence for group in spans for _, _, sentence in group]
         dim = self.job.vector.shape[0]
         vectors = np.zeros((len(flat), dim), np.float32)
         wordy = [i for i, s in enumerate(flat) if len(s.split()) >= MIN_EMBED_WORDS]
-        if wordy:
-            vectors[wordy] = self.encoder.encode([flat[i] for i in wordy], batch_size=TEXT_BATCH)
+        meaning: dict[str, np.ndarray] = {}
+        if wordy or short:  # one encoder call for the batch's sentences, titles and fields
+            texts_to_embed = [*(flat[i] for i in wordy), *short]
+            encoded = self.encoder.encode(texts_to_embed, batch_size=TEXT_BATCH)
+            vectors[wordy] = encoded[: len(wordy)]
+            meaning = dict(zip(short, encoded[len(wordy) :], strict=True))
+        whole = None  # a short ad says little: the whole CVs' embeddings are compared with it
+        if len(self.job.requirements) < FULL_AD_REQUIREMENTS:
+            whole = self.encoder.encode([r.text for r in redactions], batch_size=TEXT_BATCH)
         results, start = [], 0
-        for redaction, group in zip(redactions, spans, strict=True):
+        for redaction, group, sections, cv_roles, cv_degrees in zip(
+            redactions, spans, sections_of, roles_of, degrees_of, strict=True
+        ):
             end = start + len(group)
-            sections = split_sections(redaction.text)
             mine = vectors[start:end]
             named = [set(find_skills(sentence)) for _, _, sentence in group]
             mean = mine.sum(axis=0)
@@ -160,6 +259,18 @@ class Screener:
                 years=years_of_experience(redaction.text, sections, self.as_of),
                 degree=highest_degree(redaction.text, sections),
             )
+            for requirement in self.job.requirements:
+                asked = self.job.fields.get(requirement.text)
+                if asked is None:
+                    continue
+                if requirement.kind == "experience":
+                    cv.years_for[requirement.text] = relevant_years(
+                        asked, cv_roles, meaning, redaction.text
+                    )
+                else:
+                    cv.degree_for[requirement.text] = degree_fit(
+                        requirement, asked, cv_degrees, meaning
+                    )
             start = end
             matches = tuple(
                 match_requirement(r, set(lemmas), vector, cv)
@@ -167,6 +278,8 @@ class Screener:
                     self.job.requirements, self.job.lemmas, self.job.vectors, strict=True
                 )
             )
+            if whole is not None:
+                document = whole[len(results)]
             similarity = document_similarity(float(document @ self.job.vector))
             section_vectors, section_kinds = section_tokens(sections, cv.sentences, mine)
             tokens = {
@@ -182,6 +295,97 @@ class Screener:
         return results
 
 
+def _field_names(requirements: Sequence[Requirement]) -> list[tuple[str, list[str], bool]]:
+    """(requirement text, field names, related asked) of the experience and degree
+    requirements."""
+    asked = []
+    for requirement in requirements:
+        if requirement.kind == "experience" and requirement.years:
+            name = experience_field(requirement.text)  # "data analysis or marketing analytics"
+            names = [n for n in re.split(r"\s*(?:,|;|\bor\b)\s*", name) if n.strip()]
+            asked.append((requirement.text, names, False))
+        elif requirement.kind == "degree":
+            asked.append((requirement.text, *degree_fields(requirement.text)))
+    return asked
+
+
+def _experience_text(text: str, sections) -> str:
+    """The experience section, or the CV less its education section without one."""
+    experience = sections.text_of("experience")
+    if experience:
+        return experience
+    education = sections.text_of("education")
+    return text.replace(education, "") if education else text
+
+
+def _named_in_field(text: str, asked: Field) -> bool:
+    """Whether a role (its title and duties) or a sentence names the asked field: its title
+    holds the field's words, or it names a skill of the field or one implying it."""
+    if not asked.names or names_field(text.split("\n")[0], asked.stems):
+        return True
+    graph = load_graph()
+    for mention in graph.mentions(text):
+        if mention.skill in asked.skills or asked.skills & graph.broader(mention.skill).keys():
+            return True
+    return False
+
+
+def _means(asked: Field, vector: np.ndarray | None, cosine: float) -> bool:
+    """Whether a title's embedding is that close to one of the field's names."""
+    return vector is not None and bool((asked.vectors @ vector).max() >= cosine)
+
+
+def relevant_years(
+    asked: Field, cv_roles: Sequence[Role], meaning: dict[str, np.ndarray], text: str
+) -> tuple[float, str]:
+    """Years of the roles in the asked field (by words, skills, or a title of its meaning;
+    overlaps merged; training is not experience), or the years a sentence in the field
+    states, the larger; and the roles counted."""
+    relevant = [
+        role
+        for role in cv_roles
+        if not role.training
+        and (
+            _named_in_field(role.text, asked) or _means(asked, meaning.get(role.title), ROLE_COSINE)
+        )
+    ]
+    dated = merged_years([(r.start, r.end) for r in relevant])
+    stated = [(y, s) for y, s in stated_years(text) if _named_in_field(s, asked)]
+    best_stated = max(stated, default=(0.0, ""))
+    if best_stated[0] > dated:
+        return round(best_stated[0], 1), best_stated[1]
+    evidence = "; ".join(r.title for r in relevant) if relevant else "no role in this field"
+    return round(dated, 1), evidence
+
+
+def degree_fit(
+    requirement: Requirement,
+    asked: Field,
+    cv_degrees: Sequence[Degree],
+    meaning: dict[str, np.ndarray],
+) -> tuple[float, str, str]:
+    """(score, how, evidence) of the CV's degree that best meets a degree requirement: its
+    level (1 at or above the level asked, 0.5 one below) times its field (1 in a field asked
+    for or, when a related field is, an adjacent one; 0.5 in an adjacent field otherwise)."""
+    best = (0.0, "", "")
+    asked_level = requirement.degree or 1
+    for degree in cv_degrees:
+        level = (
+            1.0 if degree.level >= asked_level else 0.5 if degree.level == asked_level - 1 else 0
+        )
+        how = "degree"
+        if asked.names and not names_field(degree.field, asked.stems):
+            vector = meaning.get(degree.field or degree.line)
+            adjacent = _means(asked, vector, ADJACENT_FIELD_COSINE)
+            field_score = (1.0 if asked.related else 0.5) if adjacent else 0.0
+            how = "adjacent field" if adjacent else "other field"
+        else:
+            field_score = 1.0
+        if level * field_score > best[0] or not best[2]:
+            best = (level * field_score, how, degree.line)
+    return best
+
+
 def job_words(requirements: Sequence[Requirement]) -> list[str]:
     """The capitalised words of the requirements (skill names the lexicon may lack)."""
     return sorted(
@@ -194,8 +398,8 @@ def cv_columns(result: CvResult, relevance: float | None) -> dict:
     matches = result.matches
     parts = fit_parts(matches, result.similarity, relevance)
     must = [m for m in matches if m.requirement.must]
-    fit = weighted_score(parts, tuple(WEIGHTS))
-    cv_score = weighted_score(parts, CV_PARTS)
+    fit = weighted_score(parts, tuple(WEIGHTS), len(matches))
+    cv_score = weighted_score(parts, CV_PARTS, len(matches))
     return {
         "fit_score": _round(fit),
         "cv_match_score": _round(cv_score),

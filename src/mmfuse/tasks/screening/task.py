@@ -262,10 +262,12 @@ candidates meet each requirement."""
         from mmfuse.encoders.text import resolve_precision
         from mmfuse.tasks.screening import (
             date_words,
+            graph,
             matching,
             pii,
             requirements,
             scoring,
+            screen,
             sections,
             skills,
             tokens,
@@ -295,6 +297,13 @@ candidates meet each requirement."""
                 sections.HEADINGS,
                 sorted(pii.ROLE_WORDS),
                 "names found once redacted everywhere",
+                # nor rows matched before the skills graph, relevant years and degree fields
+                graph.graph_digest(),
+                matching.STRONG_MEANING,
+                screen.ROLE_COSINE,
+                screen.ADJACENT_FIELD_COSINE,
+                scoring.FULL_AD_REQUIREMENTS,
+                "short ad: requirement share from 0, whole-CV similarity",
             ],
             sort_keys=True,
             default=str,
@@ -449,6 +458,12 @@ candidates meet each requirement."""
         from mmfuse.tasks.screening.summary import write_outputs
 
         return write_outputs(rows, self.screener_requirements(), out_dir)
+
+    @classmethod
+    def report_rows(cls, rows):
+        from mmfuse.tasks.screening.report import readable_rows
+
+        return readable_rows(rows)
 
     @classmethod
     def report_sections(cls, rows, out_dir, files):
