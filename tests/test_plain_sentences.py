@@ -63,9 +63,9 @@ def test_the_suite_is_large_and_varied():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 21 asks for 90 %; mmfuse-base v3 agrees on 48 of 64 (75 %; v2: 49, 77 %): "
-    "neutral statements about products read positive, support questions negative, and half "
-    "the sarcastic complaints stay under the sarcasm flag",
+    reason="issue 21 asks for 90 %; mmfuse-base v3 agrees on 51 of 64 (80 %; v2: 49, 77 %): "
+    "neutral statements about products read positive, support questions negative, jokes "
+    "and two sarcastic complaints keep their words' reading",
 )
 def test_people_and_the_model_agree_on_nine_sentences_in_ten(rows):
     wrong = [
@@ -92,16 +92,22 @@ def test_plain_praise_is_not_taken_for_sarcasm(rows):
         assert float(by_text[text]["sarcasm_prob"]) < 0.5, text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="v3's calibrated sarcasm gives the demo's two complaints 0.33 and 0.31, under the "
-    "0.5 that a flip needs, so they keep their words' positive reading (v2 read them negative "
-    "and read most praise negative too)",
+MONDAY_REASON = (
+    "'Oh great, another Monday.' names nothing bad once its praise words are gone, so the "
+    "flip rule (sarcasm and something bad) keeps its words' positive reading"
 )
-def test_sarcastic_complaints_read_negative_and_say_why(rows):
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(DEMO_SARCASM[0], marks=pytest.mark.xfail(strict=True, reason=MONDAY_REASON)),
+        DEMO_SARCASM[1],
+    ],
+)
+def test_sarcastic_complaints_read_negative_and_say_why(rows, text):
     by_text = {r["text"]: r for r in rows}
-    for text in DEMO_SARCASM:
-        row = by_text[text]
-        assert row["sentiment"] == "negative", text
-        if row["literal_sentiment"] != "negative":  # read against its words: said why
-            assert row["flip_reason"].startswith("sarcastic"), text
+    row = by_text[text]
+    assert row["sentiment"] == "negative", text
+    if row["literal_sentiment"] != "negative":  # read against its words: said why
+        assert row["flip_reason"].startswith("sarcastic"), text

@@ -50,12 +50,6 @@ def test_posts_are_read_for_sentiment_emotion_and_language(posts):
     assert "customer service" in rows["post06_support"]["topics"]
 
 
-DEMO_SARCASM_REASON = (
-    "mmfuse-base v3's calibrated sarcasm gives the sample's two complaints 0.33 and 0.31, "
-    "under the 0.5 a flip needs: they keep their words' positive reading (issue 21)"
-)
-
-
 def test_sincere_posts_stay_positive_and_unflagged(posts):
     rows = read_rows(posts / "results.csv")
     for sincere in ("post01_temple", "post03_garden", "post04_headphones"):
@@ -66,14 +60,27 @@ def test_sincere_posts_stay_positive_and_unflagged(posts):
         assert float(rows[sincere]["sarcasm_prob"]) < 0.5, sincere
 
 
-@pytest.mark.xfail(strict=True, reason=DEMO_SARCASM_REASON)
-def test_sarcastic_posts_read_with_their_intended_sentiment(posts):
-    """The sample's two sarcastic complaints read negative and sarcastic, and say why."""
+@pytest.mark.parametrize(
+    "sarcastic",
+    [
+        pytest.param(
+            "post02_monday",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="'Oh great, another Monday' names nothing bad without its praise words: "
+                "the flip rule (sarcasm and something bad) keeps its words' reading (issue 21)",
+            ),
+        ),
+        "post06_support",
+    ],
+)
+def test_sarcastic_posts_read_with_their_intended_sentiment(posts, sarcastic):
+    """The sample's sarcastic complaints read negative, say why, and feel negative."""
     rows = read_rows(posts / "results.csv")
-    for sarcastic in ("post02_monday", "post06_support"):
-        assert rows[sarcastic]["sentiment"] == "negative", sarcastic
-        assert float(rows[sarcastic]["sarcasm_prob"]) > 0.5, sarcastic
-        assert rows[sarcastic]["emotion"] in ("anger", "sadness"), sarcastic
+    assert rows[sarcastic]["sentiment"] == "negative", sarcastic
+    assert rows[sarcastic]["literal_sentiment"] != "negative", sarcastic
+    assert rows[sarcastic]["flip_reason"].startswith("sarcastic"), sarcastic
+    assert rows[sarcastic]["emotion"] in ("anger", "sadness"), sarcastic
 
 
 def test_emotions_agree_with_the_sentiment_as_meant(posts):

@@ -8,11 +8,10 @@ source's sentiment. Text-only batches take the first pass only.
 
 Two readings of the sentiment: ``literal_sentiment``, what the words say (the model's
 sentiment head, trained on literal labels), and ``sentiment``, as the author meant it. The
-second departs from the first only on evidence (``meant_sentiment``): the post reads
-sarcastic (``sarcasm_prob``, calibrated to a few per cent of sarcastic posts, at least
-``SARCASM_THRESHOLD``) *and* it describes something bad (read without its praise words,
-``without_praise``, it reads negative); ``flip_reason`` says so. The emotion follows the same
-rule (``intended_emotions``).
+second departs from the first only on evidence (``meant_sentiment``): the post may be
+sarcastic (``sarcasm_prob`` at least ``FLIP_SARCASM``) *and* it describes something bad (read
+without its praise words, ``without_praise``, it reads negative); ``flip_reason`` says so.
+The emotion follows the same rule (``intended_emotions``).
 """
 
 from __future__ import annotations
@@ -26,7 +25,16 @@ import numpy as np
 
 from mmfuse.encoders.conse import normalise
 from mmfuse.fusion.inference import infer
-from mmfuse.tasks.social_media.summary import SARCASM_THRESHOLD
+
+# The sarcasm a flip needs. ``sarcasm_prob`` is calibrated so that at most 5 % of sincere
+# posts reach the 0.5 that flags a post sarcastic; a flip also needs the second piece of
+# evidence (praise words about something bad), so it may start lower. Measured on data never
+# trained on (mmfuse-base v3, 2026-12-04; flip at 0.5 -> 0.3): iSarcasmEval's held-out
+# sarcastic tweets given their rephrase's sentiment 64.2 -> 68.2 %; TweetEval validation
+# macro-recall 68.1 -> 68.3 (0.4 % of tweets flipped); held-back SemEval 65.1 -> 65.5;
+# VADER's held-back positive snippets read negative 13.0 -> 14.0 %. At 0.2 the praise
+# sentences of the plain suite start to flip.
+FLIP_SARCASM = 0.3
 
 # The sentiment score in [-1, 1] is p(positive) - p(negative) of the sentiment as meant, so
 # it agrees with ``sentiment`` (a sarcastic complaint scores below 0). A model's valence
@@ -134,8 +142,8 @@ class Meant:
 def meant_sentiment(checkpoint, texts: Sequence[str], scores: dict[str, np.ndarray]) -> Meant:
     """The sentiment each post means, from the model's literal reading of its words.
 
-    It departs from the literal reading only on evidence: the post reads sarcastic (irony
-    probability at least ``SARCASM_THRESHOLD``), its words do not already read negative, and
+    It departs from the literal reading only on evidence: the post may be sarcastic (irony
+    probability at least ``FLIP_SARCASM``), its words do not already read negative, and
     without its praise words it reads negative (it describes something bad: a delay, a
     breakage, a wait). Sincere praise, however sarcastic it sounds, keeps its words' reading.
     A model without sentiment and irony tasks keeps the literal reading.
@@ -156,7 +164,7 @@ def meant_sentiment(checkpoint, texts: Sequence[str], scores: dict[str, np.ndarr
     stripped = {
         i: without_praise(text)
         for i, text in enumerate(texts)
-        if irony[i] >= SARCASM_THRESHOLD and literal[i].argmax() != negative and text.strip()
+        if irony[i] >= FLIP_SARCASM and literal[i].argmax() != negative and text.strip()
     }
     rows = [i for i, text in stripped.items() if text.strip()]
     if not rows:

@@ -310,8 +310,8 @@ per topic and per brand, campaign or author."""
             "version": __version__,
             # rows cached before the sentiment had two readings (``meant_sentiment``) and
             # before topics were scored per list (``other``) are not reused
-            "readings": "literal and meant sentiment, flip on sarcasm and something bad; one "
-            "topic against ordinary posts, else other",
+            "readings": "literal and meant sentiment, flip on sarcasm >= 0.3 and something bad; "
+            "one topic against ordinary posts, else other",
             "model": str(self.options.model),
             "model_sha256": folder_digest(self.folder),
             "topics": list(self.options.topics),
