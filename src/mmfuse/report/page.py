@@ -31,7 +31,7 @@ p.note { color: var(--soft); margin: 0.2em 0 0.8em; }
 p.callout { background: #fff4d6; border-left: 4px solid #e0a800; padding: 0.6em 1em; }
 table { border-collapse: collapse; font-size: 0.88em; }
 th, td { border: 1px solid var(--line); padding: 0.25em 0.5em; text-align: left;
-  vertical-align: top; max-width: 32em; overflow-wrap: anywhere; }
+  vertical-align: top; max-width: 32em; overflow-wrap: break-word; }
 th { background: #eef1f4; position: sticky; top: 0; white-space: nowrap; }
 div.rows table { width: max-content; } div.rows td { min-width: 2.5em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }

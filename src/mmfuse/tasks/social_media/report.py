@@ -20,7 +20,7 @@ from mmfuse.report.charts import SENTIMENT_COLOURS, charts, line_chart, stacked_
 from mmfuse.report.page import Html, Section, numbers, tag
 from mmfuse.report.table import table
 from mmfuse.report.thumbnails import img, thumbnail
-from mmfuse.tasks.social_media.scoring import SOURCES
+from mmfuse.tasks.social_media.scoring import FLIP_SARCASM, SOURCES
 from mmfuse.tasks.social_media.summary import (
     GROUP_COLUMNS,
     SARCASM_THRESHOLD,
@@ -161,9 +161,10 @@ def sentiment_section(rows: Sequence[dict]) -> Section:
             tag("h3", "Summary (summary.csv)"),
             table(SUMMARY_COLUMNS, summary),
         ],
-        f"Sentiment as meant: a post reads against its words (negative) only when it is "
-        f"sarcastic (sarcasm probability of at least {SARCASM_THRESHOLD}, calibrated to a few "
-        f"per cent of sarcastic posts) and describes something bad; results.csv keeps the "
+        f"Sentiment as meant: a post reads against its words (negative) only when it may be "
+        f"sarcastic (sarcasm probability of at least {FLIP_SARCASM}; it is flagged sarcastic "
+        f"from {SARCASM_THRESHOLD}, calibrated so that few sincere posts reach it) and "
+        f"describes something bad; results.csv keeps the "
         f"words' reading (literal_sentiment) and says why (flip_reason). Bars give the number "
         f"of posts scored.",
         id="social-sentiment",
