@@ -23,6 +23,13 @@ def isolated_cache(tmp_path_factory):
         yield root
 
 
+@pytest.fixture(autouse=True)
+def session_cache_root(isolated_cache, monkeypatch):
+    """``--cache-dir`` makes its folder the process's cache root (``config.use_cache_root``):
+    each test gets the session's root back afterwards, so none leaks into the next."""
+    monkeypatch.setenv("MMFUSE_CACHE", str(isolated_cache))
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One torch thread for a module: tiny models are overhead-bound, and CI cores are shared."""

@@ -316,12 +316,8 @@ def test_every_zero_is_refused_once_at_the_boundary(tmp_path, capsys, command):
         LabelOptions(labels=("cat", "dog"), every_s=0.0)
 
 
-def test_under_the_cache_root_every_folder_is_0700_and_every_file_0600(
-    tmp_path, tiny_encoder, monkeypatch
-):
+def test_under_the_cache_root_every_folder_is_0700_and_every_file_0600(tmp_path, tiny_encoder):
     # issue 25 #13: a 0755 cache root made the run folder 0755 and results.csv 0644
-    # --cache-dir makes its folder this process's cache root: the session's comes back after
-    monkeypatch.setenv("MMFUSE_CACHE", os.environ["MMFUSE_CACHE"])
     previous = os.umask(0o022)
     try:
         root = tmp_path / "cache"
