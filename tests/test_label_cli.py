@@ -250,7 +250,8 @@ def test_a_killed_label_run_resumes_to_the_same_table(tmp_path):
     for i in range(n):
         write_image(tmp_path / "in" / f"img{i:03d}.png", seed=i, size=(32, 24))
     flags = ["--labels", "cat,dog,car", "--no-cache", "--batch-size", "1", "--workers", "1"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # its own cache root: the killed process must not take the session's cache down with it
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MMFUSE_CACHE": str(tmp_path / "cache")}
 
     def command(name: str) -> list[str]:
         out, runs = tmp_path / f"{name}.csv", tmp_path / f"{name}.run"

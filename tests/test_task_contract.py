@@ -165,7 +165,7 @@ def test_every_task_is_listed_with_its_summary(task_name, capsys):
 
 @pytest.mark.slow
 def test_bad_file_is_one_error_row_and_second_run_comes_from_the_cache(
-    task_name, tmp_path, one_torch_thread, monkeypatch
+    task_name, tmp_path, one_torch_thread
 ):
     cls = get_task(task_name)
     folder = tmp_path / "in"
