@@ -179,7 +179,9 @@ def _journal_rows(out: Path) -> int:
 def test_a_killed_run_resumes_to_the_same_table(tmp_path):
     folder = make_folder(tmp_path / "in", 40)
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+    # its own cache root: a killed process must not take the session's cache down with it
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path]),
+           "MMFUSE_CACHE": str(tmp_path / "cache")}  # fmt: skip
     flags = ["--no-cache", "--batch-size", "2", "--workers", "2", "--delay", "0.1"]
     command = [sys.executable, "-m", "helpers.toy_task", str(folder), "-o", str(out), *flags]
     victim = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
@@ -283,7 +285,9 @@ def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path, capsys):
 def test_ctrl_c_prints_one_line_and_a_rerun_resumes(tmp_path):
     folder = make_folder(tmp_path / "in", 30)
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+    # its own cache root: a killed process must not take the session's cache down with it
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path]),
+           "MMFUSE_CACHE": str(tmp_path / "cache")}  # fmt: skip
     # 0.3 s an item: after the 6th row, 7 s of work remain for the signal to land in
     flags = ["--no-cache", "--batch-size", "2", "--workers", "2", "--delay", "0.3"]
     command = [sys.executable, "-m", "helpers.toy_task", str(folder), "-o", str(out), *flags]
