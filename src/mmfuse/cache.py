@@ -16,6 +16,7 @@ mtime restored still has a new ctime.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -122,8 +123,11 @@ class Cache:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # rows hold the posts' text
         config.make_dir(self.folder)  # and under the cache root, the folders above it
         self.path = self.folder / DB_NAME
-        # only the owner reads it; SQLite gives its -wal and -shm files the same mode
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        # only the owner reads it; SQLite gives its -wal and -shm files the same mode. Created
+        # exclusively: opening and closing an existing database file would drop the POSIX
+        # locks that this process's open connections hold on it (SQLite's "how to corrupt")
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
         self._local = threading.local()
         self._connect()  # create the schema now, so a bad folder fails here, not mid-run
 
