@@ -13,6 +13,7 @@ from mmfuse import config, registry
 from mmfuse.cli import main
 from mmfuse.errors import ModelUnavailable
 from mmfuse.registry import ModelSpec, model_digest, verify
+from mmfuse.tasks.registry import get_task, task_names
 
 
 def _flip_a_byte_keeping_size_and_mtime(path: Path) -> None:
@@ -69,6 +70,8 @@ def test_registered_weights_that_fail_their_hash_are_refused_and_flagged(
     )  # fmt: skip
     with pytest.raises(ModelUnavailable, match="does not match its recorded SHA-256"):
         verify(spec)
+    for name in task_names():  # imported first: their options name the real defaults
+        get_task(name)
     monkeypatch.setattr(registry, "SPECS", {spec.id: spec})  # hash only this one
     assert main(["models"]) == 1
     assert "MISMATCH" in capsys.readouterr().out

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 FOUR_FIFTHS = 0.8
 MIN_GROUP = 5  # fewer candidates than this: one decision moves the rate by 20 points or more
 ALPHA = 0.05
+# The ids a blind screening gives candidates whose ids looked like names
+# (``tasks.screening.identity``); the audit says so when a groups file does not match them.
+BLIND_ID_PREFIX = "cand-"
 NOTHING_TO_COMPARE = "nothing to compare: a single group"
 
 

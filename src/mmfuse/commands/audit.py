@@ -25,11 +25,8 @@ from collections import Counter
 from pathlib import Path
 
 from mmfuse.errors import EXIT_OK, UsageError
+from mmfuse.fairness import BLIND_ID_PREFIX
 from mmfuse.io.writers import atomic_write, write_csv
-
-# The ids a blind screening gives candidates whose ids looked like names
-# (``tasks.screening.identity``; the commands import no task package but the audit's).
-BLIND_PREFIX = "cand-"
 
 
 def finite(text: str) -> float:
@@ -139,9 +136,9 @@ def run(args: argparse.Namespace) -> int:
     missing = sum(1 for _, g, _ in joined if not g)
     joined = [j for j in joined if j[1]]
     if not joined:
-        blind = any(r[args.id_column].startswith(BLIND_PREFIX) for r, _ in scored)
+        blind = any(r[args.id_column].startswith(BLIND_ID_PREFIX) for r, _ in scored)
         hint = (
-            f"; the results' ids were replaced ({BLIND_PREFIX}...): add --id-key with the file "
+            f"; the results' ids were replaced ({BLIND_ID_PREFIX}...): add --id-key with the file "
             "the screening wrote with --id-key to join groups keyed by the original ids"
             if blind and not args.id_key
             else ""

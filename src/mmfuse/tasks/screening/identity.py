@@ -27,11 +27,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from mmfuse import config
+from mmfuse.fairness import BLIND_ID_PREFIX
 from mmfuse.tasks.screening.pii import ROLE_WORDS
 from mmfuse.types import Item
 
 SALT_FILE = "screening-id-salt"
-PREFIX = "cand-"
 DIGITS = 10  # hex digits of the HMAC kept: 40 bits, no collision among a run's candidates
 # What an id may carry that identifies a person: the redactor's types but for those that do
 # not single anyone out in a folder name (gender words, marital status, nationality, places).
@@ -82,7 +82,7 @@ def id_salt() -> bytes:
 def blind_id(item_id: str, salt: bytes) -> str:
     """``cand-`` and ten hex digits of HMAC-SHA256(salt, id)."""
     digest = hmac.new(salt, item_id.encode("utf-8"), hashlib.sha256).hexdigest()
-    return PREFIX + digest[:DIGITS]
+    return BLIND_ID_PREFIX + digest[:DIGITS]
 
 
 def _id_words(item_id: str) -> list[str]:
