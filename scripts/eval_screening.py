@@ -13,12 +13,12 @@ Prints, for the code on ``PYTHONPATH`` (run it on two checkouts to compare befor
 - resume_matcher's full job descriptions: whether the resume allowed first is ranked first;
 - CV categories (``tests/data/screening_categories``: 16 job categories, 4 CVs each, in two
   halves, the second held back from the short ad's design): each category's one-line ad, as
-  "We are hiring a <category>." and as the bare category name, against all CVs of its half;
-  mean average precision and precision at 5 (out of the category's 4 CVs) of the fit score
-  and of the baseline.
+  "We are hiring a <category>." and as the bare category name, against all CVs of its half,
+  then every category against all 64 CVs ("all"); mean average precision and precision at 5
+  (out of the category's 4 CVs) of the fit score and of the baseline.
 
 Usage: PYTHONPATH=src python scripts/eval_screening.py [--data ../shared/data]
-       [--only categories] [--half design|held-back]
+       [--only categories] [--half design|held-back|all]
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def one_line(
 def category_cvs(half: str) -> tuple[list[str], list[str], dict[str, set[str]]]:
     """The CV names ("category/1"), texts and each category's relevant names of a half."""
     names, texts, relevant = [], [], {}
-    for category in HALVES[half]:
+    for category in HALVES[half] if half in HALVES else [c for h in HALVES.values() for c in h]:
         cvs = (CATEGORIES / f"{category}.txt").read_text(encoding="utf-8").split("\n---\n")
         own = [f"{category}/{i}" for i in range(1, len(cvs) + 1)]
         names += own
@@ -167,10 +167,10 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=config.shared_data_dir())
     parser.add_argument("--only", choices=["categories"], help="only the CV categories")
-    parser.add_argument("--half", choices=list(HALVES), help="only this half of them")
+    parser.add_argument("--half", choices=[*HALVES, "all"], help="only this half of them")
     args = parser.parse_args()
     encoder = MemoEncoder(TextEncoder(resolve(default_model("text")), "cpu", "float32"))
-    categories(encoder, [args.half] if args.half else list(HALVES))
+    categories(encoder, [args.half] if args.half else [*HALVES, "all"])
     if args.only:
         return 0
     all_names, all_texts, relevant = [], [], {}
