@@ -17,6 +17,7 @@ and nothing else: no requirement to meet. A CV is then compared with that role t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -103,10 +104,10 @@ def windows(text: str) -> list[str]:
     return out
 
 
-def role_cosine(role: AdRole, window_vectors: np.ndarray, fallback: float) -> float:
-    """The mean of the ``ROLE_TOP`` best cosines of the role with a CV's windows
-    (``fallback`` for a CV without any)."""
+def role_cosine(role: AdRole, window_vectors: Sequence[np.ndarray], fallback: float) -> float:
+    """The mean of the ``ROLE_TOP`` best cosines of the role with a CV's windows' unit
+    vectors (``fallback`` for a CV without any)."""
     if len(window_vectors) == 0:
         return fallback
-    cosines = np.sort(window_vectors @ role.vector)[-ROLE_TOP:]
+    cosines = np.sort(np.stack(window_vectors) @ role.vector)[-ROLE_TOP:]
     return float(cosines.mean())

@@ -254,12 +254,14 @@ class Screener:
         whole = None  # a short ad: the whole CVs and their windows are compared with its role
         if self.role is not None:
             windows_of = [windows(r.text) for r in redactions]
-            flat_windows = [w for group in windows_of for w in group]
+            # a window that is a sentence embedded above is not embedded again
+            window_vectors = {flat[i]: vectors[i] for i in wordy}
+            new = sorted({w for group in windows_of for w in group} - window_vectors.keys())
             encoded = self.encoder.encode(
-                [*(r.text for r in redactions), *flat_windows], batch_size=TEXT_BATCH
+                [*(r.text for r in redactions), *new], batch_size=TEXT_BATCH
             )
-            whole, window_vectors = encoded[: len(redactions)], encoded[len(redactions) :]
-            window_ends = np.cumsum([len(group) for group in windows_of])
+            whole = encoded[: len(redactions)]
+            window_vectors.update(zip(new, encoded[len(redactions) :], strict=True))
         results, start = [], 0
         for redaction, group, sections, cv_roles, cv_degrees in zip(
             redactions, spans, sections_of, roles_of, degrees_of, strict=True
@@ -301,14 +303,13 @@ class Screener:
             if self.role is not None:
                 index = len(results)
                 cosine = float(whole[index] @ self.job.vector)
-                first = window_ends[index - 1] if index else 0
                 skills = None  # a role naming no skill of the graph: left out
                 if self.role.skills:
                     hits = skill_hits(self.role.skills, redaction.text)
                     skills = min(hits, ROLE_SKILL_HITS) / ROLE_SKILL_HITS
                 cosine = short_ad_cosine(
                     cosine,
-                    role_cosine(self.role, window_vectors[first : window_ends[index]], cosine),
+                    role_cosine(self.role, [window_vectors[w] for w in windows_of[index]], cosine),
                     skills,
                 )
             similarity = document_similarity(cosine)
