@@ -10,9 +10,15 @@ Prints, for the code on ``PYTHONPATH`` (run it on two checkouts to compare befor
   the fit score and of a plain baseline (the cosine of MiniLM's embedding of the whole CV with
   the ad's), the relevant CVs being the person's top two (test set) or the resumes
   ``tests/test_screening_ranking.py`` allows first (resume_matcher);
-- resume_matcher's full job descriptions: whether the resume allowed first is ranked first.
+- resume_matcher's full job descriptions: whether the resume allowed first is ranked first;
+- CV categories (``tests/data/screening_categories``: 16 job categories, 4 CVs each, in two
+  halves, the second held back from the short ad's design): each category's one-line ad, as
+  "We are hiring a <category>." and as the bare category name, against all CVs of its half,
+  then every category against all 64 CVs ("all"); mean average precision and precision at 5
+  (out of the category's 4 CVs) of the fit score and of the baseline.
 
 Usage: PYTHONPATH=src python scripts/eval_screening.py [--data ../shared/data]
+       [--only categories] [--half design|held-back|all]
 """
 
 from __future__ import annotations
@@ -31,6 +37,24 @@ from mmfuse.registry import default_model, resolve
 from mmfuse.tasks.screening.screen import Screener, cv_columns
 
 CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "screening_cases"
+CATEGORIES = CASES.parent / "screening_categories"
+HALVES = {
+    "design": (
+        "java_developer", "dotnet_developer", "testing", "automation_testing",
+        "python_developer", "hr", "civil_engineer", "sales",
+    ),
+    "held-back": (
+        "data_science", "hadoop", "etl_developer", "database", "devops_engineer",
+        "mechanical_engineer", "web_designing", "business_analyst",
+    ),
+}  # fmt: skip
+CATEGORY_TITLES = {
+    "hr": "HR",
+    "dotnet_developer": "DotNet Developer",
+    "etl_developer": "ETL Developer",
+    "devops_engineer": "DevOps Engineer",
+}
+AD_FORMS = {"one line": "We are hiring a {}.", "bare name": "{}"}
 AS_OF = date(2026, 12, 1)
 TITLES = {
     "marketing_data_analyst": "Marketing Data Analyst",
@@ -47,6 +71,21 @@ RESUME_FIRST = {
     "job_desc_full_stack_engineer": {"bruce_wayne_fullstack", "john_doe"},
     "job_desc_java_developer": {"john_doe"},
 }
+
+
+class MemoEncoder:
+    """The text encoder with its vectors kept by text: the same CVs are ranked against many
+    ads, and each text is embedded once."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self.memo: dict[str, np.ndarray] = {}
+
+    def encode(self, texts, batch_size=None):
+        missing = sorted({t for t in texts if t not in self.memo})
+        if missing:
+            self.memo.update(zip(missing, self.encoder.encode(missing, batch_size), strict=True))
+        return np.stack([self.memo[t] for t in texts])
 
 
 def spearman(scores: list[float]) -> float:
@@ -74,24 +113,66 @@ def baseline_scores(encoder, job: str, texts: list[str]) -> list[float]:
     return list(vectors[1:] @ vectors[0])
 
 
-def one_line(encoder, names: list[str], texts: list[str], relevant: dict[str, set[str]]):
+def one_line(
+    encoder,
+    names: list[str],
+    texts: list[str],
+    relevant: dict[str, set[str]],
+    ads: dict[str, str] | None = None,
+    at: int = 2,
+):
+    """(MAP, P@at) of the fit score and of the baseline, each job's ad ("We are hiring a
+    <title>." unless ``ads`` gives it) ranking all ``texts``."""
     rows = {}
     for method in (fit_scores, baseline_scores):
-        aps, p2 = [], []
+        aps, precision = [], []
         for job, wanted in relevant.items():
-            scores = method(encoder, f"We are hiring a {TITLES[job]}.", texts)
+            ad = ads[job] if ads else f"We are hiring a {TITLES[job]}."
+            scores = method(encoder, ad, texts)
             ranked = [n for _, n in sorted(zip(scores, names, strict=True), reverse=True)]
             aps.append(average_precision(ranked, wanted))
-            p2.append(len(set(ranked[:2]) & wanted) / min(2, len(wanted)))
-        rows[method.__name__] = (100 * np.mean(aps), 100 * np.mean(p2))
+            precision.append(len(set(ranked[:at]) & wanted) / min(at, len(wanted)))
+        rows[method.__name__] = (100 * np.mean(aps), 100 * np.mean(precision))
     return rows
+
+
+def category_cvs(half: str) -> tuple[list[str], list[str], dict[str, set[str]]]:
+    """The CV names ("category/1"), texts and each category's relevant names of a half."""
+    names, texts, relevant = [], [], {}
+    for category in HALVES[half] if half in HALVES else [c for h in HALVES.values() for c in h]:
+        cvs = (CATEGORIES / f"{category}.txt").read_text(encoding="utf-8").split("\n---\n")
+        own = [f"{category}/{i}" for i in range(1, len(cvs) + 1)]
+        names += own
+        texts += [cv.strip() for cv in cvs]
+        relevant[category] = set(own)
+    return names, texts, relevant
+
+
+def category_title(category: str) -> str:
+    return CATEGORY_TITLES.get(category, category.replace("_", " ").title())
+
+
+def categories(encoder, halves: list[str]) -> None:
+    """The CV categories' one-line ads (see the module docstring), per half and ad form."""
+    for half in halves:
+        names, texts, relevant = category_cvs(half)
+        for form, pattern in AD_FORMS.items():
+            ads = {c: pattern.format(category_title(c)) for c in relevant}
+            rows = one_line(encoder, names, texts, relevant, ads, at=5)
+            for method, (mean_ap, p5) in rows.items():
+                print(f"categories {half}, {form}, {method}: MAP {mean_ap:.1f}, P@5 {p5:.1f}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=config.shared_data_dir())
+    parser.add_argument("--only", choices=["categories"], help="only the CV categories")
+    parser.add_argument("--half", choices=[*HALVES, "all"], help="only this half of them")
     args = parser.parse_args()
-    encoder = TextEncoder(resolve(default_model("text")), "cpu", "float32")
+    encoder = MemoEncoder(TextEncoder(resolve(default_model("text")), "cpu", "float32"))
+    categories(encoder, [args.half] if args.half else [*HALVES, "all"])
+    if args.only:
+        return 0
     all_names, all_texts, relevant = [], [], {}
     right = total = 0
     for case in sorted(p for p in CASES.iterdir() if p.is_dir()):

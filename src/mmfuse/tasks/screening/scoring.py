@@ -13,9 +13,10 @@
 The requirement parts (the first three) speak for the ad only as far as it lists requirements:
 their weights are multiplied by ``requirement_share`` (0 for an ad of one requirement line, 1
 from ``FULL_AD_REQUIREMENTS``), so a one-line ad ("We are hiring a Java developer.") ranks by
-what it does say, the CV's similarity to it, rather than by one requirement's score; for such
-a short ad ``cv_job_similarity`` is the cosine of the whole CV's embedding (its text in
-windows of the encoder's length, averaged) with the ad's (see ``screen``). A part that does
+what it does say, the role it names, rather than by one requirement's score; for such a
+short ad ``cv_job_similarity`` is ``short_ad_cosine``: the whole CV's cosine with the ad, the
+cosine of the role with the CV's windows that say it best, and the CV's mentions of the
+role's skills in the skills graph, weighed by ``SHORT_AD_WEIGHTS`` (see ``role``). A part that does
 not apply (no nice-to-haves listed, no years asked for, no interview) is left out and the
 others' weights are renormalised, so a candidate without an interview is neither helped nor
 hurt by it. ``cv_match_score`` is the same sum over the CV parts only (all but
@@ -44,12 +45,26 @@ CV_PARTS = tuple(p for p in WEIGHTS if p != "answer_relevance")
 # Whole-document cosines of MiniLM: CVs against an unrelated job ad ~0.2, a fitting one ~0.6+.
 DOCUMENT_COSINE_FLOOR = 0.2
 DOCUMENT_COSINE_FULL = 0.7
+# A short ad's CV-job similarity: whole-CV cosine, role-window cosine, share of the role's
+# skills' mentions (``role``); the role's skills weigh little, since most roles name none.
+SHORT_AD_WEIGHTS = {"whole": 0.45, "role": 0.45, "skills": 0.10}
 
 
 def document_similarity(cosine: float) -> float:
     """A CV-job cosine mapped linearly to [0, 1] between the floor and the full value."""
     span = DOCUMENT_COSINE_FULL - DOCUMENT_COSINE_FLOOR
     return float(np.clip((cosine - DOCUMENT_COSINE_FLOOR) / span, 0.0, 1.0))
+
+
+def short_ad_cosine(whole: float, role: float, skills: float | None) -> float:
+    """A short ad's cosine-like similarity to a CV: the weighted mean of the whole CV's
+    cosine with the ad, the role's cosine with the CV's best windows, and the share in
+    [0, 1] of the role's skills' mentions (``SHORT_AD_WEIGHTS``; None, left out: the role
+    names no skill of the graph)."""
+    parts = {"whole": whole, "role": role, "skills": skills}
+    present = {n: v for n, v in parts.items() if v is not None}
+    total = sum(SHORT_AD_WEIGHTS[n] for n in present)
+    return sum(SHORT_AD_WEIGHTS[n] * v for n, v in present.items()) / total
 
 
 def coverage(matches: Sequence[Match], must: bool) -> float | None:

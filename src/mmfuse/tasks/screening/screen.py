@@ -49,12 +49,22 @@ from mmfuse.tasks.screening.requirements import (
     Requirement,
     extract_requirements,
 )
+from mmfuse.tasks.screening.role import (
+    ROLE_SKILL_HITS,
+    AdRole,
+    role_cosine,
+    role_of,
+    role_skills,
+    skill_hits,
+    windows,
+)
 from mmfuse.tasks.screening.scoring import (
     CV_PARTS,
     FULL_AD_REQUIREMENTS,
     WEIGHTS,
     document_similarity,
     fit_parts,
+    short_ad_cosine,
 )
 from mmfuse.tasks.screening.scoring import weighted as weighted_score
 from mmfuse.tasks.screening.sections import split_sections
@@ -169,7 +179,10 @@ class Screener:
         lemmas = tuple(frozenset(content_lemmas(t)) for t in analyze(texts)) if texts else ()
         asked = _field_names(requirements)
         names = [name for _, names, _ in asked for name in names]
-        vectors = self.encoder.encode([*texts, job_text, *names], batch_size=TEXT_BATCH)
+        short = len(requirements) < FULL_AD_REQUIREMENTS  # the ad says little but the role
+        role = [role_of(job_text)] if short else []
+        vectors = self.encoder.encode([*texts, job_text, *names, *role], batch_size=TEXT_BATCH)
+        self.role = AdRole(role[0], vectors[-1], role_skills(role[0])) if short else None
         fields, start = {}, len(texts) + 1
         graph = load_graph()
         for text, names, related in asked:
@@ -238,9 +251,17 @@ class Screener:
             encoded = self.encoder.encode(texts_to_embed, batch_size=TEXT_BATCH)
             vectors[wordy] = encoded[: len(wordy)]
             meaning = dict(zip(short, encoded[len(wordy) :], strict=True))
-        whole = None  # a short ad says little: the whole CVs' embeddings are compared with it
-        if len(self.job.requirements) < FULL_AD_REQUIREMENTS:
-            whole = self.encoder.encode([r.text for r in redactions], batch_size=TEXT_BATCH)
+        whole = None  # a short ad: the whole CVs and their windows are compared with its role
+        if self.role is not None:
+            windows_of = [windows(r.text) for r in redactions]
+            # a window that is a sentence embedded above is not embedded again
+            window_vectors = {flat[i]: vectors[i] for i in wordy}
+            new = sorted({w for group in windows_of for w in group} - window_vectors.keys())
+            encoded = self.encoder.encode(
+                [*(r.text for r in redactions), *new], batch_size=TEXT_BATCH
+            )
+            whole = encoded[: len(redactions)]
+            window_vectors.update(zip(new, encoded[len(redactions) :], strict=True))
         results, start = [], 0
         for redaction, group, sections, cv_roles, cv_degrees in zip(
             redactions, spans, sections_of, roles_of, degrees_of, strict=True
@@ -278,9 +299,20 @@ class Screener:
                     self.job.requirements, self.job.lemmas, self.job.vectors, strict=True
                 )
             )
-            if whole is not None:
-                document = whole[len(results)]
-            similarity = document_similarity(float(document @ self.job.vector))
+            cosine = float(document @ self.job.vector)
+            if self.role is not None:
+                index = len(results)
+                cosine = float(whole[index] @ self.job.vector)
+                skills = None  # a role naming no skill of the graph: left out
+                if self.role.skills:
+                    hits = skill_hits(self.role.skills, redaction.text)
+                    skills = min(hits, ROLE_SKILL_HITS) / ROLE_SKILL_HITS
+                cosine = short_ad_cosine(
+                    cosine,
+                    role_cosine(self.role, [window_vectors[w] for w in windows_of[index]], cosine),
+                    skills,
+                )
+            similarity = document_similarity(cosine)
             section_vectors, section_kinds = section_tokens(sections, cv.sentences, mine)
             tokens = {
                 token_columns("sections"): section_vectors,

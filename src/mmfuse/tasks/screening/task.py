@@ -266,6 +266,7 @@ candidates meet each requirement."""
             matching,
             pii,
             requirements,
+            role,
             scoring,
             screen,
             sections,
@@ -304,6 +305,9 @@ candidates meet each requirement."""
                 screen.ADJACENT_FIELD_COSINE,
                 scoring.FULL_AD_REQUIREMENTS,
                 "short ad: requirement share from 0, whole-CV similarity",
+                # nor rows of a short ad ranked before its role was read
+                scoring.SHORT_AD_WEIGHTS,
+                [role.ROLE_WINDOW, role.ROLE_TOP, role.ROLE_SKILL_HITS],
             ],
             sort_keys=True,
             default=str,
