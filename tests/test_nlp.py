@@ -173,7 +173,7 @@ def test_detection_probability_is_the_exact_posterior():
     import numpy as np
     from langdetect.detector import Detector
 
-    factory, _, log_table = language._profiles()
+    factory = language._profiles()[0]
     table = np.array(list(factory.word_lang_prob_map.values()))
     smoothing = Detector.ALPHA_DEFAULT / Detector.BASE_FREQ
     for text in WALK_TEXTS[:11]:
