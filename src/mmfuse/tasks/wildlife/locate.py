@@ -104,14 +104,18 @@ def picture_rows(image: np.ndarray) -> tuple[int, int]:
         image: RGB uint8 [H, W, 3].
     """
     height = image.shape[0]
-    grey = image[:, ::BAR_COLUMN_STEP].max(axis=2), image[:, ::BAR_COLUMN_STEP].min(axis=2)
-    flat = (grey[0] <= BAR_LEVELS[0]) | (grey[1] >= BAR_LEVELS[1])
+    # the channels' largest and smallest values, channel by channel (a reduction over the
+    # last axis of three costs ten times as much)
+    red, green, blue = (image[:, ::BAR_COLUMN_STEP, c] for c in range(3))
+    brightest = np.maximum(np.maximum(red, green), blue)
+    darkest = np.minimum(np.minimum(red, green), blue)
+    flat = (brightest <= BAR_LEVELS[0]) | (darkest >= BAR_LEVELS[1])
     bar_row = flat.mean(axis=1) >= BAR_ROW_SHARE  # [H]
     limit = int(height * MAX_BAR_SHARE)
     # a bar starts at the edge; its text leaves gaps, so it ends at its last bar row in reach
-    top = 1 + max(r for r in range(limit) if bar_row[r]) if limit and bar_row[0] else 0
-    tail = [r for r in range(height - limit, height) if bar_row[r]]
-    bottom = min(tail) if limit and bar_row[-1] else height
+    top = 1 + int(np.flatnonzero(bar_row[:limit])[-1]) if limit and bar_row[0] else 0
+    tail = np.flatnonzero(bar_row[height - limit :])
+    bottom = height - limit + int(tail[0]) if limit and bar_row[-1] else height
     return (top, bottom) if bottom - top > height // 2 else (0, height)
 
 
