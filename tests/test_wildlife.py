@@ -448,7 +448,7 @@ def test_an_exif_date_in_the_future_or_before_1990_is_not_trusted_and_noted(tmp_
         assert "not trusted: file time used" in stamp.note and why in stamp.note
     items = discover(camera, group_by=WildlifeTask.group_by)
     task = WildlifeTask(None, items)
-    task._found = lambda media, row: {**row, "category": "blank", "notes": "seen"}
+    task._found = lambda media, row, prepared=None: {**row, "category": "blank", "notes": "seen"}
     (future,) = [i for i in items if i.id == "future"]
     row = task._row(future, Decoded(None, task.cameras.place(future.paths[0])))
     assert row["datetime_source"] == "file time"
