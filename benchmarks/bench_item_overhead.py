@@ -173,6 +173,7 @@ def _wrap_wildlife(stages: Stages) -> None:
     stages.wrap(locate, "crop", "crops")
     stages.wrap(image_encoder.TimmImageEncoder, "_forward", "crops: resize and normalise")
     stages.wrap(locate.Locator, "locate", "locate (the rest)")
+    stages.wrap(locate.Locator, "prepare", "locate (the rest)")
     stages.wrap(naming.Namer, "evidence", "species naming")
     stages.wrap(task.WildlifeTask, "decode", "decode: the rest (burst, camera)")
     stages.wrap(task.WildlifeTask, "_row", "row (the rest)")
