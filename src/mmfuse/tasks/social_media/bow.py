@@ -47,8 +47,8 @@ class TfidfFeatures:
     ``transform`` counts the character n-grams word by word: scikit-learn's ``char_wb``
     analyzer reads each whitespace-separated word alone (padded with a space each side), so a
     word's n-gram columns are found once and remembered. The counts, and the TF-IDF rows made
-    from them as scikit-learn makes them, are the vectoriser's own, bit for bit, at a quarter
-    of its cost on tweets.
+    from them as scikit-learn makes them, are the vectoriser's own, bit for bit, at about half
+    of its cost on unseen tweets (0.065 against 0.12 ms a tweet).
     """
 
     def __init__(self, config: BowConfig | None = None):
