@@ -14,8 +14,9 @@ rest by stage. The model loading (``setup``) is counted apart, once per run. Wha
 of the process's CPU time is "other" (engine, CSV reading, threads).
 
 Printed per task: ms of CPU a post (a photo) outside the models and setup, each stage's share,
-and the ceiling that implies on one core for the main thread (1000 / ms: items a second if
-the models cost nothing). ``--against REV`` measures the commit REV's ``src/`` too (``git
+the ceiling that implies on one core (1000 / ms: items a second if the models cost nothing),
+and the part of it on the main thread, the one that runs the models (the decode threads work
+beside it on a machine with cores to spare, as far as Python's GIL lets them). ``--against REV`` measures the commit REV's ``src/`` too (``git
 archive`` into a temporary folder), alternating the two in fresh processes, and prints the
 ratio of each pair: on a shared machine only ratios within one run compare. Run from the
 repository root: ``python -m benchmarks.bench_item_overhead [-n 2000] [--against REV]
@@ -263,6 +264,7 @@ def measure(task: str, n: int) -> dict | None:
         "wall_s": wall,
         "stages": dict(stages.seconds),
         "other_main_s": main - stages.main_thread,
+        "main_s": main,
         "load": os.getloadavg()[0],
     }
 
@@ -272,6 +274,14 @@ def outside_ms(result: dict) -> float:
     stages = result["stages"]
     inside = stages.get(MODEL, 0.0) + stages.get(SETUP, 0.0)
     return 1000 * (result["cpu_s"] - inside) / result["items"]
+
+
+def main_thread_ms(result: dict) -> float:
+    """ms of the main thread's CPU per item outside the model forwards and the setup (both run
+    there): what the decode threads do beside it is not in it."""
+    stages = result["stages"]
+    inside = stages.get(MODEL, 0.0) + stages.get(SETUP, 0.0)
+    return 1000 * (result["main_s"] - inside) / result["items"]
 
 
 def describe(task: str, result: dict, label: str) -> list[str]:
@@ -284,8 +294,8 @@ def describe(task: str, result: dict, label: str) -> list[str]:
     lines = [
         f"{label}{task}: {n} {unit}s ({result['failed']} failed), load {result['load']:.1f}, "
         f"wall {result['wall_s']:.1f} s, CPU {result['cpu_s']:.1f} s; outside the models "
-        f"{ms:.3f} ms a {unit} (ceiling {1000 / ms:,.0f} {unit}s/s on one core); "
-        f"model forwards {1000 * stages.get(MODEL, 0.0) / n:.2f} ms a {unit}, "
+        f"{ms:.3f} ms a {unit} (ceiling {1000 / ms:,.0f} {unit}s/s on one core), of which the "
+        f"main thread {main_thread_ms(result):.3f} ms; model forwards {1000 * stages.get(MODEL, 0.0) / n:.2f} ms a {unit}, "
         f"setup {stages.get(SETUP, 0.0):.1f} s"
     ]
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
@@ -352,9 +362,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{task}: skipped, its data is not under ../shared/data")
                     break
                 before_ms, after_ms = outside_ms(pair["before"]), outside_ms(pair["after"])
+                before_main, after_main = (main_thread_ms(pair[k]) for k in ("before", "after"))
                 print(
                     f"{task}, pair {repeat + 1}: outside the models {before_ms:.3f} -> "
-                    f"{after_ms:.3f} ms a {TASKS[task][2]}, {before_ms / after_ms:.2f}x less\n",
+                    f"{after_ms:.3f} ms a {TASKS[task][2]}, {before_ms / after_ms:.2f}x less; "
+                    f"main thread {before_main:.3f} -> {after_main:.3f} ms, "
+                    f"{before_main / after_main:.2f}x less\n",
                     flush=True,
                 )
     return 0
