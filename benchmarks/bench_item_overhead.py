@@ -16,9 +16,10 @@ of the process's CPU time is "other" (engine, CSV reading, threads).
 Printed per task: ms of CPU a post (a photo) outside the models and setup, each stage's share,
 the ceiling that implies on one core (1000 / ms: items a second if the models cost nothing),
 and the part of it on the main thread, the one that runs the models (the decode threads work
-beside it on a machine with cores to spare, as far as Python's GIL lets them). ``--against REV`` measures the commit REV's ``src/`` too (``git
-archive`` into a temporary folder), alternating the two in fresh processes, and prints the
-ratio of each pair: on a shared machine only ratios within one run compare. Run from the
+beside it on a machine with cores to spare, as far as Python's GIL lets them). ``--against
+REV`` measures the commit REV's ``src/`` too (``git archive`` into a temporary folder),
+alternating the two in fresh processes, and prints the ratio of each pair: on a shared
+machine only ratios within one run compare. Run from the
 repository root: ``python -m benchmarks.bench_item_overhead [-n 2000] [--against REV]
 [--repeats 2] [--task social-media|wildlife]``.
 """
@@ -295,8 +296,8 @@ def describe(task: str, result: dict, label: str) -> list[str]:
         f"{label}{task}: {n} {unit}s ({result['failed']} failed), load {result['load']:.1f}, "
         f"wall {result['wall_s']:.1f} s, CPU {result['cpu_s']:.1f} s; outside the models "
         f"{ms:.3f} ms a {unit} (ceiling {1000 / ms:,.0f} {unit}s/s on one core), of which the "
-        f"main thread {main_thread_ms(result):.3f} ms; model forwards {1000 * stages.get(MODEL, 0.0) / n:.2f} ms a {unit}, "
-        f"setup {stages.get(SETUP, 0.0):.1f} s"
+        f"main thread {main_thread_ms(result):.3f} ms; model forwards "
+        f"{1000 * stages.get(MODEL, 0.0) / n:.2f} ms a {unit}, setup {stages.get(SETUP, 0.0):.1f} s"
     ]
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
         if stage not in (MODEL, SETUP):
