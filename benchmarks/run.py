@@ -33,6 +33,7 @@ BENCHMARKS = (
     "screening_throughput",
     "wildlife_throughput",
     "report",
+    "item_overhead",
 )
 ROOT = Path(__file__).resolve().parents[1]
 FINDINGS = ROOT / "benchmarks" / "FINDINGS.md"

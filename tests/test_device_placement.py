@@ -102,7 +102,7 @@ def test_the_wildlife_scan_reads_pixels_on_the_scanners_device():
     locator = Locator(encoder=None, scanner=scanner)
     picture = np.zeros((120, 160, 3), np.uint8)
     with pytest.raises(NotImplementedError, match="meta"):  # its numbers come back: not on meta
-        locator._scan(picture)
+        locator._scan(locator.prepare(picture, [], None).pixels)  # made on the CPU, as in decode
     assert seen == [META]
 
 

@@ -219,6 +219,16 @@ def test_batches_give_the_same_result_as_one_pass(encoder, monkeypatch):
     assert encoder.encode([]).probs.shape == (0, 1000)
 
 
+def test_batch_pixels_resized_in_threads_equal_the_transform_image_by_image(encoder):
+    from PIL import Image
+
+    images = [rgb(h, w, seed) for seed, (h, w) in enumerate([(300, 200), (40, 90), (77, 77)])]
+    threaded = image_encoders._fast_pixels(encoder.transform)(images, "cpu")
+    one_by_one = torch.stack([encoder.transform(Image.fromarray(i)) for i in images])
+    assert image_encoders.RESIZE_THREADS == 1 or image_encoders._resize_pools
+    assert torch.equal(threaded, one_by_one)
+
+
 def test_encoder_rejects_arrays_that_are_not_rgb_uint8(encoder):
     with pytest.raises(ValueError, match="RGB uint8"):
         encoder.encode([np.zeros((8, 8), dtype=np.uint8)])

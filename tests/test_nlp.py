@@ -120,6 +120,73 @@ def test_detection_agrees_with_langdetect_sampling():
         assert language.detect_language(text)[0] == detect_langs(text)[0].lang
 
 
+# Texts whose n-gram walk has every case: capitalised words, punctuation that langdetect reads
+# as a space, runs of spaces, URLs and e-mail addresses it removes itself, Latin-1 letters and
+# excluded signs, Vietnamese marks, Romanian commas, mostly non-Latin text (its Latin letters
+# dropped), Hiragana, CJK, Arabic, and a text over langdetect's maximum length.
+WALK_TEXTS = [
+    "@user I may or may not have searched it up on google tonight",
+    "LOVE this SO much!!! best. day. EVER",
+    "A  B   C  spaced   out  x",
+    "mail me at someone@example.com or see http://example.org/page?x=1 today",
+    "Je suis très content de te voir aujourd'hui, mon ami « bien » ±",
+    "Tiếng Việt có dấu: Việt Nam đẹp lắm",
+    "Ştiinţa şi ţara în România, știință și țară",
+    "Это был отличный день, спасибо всем, OK?",
+    "これはテストです ひらがな カタカナ",
+    "我们今天去公园玩了很久 中文 text",
+    "مرحبا بكم في یک الموقع",
+    "ab " * 4000,
+    "x",
+    "",
+]
+
+
+def _whole_text_rows(cleaned: str) -> list[int]:
+    """langdetect's n-gram walk over the whole text at once (the implementation before the
+    word memo), the reference ``language._ngram_rows`` must equal."""
+    from langdetect.detector import Detector
+    from langdetect.utils.ngram import NGram
+
+    factory, rows, _ = language._profiles()
+    detector = Detector(factory)
+    detector.append(cleaned)
+    detector.cleaning_text()
+    ngram, found = NGram(), []
+    for char in detector.text:
+        ngram.add_char(char)
+        for n in range(1, NGram.N_GRAM + 1):
+            gram = ngram.get(n)
+            if gram in rows:
+                found.append(rows[gram])
+    return found
+
+
+@pytest.mark.parametrize("text", WALK_TEXTS)
+def test_word_by_word_walk_gives_the_whole_text_walk(text):
+    for cleaned in (text, language._language_text(text)):
+        assert language._ngram_rows(cleaned) == _whole_text_rows(cleaned)
+        assert language._ngram_rows(cleaned) == _whole_text_rows(cleaned)  # from the memo
+
+
+def test_detection_probability_is_the_exact_posterior():
+    import numpy as np
+    from langdetect.detector import Detector
+
+    factory = language._profiles()[0]
+    table = np.array(list(factory.word_lang_prob_map.values()))
+    smoothing = Detector.ALPHA_DEFAULT / Detector.BASE_FREQ
+    for text in WALK_TEXTS[:11]:
+        picks = _whole_text_rows(language._language_text(text))
+        log_likelihood = np.log(table[picks] + smoothing).sum(axis=0)
+        posterior = np.exp(log_likelihood - log_likelihood.max())
+        posterior /= posterior.sum()
+        best = int(posterior.argmax())
+        expected = (factory.langlist[best].split("-")[0], float(posterior[best]))
+        if language.detect_language(text) != ("und", 0.0):
+            assert language.detect_language(text) == expected
+
+
 def test_only_confident_other_languages_are_flagged():
     assert set(language.SUPPORTED_LANGUAGES) == {"en"}
 

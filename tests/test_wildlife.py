@@ -80,6 +80,39 @@ def test_info_bars_are_cut_from_the_picture():
     assert picture_rows(plain) == (0, 200)
 
 
+def _picture_rows_by_row(image: np.ndarray) -> tuple[int, int]:
+    """``picture_rows`` as it was written before (reductions over the channel axis, row
+    loops in Python): the reference the vectorised one must equal."""
+    from mmfuse.tasks.wildlife import locate
+
+    height = image.shape[0]
+    step = locate.BAR_COLUMN_STEP
+    grey = image[:, ::step].max(axis=2), image[:, ::step].min(axis=2)
+    flat = (grey[0] <= locate.BAR_LEVELS[0]) | (grey[1] >= locate.BAR_LEVELS[1])
+    bar_row = flat.mean(axis=1) >= locate.BAR_ROW_SHARE
+    limit = int(height * locate.MAX_BAR_SHARE)
+    top = 1 + max(r for r in range(limit) if bar_row[r]) if limit and bar_row[0] else 0
+    tail = [r for r in range(height - limit, height) if bar_row[r]]
+    bottom = min(tail) if limit and bar_row[-1] else height
+    return (top, bottom) if bottom - top > height // 2 else (0, height)
+
+
+def test_info_bars_found_as_row_by_row_on_varied_frames():
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        height, width = int(rng.integers(5, 240)), int(rng.integers(1, 90))
+        image = rng.integers(40, 215, size=(height, width, 3)).astype(np.uint8)
+        for _ in range(int(rng.integers(0, 4))):  # bars, gaps, white and black, anywhere
+            start = int(rng.integers(0, height))
+            stop = min(height, start + int(rng.integers(1, 30)))
+            image[start:stop] = rng.choice([0, 5, 250, 255])
+            if trial % 3 == 0:
+                image[start:stop, : width // 3] = 128  # text that leaves the row a bar or not
+        if trial % 4 == 0:
+            image[0], image[-1] = 0, 255
+        assert picture_rows(image) == _picture_rows_by_row(image)
+
+
 def test_boxes_round_trip_and_crops_keep_context():
     boxes = [(0.1, 0.2, 0.3, 0.4), (0.5, 0.5, 0.25, 0.125)]
     assert parse_boxes(format_boxes(boxes)) == boxes
@@ -415,7 +448,7 @@ def test_an_exif_date_in_the_future_or_before_1990_is_not_trusted_and_noted(tmp_
         assert "not trusted: file time used" in stamp.note and why in stamp.note
     items = discover(camera, group_by=WildlifeTask.group_by)
     task = WildlifeTask(None, items)
-    task._found = lambda media, row: {**row, "category": "blank", "notes": "seen"}
+    task._found = lambda media, row, prepared=None: {**row, "category": "blank", "notes": "seen"}
     (future,) = [i for i in items if i.id == "future"]
     row = task._row(future, Decoded(None, task.cameras.place(future.paths[0])))
     assert row["datetime_source"] == "file time"

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,9 @@ BATCH_SIZE = 32
 # development machine, 74 images/s against 40 NCHW in batches of 32 (Lite2: 40 against 20);
 # the activations of small batches stay in the caches.
 CPU_CNN_BATCH_SIZE = 2
+# Threads that resize a batch's images (Pillow releases the GIL while it resamples), so the
+# thread that runs the model does not resize a camera trap's crops and whole frame one by one.
+RESIZE_THREADS = min(8, os.cpu_count() or 1)
 # ImageNet-1k: the label space of ``probs`` for every backend.
 N_CLASSES = 1000
 # ImageNet classes per text-tower call when building the zero-shot classifier: 350 prompts,
@@ -180,6 +185,17 @@ def _batch_tensor(images: Sequence[np.ndarray], transform, device: str) -> torch
     return torch.stack([transform(Image.fromarray(image)) for image in images]).to(device)
 
 
+_resize_pools: dict[int, ThreadPoolExecutor] = {}  # process id -> its pool (none survives a fork)
+
+
+def _resize_pool() -> ThreadPoolExecutor:
+    pool = _resize_pools.get(os.getpid())
+    if pool is None:
+        pool = ThreadPoolExecutor(RESIZE_THREADS, thread_name_prefix="mmfuse-resize")
+        _resize_pools[os.getpid()] = pool
+    return pool
+
+
 def _fast_pixels(transform):
     """The same tensors as a timm ``transform`` ending in to-tensor and normalise, with those two
     steps done once for the batch (``(pixels / 255 - mean) / std``, in torchvision's order) on
@@ -195,8 +211,14 @@ def _fast_pixels(transform):
     mean = torch.as_tensor(steps[-1].mean, dtype=torch.float32).view(1, -1, 1, 1)
     std = torch.as_tensor(steps[-1].std, dtype=torch.float32).view(1, -1, 1, 1)
 
+    def resized(image: np.ndarray) -> np.ndarray:
+        return np.asarray(resize(Image.fromarray(image)))
+
     def pixels(images: Sequence[np.ndarray], device: str) -> torch.Tensor:
-        arrays = np.stack([np.asarray(resize(Image.fromarray(image))) for image in images])
+        if len(images) > 1 and RESIZE_THREADS > 1:
+            arrays = np.stack(list(_resize_pool().map(resized, images)))
+        else:
+            arrays = np.stack([resized(image) for image in images])
         batch = torch.from_numpy(arrays).to(device).permute(0, 3, 1, 2).float().div(255)
         return batch.sub(mean.to(device)).div(std.to(device))
 

@@ -8,9 +8,15 @@ would push short posts towards whichever profile likes "http".
 langdetect itself estimates the naive-Bayes posterior by sampling n-grams at random, seven
 trials of up to a thousand draws, in pure Python (~2.5 ms a tweet here). ``detect_language``
 computes that posterior exactly instead: the sum over all the text's n-grams of the log of
-(smoothing + the n-gram's probability in each language), as one numpy row sum (~0.7 ms, no
-seed). On 1,500 TweetEval tweets it names the same language as langdetect for all but one, a
-tweet langdetect calls Afrikaans and this calls English.
+(smoothing + the n-gram's probability in each language), as one numpy row sum (no seed). On
+1,500 TweetEval tweets it names the same language as langdetect for all but one, a tweet
+langdetect calls Afrikaans and this calls English.
+
+The n-grams are langdetect's own (its ``NGram`` walk), found word by word: the walk starts
+afresh at every space, so a word's n-grams depend on the word alone and are looked up once
+per word in a process-wide memo; the logs of the table are taken once, at loading. Both
+give the same sums, in the same order, as the walk over the whole text (0.09 ms a TweetEval
+tweet against 0.29 ms on one core of the development machine).
 """
 
 from __future__ import annotations
@@ -40,34 +46,91 @@ _NOT_LANGUAGE_RE = re.compile(r"[\d_]+")
 _MARKUP_RE = re.compile(r"<[^<>]*>|\w+\(")
 
 
+# Words whose n-gram rows are remembered (``_word_rows``); the memo starts over when full.
+WORD_MEMO_SIZE = 200_000
+_word_memo: dict[tuple[str, bool], list[int]] = {}
+_MANY_SPACES_RE = re.compile(" {2,}")
+_NOT_SPACE_RE = re.compile("[^ ]+")
+
+
+class _Normal(dict):
+    """Code point -> langdetect's ``NGram.normalize`` of the character, for ``str.translate``
+    (computed on first sight)."""
+
+    def __missing__(self, code: int) -> str:
+        normal = self[code] = NGram.normalize(chr(code))
+        return normal
+
+
+_NORMAL = _Normal()
+
+
 @lru_cache(maxsize=1)
 def _profiles() -> tuple[DetectorFactory, dict[str, int], np.ndarray]:
-    """langdetect's loaded profiles and its n-gram -> language probability table as a matrix.
+    """langdetect's loaded profiles and its n-gram -> language table as a matrix.
 
     Returns:
-        The factory, n-gram -> row, and float64 [n_ngrams, n_languages] (about 38 MB).
+        The factory, n-gram -> row, and float64 [n_ngrams, n_languages] (about 38 MB): the log
+        of (smoothing + the n-gram's probability in each language).
     """
     factory = DetectorFactory()
     factory.load_profile(langdetect_factory.PROFILES_DIRECTORY)
     rows = {ngram: row for row, ngram in enumerate(factory.word_lang_prob_map)}
-    return factory, rows, np.array(list(factory.word_lang_prob_map.values()))
+    smoothing = Detector.ALPHA_DEFAULT / Detector.BASE_FREQ
+    return factory, rows, np.log(np.array(list(factory.word_lang_prob_map.values())) + smoothing)
 
 
-def _ngram_rows(cleaned: str) -> list[int]:
-    """Rows of ``_profiles``' table for the n-grams of ``cleaned`` that langdetect would draw:
-    every 1- to 3-gram that its profiles know, none inside an all-capitals word (langdetect's
-    own n-gram walk, through its public ``NGram``)."""
-    factory, rows, _ = _profiles()
-    detector = Detector(factory)
-    detector.append(cleaned)  # langdetect's own normalisation, URL and e-mail removal
-    detector.cleaning_text()  # drops Latin letters from mostly non-Latin text
+@lru_cache(maxsize=1)
+def _max_text_length() -> int:
+    return Detector(_profiles()[0]).max_text_length
+
+
+def _detector_text(cleaned: str) -> str:
+    """The text langdetect's ``Detector`` walks after ``append`` and ``cleaning_text``: URLs and
+    e-mail addresses out, Vietnamese marks composed, cut to its maximum length, runs of
+    spaces as one; Latin letters dropped from mostly non-Latin text."""
+    factory = _profiles()[0]
+    if not cleaned.isascii():  # langdetect's own per-character passes
+        detector = Detector(factory)
+        detector.append(cleaned)
+        detector.cleaning_text()
+        return detector.text
+    # what those passes do to ASCII text (no non-Latin letters, so nothing to drop)
+    text = Detector.MAIL_RE.sub(" ", Detector.URL_RE.sub(" ", cleaned))
+    return _MANY_SPACES_RE.sub(" ", text[: _max_text_length()])
+
+
+def _word_rows(word: str, spaced: bool) -> list[int]:
+    """Rows of ``_profiles``' table for the n-grams langdetect's ``NGram`` walk gives for
+    ``word`` (characters none of which it reads as a space) after a space, and for a space
+    after it when ``spaced``: every 1- to 3-gram its profiles know, none inside an
+    all-capitals word."""
+    key = (word, spaced)
+    found = _word_memo.get(key)
+    if found is not None:
+        return found
+    rows = _profiles()[1]
     ngram, found = NGram(), []
-    for char in detector.text:
+    for char in word + " " if spaced else word:
         ngram.add_char(char)
         for n in range(1, NGram.N_GRAM + 1):
             gram = ngram.get(n)  # None inside a capitalised word, or before n characters
             if gram in rows:
                 found.append(rows[gram])
+    if len(_word_memo) >= WORD_MEMO_SIZE:
+        _word_memo.clear()
+    _word_memo[key] = found
+    return found
+
+
+def _ngram_rows(cleaned: str) -> list[int]:
+    """Rows of ``_profiles``' table for the n-grams of ``cleaned`` that langdetect would draw,
+    in the order of its walk over the whole text (its ``NGram`` starts afresh after each
+    character it reads as a space, so the walk is the walks of the words between them)."""
+    text = _detector_text(cleaned)
+    found: list[int] = []
+    for word in _NOT_SPACE_RE.finditer(text.translate(_NORMAL)):
+        found += _word_rows(text[word.start() : word.end()], word.end() < len(text))
     return found
 
 
@@ -96,9 +159,8 @@ def detect_language(text: str) -> tuple[str, float]:
     picks = _ngram_rows(cleaned)
     if not picks:  # no usable n-grams (e.g. only symbols)
         return UNDETERMINED, 0.0
-    factory, _, table = _profiles()
-    smoothing = Detector.ALPHA_DEFAULT / Detector.BASE_FREQ
-    log_likelihood = np.log(table[picks] + smoothing).sum(axis=0)
+    factory, _, log_table = _profiles()
+    log_likelihood = log_table[picks].sum(axis=0)
     posterior = np.exp(log_likelihood - log_likelihood.max())
     posterior /= posterior.sum()
     best = int(posterior.argmax())

@@ -29,7 +29,7 @@ from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.samples import png_bytes
 from mmfuse.tasks.wildlife.boxes import format_boxes
 from mmfuse.tasks.wildlife.head import CROP_FEATURES, crop_features
-from mmfuse.tasks.wildlife.locate import DEFAULT_THRESHOLDS, Detection
+from mmfuse.tasks.wildlife.locate import DEFAULT_THRESHOLDS, Detection, Prepared
 from mmfuse.tasks.wildlife.naming import SPECIES_SCORES
 from mmfuse.tasks.wildlife.reading import FileMedia, read_photo, read_video
 from mmfuse.tasks.wildlife.sequence import Cameras, Placement, input_folder
@@ -142,10 +142,12 @@ class WildlifeOptions:
 
 @dataclass
 class Decoded:
-    """A file read from disk, with where it sits among its camera's files."""
+    """A file read from disk, with where it sits among its camera's files, and for a photo
+    what locating it needs before the models (``Locator.prepare``; None: made in ``process``)."""
 
     media: FileMedia | SoundMedia
     placement: Placement
+    prepared: list[Prepared] | None = None
 
 
 def _inputs_digest(items: Sequence[Item]) -> str:
@@ -382,11 +384,14 @@ row per event; summary.csv: counts per species, site, camera and hour; camtrap-d
             raise InputError(f"{item.id}: not a camera-trap photo or video ({kinds})")
         path = media[0]
         placement = self.cameras.place(path)
-        if media_kind(path) == "video":
+        if media_kind(path) == "video":  # its frames are prepared one batch at a time
             read = read_video(path, self.options.every_s, self.options.max_frames)
-        else:
-            read = read_photo(path, placement.burst)
-        return Decoded(read, placement)
+            return Decoded(read, placement)
+        read = read_photo(path, placement.burst)
+        prepared = None
+        if self.locator is not None:  # set up: the info bars, motion and scan pixels now
+            prepared = [self.locator.prepare(read.frames[0], read.thumbs, read.positions[0])]
+        return Decoded(read, placement, prepared)
 
     def process(self, batch: Sequence[tuple[Item, Decoded]]) -> list[dict]:
         self.setup()
@@ -410,18 +415,18 @@ row per event; summary.csv: counts per species, site, camera and hour; camtrap-d
             "datetime_source": place.stamp.source,
             "event_id": "/".join(filter(None, (place.site, place.camera))) + f"#{place.event}",
         }
-        found = self._found(media, row)
+        found = self._found(media, row, decoded.prepared)
         notes = "; ".join(filter(None, (place.stamp.note, found.get("notes", ""))))
         return {**found, "notes": notes}
 
-    def _found(self, media: FileMedia | SoundMedia, row: dict) -> dict:
+    def _found(self, media: FileMedia | SoundMedia, row: dict, prepared=None) -> dict:
         """The row with what the file shows: category, species, count, boxes, notes."""
         if isinstance(media, SoundMedia):
             if self.listener is None:
                 names = [s.name for s in self.species or []]
                 self.listener = Listener(names, self.options.sound_threshold)
             return {**row, **self.listener.columns(media)}
-        located = self.locator.locate(media.frames, media.thumbs, media.positions)
+        located = self.locator.locate(media.frames, media.thumbs, media.positions, prepared)
         per_frame = located.detections
         found = [d for frame in per_frame for d in frame]
         notes = []
