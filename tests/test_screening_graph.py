@@ -24,6 +24,12 @@ from mmfuse.tasks.screening.profile import field_alternatives as stems
         ("Power BI reports for the CFO.", "Business Intelligence", "implied"),
         ("Deployed with k8s.", "Kubernetes", "synonym"),
         ("Strong SQL skills", "SQL", "exact"),
+        # the tools of common IT roles (the curated layer)
+        ("Built C#.NET services with ADO.NET and LINQ.", ".NET", "implied"),
+        ("Wrote Hive queries and Sqoop imports.", "Hadoop", "implied"),
+        ("Automated regression suites with Selenium WebDriver.", "Automation Testing", "implied"),
+        ("Configured firewall rules and site-to-site VPNs.", "Network Security", "implied"),
+        ("Wrote Solidity smart contracts.", "Blockchain", "implied"),
     ],
 )
 def test_a_mention_supports_what_it_names_or_implies(sentence, asked, how):
