@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.camtrapdp_schema import package_problems, schema
 from helpers.wildlife import run_wildlife
 
 from mmfuse.encoders.conse import imagenet_classes
@@ -243,7 +244,7 @@ def test_events_vote_and_summary_counts_by_hour():
     assert (zebra["files"], zebra["events"], zebra["h06"], zebra["h21"]) == (3, 2, 3, 0)
 
 
-def test_camtrap_dp_export_validates_offline_and_errors_are_caught(tmp_path):
+def test_camtrap_dp_export_validates_and_errors_are_caught(tmp_path):
     rows = [
         {**_row(1, "2024-05-01T06:00:00"), "event_id": "site/cam1#1"},
         {**_row(2, "2024-05-01T06:00:20", category="person"), "event_id": "site/cam1#1"},
@@ -257,20 +258,26 @@ def test_camtrap_dp_export_validates_offline_and_errors_are_caught(tmp_path):
         "observations.csv",
         "datapackage.json",
     ]
-    assert camtrapdp.validate_package(tmp_path / "dp") == []
     with open(tmp_path / "dp" / "observations.csv", encoding="utf-8-sig", newline="") as stream:
         observations = list(csv.DictReader(stream))
     assert [o["observationType"] for o in observations] == ["animal", "human", "blank"]
     assert observations[0]["scientificName"] == "zebra" and observations[0]["bboxX"] == "0.1"
+    assert package_problems(tmp_path / "dp") == []  # (skips without the standard's schemas)
 
     descriptor = json.loads((tmp_path / "dp" / "datapackage.json").read_text())
     del descriptor["project"]
     (tmp_path / "dp" / "datapackage.json").write_text(json.dumps(descriptor))
     media = (tmp_path / "dp" / "media.csv").read_text().replace(",false,", ",maybe,")
     (tmp_path / "dp" / "media.csv").write_text(media)
-    problems = camtrapdp.validate_package(tmp_path / "dp")
+    problems = package_problems(tmp_path / "dp")
     assert any("project" in p for p in problems)
     assert any("filePublic not a boolean" in p for p in problems)
+
+
+def test_camtrap_dp_columns_are_the_standards_fields_in_its_order():
+    for table in camtrapdp.TABLES:
+        fields = [f["name"] for f in schema(f"{table}-table-schema")["fields"]]
+        assert camtrapdp.FIELDS[table] == tuple(fields)
 
 
 # -- the real pipeline on the development data ------------------------------------------------
@@ -301,7 +308,7 @@ def test_squirrel_burst_is_one_event_named_squirrel_with_boxes_on_the_labels(sha
         found = parse_boxes(row["boxes"])
         ious += [max([iou(t, b) for b in found] or [0.0]) for t in _yolo_boxes(label)]
     assert np.mean(ious) >= 0.5, ious
-    assert camtrapdp.validate_package(out / "camtrap-dp") == []
+    assert package_problems(out / "camtrap-dp") == []
 
 
 @pytest.mark.integration
@@ -336,7 +343,7 @@ def test_sample_survey_zebras_blanks_events_and_a_zebra_found_by_its_description
     with open(out / "events.csv", encoding="utf-8-sig", newline="") as stream:
         events = list(csv.DictReader(stream))
     assert [e["n_files"] for e in events] == ["4", "3", "1", "1"]
-    assert camtrapdp.validate_package(out / "camtrap-dp") == []
+    assert package_problems(out / "camtrap-dp") == []
 
 
 def test_files_that_are_not_survey_media_are_left_out_not_failed(tmp_path, caplog):

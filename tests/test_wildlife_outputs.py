@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from helpers.camtrapdp_schema import package_problems
 
 from mmfuse.errors import UsageError
 from mmfuse.tasks.wildlife import camtrapdp, events
@@ -203,7 +204,6 @@ def test_deployments_give_location_coordinates_and_the_cameras_time_zone(tmp_pat
         _row(2, category="blank", deployment_id="d1", datetime="2024-05-01T06:00:02+02:00"),
     ]
     camtrapdp.write_package(rows, tmp_path / "siteA", tmp_path / "dp", read_deployments(path))
-    assert camtrapdp.validate_package(tmp_path / "dp") == []
     with open(tmp_path / "dp" / "deployments.csv", encoding="utf-8", newline="") as stream:
         (deployment,) = list(csv.DictReader(stream))
     assert deployment["locationName"] == "Pond north"
@@ -211,6 +211,7 @@ def test_deployments_give_location_coordinates_and_the_cameras_time_zone(tmp_pat
     assert deployment["deploymentStart"] == "2024-05-01T06:00:01+02:00"
     with open(tmp_path / "dp" / "media.csv", encoding="utf-8", newline="") as stream:
         assert next(csv.DictReader(stream))["timestamp"] == "2024-05-01T06:00:01+02:00"
+    assert package_problems(tmp_path / "dp") == []  # (skips without the standard's schemas)
 
 
 # -- the real pipeline ----------------------------------------------------------------------
@@ -244,10 +245,10 @@ def test_a_sites_survey_with_deployments_sorted_and_ready_for_timelapse(tmp_path
     for row in rows.values():
         folder = row["species"] or row["category"]
         assert (into / folder / row["file"]).is_symlink()
-    assert camtrapdp.validate_package(out / "camtrap-dp") == []
     with open(out / "camtrap-dp" / "deployments.csv", encoding="utf-8", newline="") as stream:
         given = {d["deploymentID"]: d for d in csv.DictReader(stream)}
     assert given["sav-1"]["locationName"] == "Waterhole"
+    assert package_problems(out / "camtrap-dp") == []
 
 
 def _versus_label():

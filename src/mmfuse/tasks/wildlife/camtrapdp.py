@@ -1,5 +1,4 @@
-"""Camtrap DP 1.0.2 export (deployments, media, observations, datapackage.json) and its
-offline validation.
+"""Camtrap DP 1.0.2 export: deployments, media, observations and datapackage.json.
 
 One deployment per camera (site/camera), one media row per analysed file, one media-level
 observation per file (blank, animal, human, vehicle) plus, for its detections, the first box
@@ -9,23 +8,18 @@ cannot know is written explicitly and said in ``deploymentComments``: coordinate
 (0, 0; set them before publishing), no time zone (camera clocks carry none: +00:00) and that
 ``scientificName`` holds the name given in the species list.
 
-Validation needs no network: the Camtrap DP profile and table schemas ship in
-``mmfuse/data/camtrap-dp-1.0.2`` (copied from the standard, MIT); the profile's two references
-to outside schemas (the Frictionless Data Package profile and GeoJSON) are resolved to the
-minimal structure they require (an object with ``resources``; an object with ``type``). The
-tables are checked against their table schemas: required fields, types, enums, patterns,
-unique primary keys and foreign keys.
+The tables' columns are the standard's fields in its order (``FIELDS``); the package names
+the standard's profile and table schemas by their URLs. The tests validate the packages
+against those schemas (``tests/helpers/camtrapdp_schema.py``).
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import mimetypes
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 
 from mmfuse import __version__, config
@@ -33,27 +27,31 @@ from mmfuse.io.writers import atomic_write, write_json
 from mmfuse.tasks.wildlife.boxes import parse_boxes
 
 VERSION = "1.0.2"
-SCHEMA_DIR = "camtrap-dp-1.0.2"
 SCHEMA_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/{{}}.json"
 TABLES = ("deployments", "media", "observations")
-# Outside schemas the profile refers to, resolved offline to the structure they require.
-OUTSIDE_SCHEMAS = {
-    "https://specs.frictionlessdata.io/schemas/data-package.json": {
-        "type": "object",
-        "required": ["resources"],
-    },
-    "http://json.schemastore.org/geojson.json": {"type": "object", "required": ["type"]},
-}
+# The columns of each table: the fields of its Camtrap DP 1.0.2 table schema, in order.
+FIELDS = {
+    "deployments": (
+        "deploymentID", "locationID", "locationName", "latitude", "longitude",
+        "coordinateUncertainty", "deploymentStart", "deploymentEnd", "setupBy", "cameraID",
+        "cameraModel", "cameraDelay", "cameraHeight", "cameraDepth", "cameraTilt", "cameraHeading",
+        "detectionDistance", "timestampIssues", "baitUse", "featureType", "habitat",
+        "deploymentGroups", "deploymentTags", "deploymentComments",
+    ),
+    "media": (
+        "mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic",
+        "fileName", "fileMediatype", "exifData", "favorite", "mediaComments",
+    ),
+    "observations": (
+        "observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd",
+        "observationLevel", "observationType", "cameraSetupType", "scientificName", "count",
+        "lifeStage", "sex", "behavior", "individualID", "individualPositionRadius",
+        "individualPositionAngle", "individualSpeed", "bboxX", "bboxY", "bboxWidth", "bboxHeight",
+        "classificationMethod", "classifiedBy", "classificationTimestamp",
+        "classificationProbability", "observationTags", "observationComments",
+    ),
+}  # fmt: skip
 OBSERVATION_TYPES = {"animal": "animal", "person": "human", "vehicle": "vehicle", "blank": "blank"}
-
-
-def _schema(name: str) -> dict:
-    text = resources.files("mmfuse").joinpath("data", SCHEMA_DIR, f"{name}.json").read_text()
-    return json.loads(text)
-
-
-def _fields(table: str) -> list[str]:
-    return [f["name"] for f in _schema(f"{table}-table-schema")["fields"]]
 
 
 # What the export says when the run was given no deployments (``--deployments``).
@@ -207,76 +205,10 @@ def write_package(
     paths = []
     for table in TABLES:
         path = folder / f"{table}.csv"
-        columns = _fields(table)
         with atomic_write(path, encoding="utf-8") as stream:  # a data standard: no BOM
-            writer = csv.DictWriter(stream, columns, extrasaction="ignore")
+            writer = csv.DictWriter(stream, FIELDS[table], extrasaction="ignore")
             writer.writeheader()
             writer.writerows(tables[table])
         paths.append(path)
     write_json(_descriptor(tables, root), folder / "datapackage.json")
     return [*paths, folder / "datapackage.json"]
-
-
-def _check_value(value: str, field: dict) -> str | None:
-    """Why a CSV cell does not fit its table-schema field, or None."""
-    constraints = field.get("constraints", {})
-    if value == "":
-        return "required" if constraints.get("required") else None
-    kind = field["type"]
-    try:
-        if kind == "number":
-            float(value)
-        elif kind == "integer":
-            int(value)
-        elif kind == "boolean" and value not in ("true", "false"):
-            return "not a boolean"
-        elif kind == "datetime":
-            datetime.fromisoformat(value)
-    except ValueError:
-        return f"not a {kind}"
-    if "enum" in constraints and value not in constraints["enum"]:
-        return f"not one of {constraints['enum']}"
-    if "pattern" in constraints and not re.fullmatch(constraints["pattern"], value):
-        return "does not match its pattern"
-    for bound, test in (("minimum", float.__ge__), ("maximum", float.__le__)):
-        if bound in constraints and not test(float(value), float(constraints[bound])):
-            return f"outside its {bound}"
-    return None
-
-
-def validate_package(folder: Path) -> list[str]:
-    """The problems of a Camtrap DP 1.0.2 package, checked offline ([] when it is valid)."""
-    import jsonschema
-    from referencing import Registry, Resource
-
-    problems: list[str] = []
-    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
-    registry = Registry().with_resources(
-        (url, Resource.from_contents({"$schema": "http://json-schema.org/draft-04/schema#", **s}))
-        for url, s in OUTSIDE_SCHEMAS.items()
-    )
-    validator = jsonschema.Draft4Validator(_schema("camtrap-dp-profile"), registry=registry)
-    problems += [f"datapackage.json: {e.message}" for e in validator.iter_errors(descriptor)]
-    keys: dict[str, set[str]] = {}
-    for table in TABLES:
-        schema = _schema(f"{table}-table-schema")
-        with open(folder / f"{table}.csv", encoding="utf-8", newline="") as stream:
-            data = list(csv.DictReader(stream))
-        fields = {f["name"]: f for f in schema["fields"]}
-        for n, row in enumerate(data, start=2):
-            for name, field in fields.items():
-                why = _check_value(row.get(name, ""), field)
-                if why:
-                    problems.append(f"{table}.csv line {n}: {name} {why}")
-            for foreign in schema.get("foreignKeys", []):
-                value = row.get(foreign["fields"], "")
-                target = foreign["reference"]["resource"]
-                if value and value not in keys.get(target, set()):
-                    problems.append(f"{table}.csv line {n}: {foreign['fields']} not in {target}")
-        primary = schema.get("primaryKey")
-        if primary:
-            values = [row[primary] for row in data]
-            if len(set(values)) != len(values):
-                problems.append(f"{table}.csv: {primary} values are not unique")
-            keys[table] = set(values)
-    return problems
