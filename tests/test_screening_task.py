@@ -104,6 +104,10 @@ def test_folder_of_candidates_docx_scanned_pdf_and_ranks(
     assert "[met, synonym: k8s -> Kubernetes] (must) Experience with Kubernetes" in shown
     assert "evidence: Deployed Python services on k8s" in shown
     assert cli.main(["explain", out, "--id", "nobody"]) == 2
+    no_key = tmp_path / "names.csv"  # an id key without its original_id column
+    no_key.write_text("id,name\nstrong,Anna\n", encoding="utf-8")
+    assert cli.main(["explain", out, "--id", "Anna", "--id-key", str(no_key)]) == 2
+    assert "has no column 'original_id'" in capsys.readouterr().err
 
 
 def test_manifest_with_cv_text_and_passthrough_columns(tmp_path, tiny_model, one_torch_thread):

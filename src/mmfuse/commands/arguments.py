@@ -8,6 +8,7 @@ the task's ``Options``, see ``mmfuse.tasks.options``); ``resolve_options`` merge
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +35,23 @@ from mmfuse.types import Item
 
 # RunOptions fields whose flags are written by hand below (shared with the main parser).
 DISPLAY_FIELDS = ("progress", "quiet", "verbose")
+
+
+def read_table(path: Path, columns: tuple[str, ...]) -> list[dict]:
+    """The rows of a CSV a command is given that has ``columns``; an unreadable file or a
+    missing column is a usage error."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
+            reader = csv.DictReader(stream)
+            rows = list(reader)
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read {path}: not UTF-8 text") from None
+    missing = [c for c in columns if c not in (reader.fieldnames or ())]
+    if missing:
+        raise UsageError(f"{path} has no column {', '.join(map(repr, missing))}")
+    return rows
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,12 +18,12 @@ Rules, so that the audit never depends on row order or hides a bad table:
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import sys
 from collections import Counter
 from pathlib import Path
 
+from mmfuse.commands.arguments import read_table
 from mmfuse.errors import EXIT_OK, UsageError
 from mmfuse.fairness import BLIND_ID_PREFIX
 from mmfuse.io.writers import atomic_write, write_csv
@@ -60,22 +60,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the id,original_id file a blind screening wrote with --id-key: groups keyed "
         "by the original ids (the candidates' names) are joined through it",
     )
-
-
-def _read(path: Path, columns: tuple[str, ...]) -> list[dict]:
-    """The rows of a CSV that has ``columns``; a missing column is a usage error."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as stream:
-            reader = csv.DictReader(stream)
-            rows = list(reader)
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"cannot read {path}: not UTF-8 text") from None
-    missing = [c for c in columns if c not in (reader.fieldnames or ())]
-    if missing:
-        raise UsageError(f"{path} has no column {', '.join(map(repr, missing))}")
-    return rows
 
 
 def _once(rows: list[dict], column: str, path: Path) -> None:
@@ -115,15 +99,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top is not None and args.top < 1:
         raise UsageError("--top must be at least 1")
-    rows = _read(args.results, (args.id_column, args.score_column))
+    rows = read_table(args.results, (args.id_column, args.score_column))
     _once(rows, args.id_column, args.results)
-    group_rows = _read(args.groups, (args.id_column, args.group_column))
+    group_rows = read_table(args.groups, (args.id_column, args.group_column))
     _once(group_rows, args.id_column, args.groups)
     groups = {
         r[args.id_column]: r[args.group_column].strip() for r in group_rows if r[args.id_column]
     }
     if args.id_key:
-        key = _read(args.id_key, ("id", "original_id"))
+        key = read_table(args.id_key, ("id", "original_id"))
         groups.update(
             {k["id"]: groups[k["original_id"]] for k in key if k["original_id"] in groups}
         )

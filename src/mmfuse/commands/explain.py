@@ -11,13 +11,13 @@ a blind run wrote with ``--id-key``) the candidate may be named by the original 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
+from mmfuse.commands.arguments import read_table
 from mmfuse.errors import EXIT_OK, UsageError
 
-REQUIREMENTS_CSV = "requirements.csv"
+REQUIREMENTS_CSV = "requirements.csv"  # (tasks.screening.summary writes it)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,23 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _read(path: Path) -> list[dict]:
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as stream:
-            return list(csv.DictReader(stream))
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     path = args.out / REQUIREMENTS_CSV
     if not path.is_file():
         raise UsageError(f"{path} not found: explain reads the requirements.csv of a screening")
     wanted = args.id
     if args.id_key:
-        key = {r["original_id"]: r["id"] for r in _read(args.id_key)}
+        key = {r["original_id"]: r["id"] for r in read_table(args.id_key, ("id", "original_id"))}
         wanted = key.get(wanted, wanted)
-    rows = [r for r in _read(path) if r["id"] == wanted]
+    columns = ("id", "rank", "requirement", "must", "status", "how", "via", "evidence")
+    rows = [r for r in read_table(path, columns) if r["id"] == wanted]
     if not rows:
         raise UsageError(f"no candidate {args.id!r} in {path}")
     rows = [r for r in rows if args.requirement.lower() in r["requirement"].lower()]
