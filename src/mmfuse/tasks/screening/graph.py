@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from importlib import resources
 
 GRAPH_FILE = "skills_graph.json"
@@ -75,10 +75,6 @@ class SkillGraph:
         self.first_words = {True: set(), False: set()}
         for name, skill in self.names.items():
             self.first_words[skill in self.implies].add(name.split(" ")[0])
-
-    @cached_property
-    def canonical_keys(self) -> set[str]:
-        return {key(name) for name in self.implies}
 
     def mentions(self, text: str) -> list[Mention]:
         """The skill names in ``text``, left to right: the related skills' names first, then

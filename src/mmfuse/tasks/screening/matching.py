@@ -44,7 +44,6 @@ MET_SCORE = 0.6
 # MET_SCORE and it, and for a skill requirement whatever the similarity, it is unclear.
 STRONG_MEANING = 0.85
 UNCLEAR_SCORE = 0.4  # at most what an unclear call adds to a coverage part
-STATUSES = ("met", "unclear", "missing")
 MAX_SENTENCES = 120  # CV sentences read (a CV longer than ~8 pages is cut)
 MIN_SENTENCE_CHARS = 3
 # Sentences of fewer words are not embedded (skill lists, dates, headings: names and lemmas
@@ -86,17 +85,16 @@ class Match:
 
     requirement: Requirement
     score: float
-    met: bool
     evidence: str
-    found: tuple[str, ...] = ()
-    status: str = ""
+    found: tuple[str, ...]
+    status: str
     how: str = ""
     via: str = ""
     terms: tuple[str, ...] = ()
 
-    def __post_init__(self):
-        if not self.status:
-            object.__setattr__(self, "status", "met" if self.met else "missing")
+    @property
+    def met(self) -> bool:
+        return self.status == "met"
 
     def to_dict(self) -> dict:
         """A JSON-ready record: requirement, kind, must, status, how, score, evidence, skills."""
@@ -278,7 +276,7 @@ def match_requirement(
         score = min(1.0, years / requirement.years)
         status = "met" if score >= 1.0 else "missing"
         via = f"{years:g} relevant years of {requirement.years:g}"
-        return Match(requirement, score, status == "met", evidence, (), status, "years", via)
+        return Match(requirement, score, evidence, (), status, "years", via)
     if requirement.kind == "degree":
         return _degree_match(requirement, lemmas, vector, cv)
     asked = asked_skills(requirement.text)
@@ -287,32 +285,32 @@ def match_requirement(
         any_of = bool(ANY_OF.search(requirement.text)) and len(asked) > 1
         score, how, via, evidence, terms, found = _graph_match(asked, any_of, cv)
         if score >= MET_SCORE:
-            return Match(requirement, score, True, evidence, found, "met", how, via, terms)
+            return Match(requirement, score, evidence, found, "met", how, via, terms)
         if score > 0:  # some of the skills asked for each
-            return Match(requirement, score, False, evidence, found, "unclear", how, via, terms)
+            return Match(requirement, score, evidence, found, "unclear", how, via, terms)
         # named skills not found: the requirement's own words in a sentence meet a name of
         # the vocabulary (a skill without relations), similarity alone never does
         graph_known = any(skill in load_graph().implies for skill in asked)
         if text_score >= MET_SCORE and text_how == "words" and not graph_known:
-            return Match(requirement, text_score, True, text_evidence, (), "met", "words")
+            return Match(requirement, text_score, text_evidence, (), "met", "words")
         if text_score >= MET_SCORE:
             unclear = min(text_score, UNCLEAR_SCORE)
-            return Match(requirement, unclear, False, text_evidence, (), "unclear", text_how)
-        return Match(requirement, 0.0, False, "", (), "missing")
+            return Match(requirement, unclear, text_evidence, (), "unclear", text_how)
+        return Match(requirement, 0.0, "", (), "missing")
     found = tuple(s for s in requirement.skills if s in cv.skills)
     if requirement.skills and found:  # a lexicon skill the graph lacks
         share = 1.0 if requirement.any_of else len(found) / len(requirement.skills)
         if share >= text_score:
             evidence = _skill_evidence(cv, found) or text_evidence
             status = "met" if share >= MET_SCORE else "unclear"
-            return Match(requirement, share, status == "met", evidence, found, status, "exact")
+            return Match(requirement, share, evidence, found, status, "exact")
     if text_score >= MET_SCORE and (text_how == "words" or text_score >= STRONG_MEANING):
-        return Match(requirement, text_score, True, text_evidence, found, "met", text_how)
+        return Match(requirement, text_score, text_evidence, found, "met", text_how)
     if text_score >= MET_SCORE:
         unclear = min(text_score, UNCLEAR_SCORE)
-        return Match(requirement, unclear, False, text_evidence, found, "unclear", text_how)
+        return Match(requirement, unclear, text_evidence, found, "unclear", text_how)
     evidence = text_evidence if text_score >= 0.1 else ""
-    return Match(requirement, text_score, False, evidence, found, "missing", text_how)
+    return Match(requirement, text_score, evidence, found, "missing", text_how)
 
 
 def _degree_match(
@@ -325,4 +323,4 @@ def _degree_match(
         score = 1.0 if have >= asked else 0.5 if have == asked - 1 else 0.0
         how, evidence = "degree", _text_match(lemmas, vector, cv)[2] if have else ""
     status = "met" if score >= MET_SCORE else "unclear" if score > 0 else "missing"
-    return Match(requirement, score, status == "met", evidence, (), status, how)
+    return Match(requirement, score, evidence, (), status, how)
