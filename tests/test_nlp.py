@@ -197,3 +197,30 @@ def test_only_confident_other_languages_are_flagged():
     assert unsupported("Je suis très content de te voir aujourd'hui.") == "fr"
     assert unsupported("This movie was great fun, I loved it.") is None
     assert unsupported("😂😂") is None
+
+
+def test_threads_asking_at_once_load_the_language_profiles_once(monkeypatch):
+    import threading
+
+    loads = []
+
+    class CountingFactory(language.DetectorFactory):
+        def load_profile(self, directory):
+            loads.append(directory)
+            super().load_profile(directory)
+
+    monkeypatch.setattr(language, "DetectorFactory", CountingFactory)
+    language._load_profiles.cache_clear()
+    start = threading.Barrier(4)
+
+    def detect():
+        start.wait()
+        language.detect_language("The weather is lovely today in the park.")
+
+    threads = [threading.Thread(target=detect) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    language._load_profiles.cache_clear()  # the next test loads the real factory's again
+    assert len(loads) == 1

@@ -23,7 +23,7 @@ from mmfuse.encoders.sound import MODEL_ID as SOUND_MODEL
 from mmfuse.encoders.sound import available as sound_available
 from mmfuse.errors import InputError, UsageError
 from mmfuse.tasks.base import Task
-from mmfuse.tasks.media import every_option
+from mmfuse.tasks.media import check_every, every_option
 from mmfuse.tasks.options import option
 from mmfuse.tasks.registry import register_task
 from mmfuse.tasks.samples import png_bytes
@@ -136,8 +136,9 @@ class WildlifeOptions:
                 raise UsageError(f"--{name.replace('_', '-')} must be in (0, 1]")
         if not 0 < self.sound_threshold <= 1 or self.max_sound_s <= 0:
             raise UsageError("--sound-threshold must be in (0, 1], --max-sound-s > 0")
-        if self.event_gap < 0 or self.every_s <= 0 or self.max_frames < 1:
-            raise UsageError("--event-gap must be >= 0, --every > 0, --max-frames >= 1")
+        check_every(self.every_s)
+        if self.event_gap < 0 or self.max_frames < 1:
+            raise UsageError("--event-gap must be >= 0, --max-frames >= 1")
 
 
 @dataclass
