@@ -103,16 +103,13 @@ class Located:
 
     Attributes:
         detections: per frame, its detections (strongest first).
-        frame_probs: float32 [n_frames, 1000] each whole frame's ImageNet probabilities (the
-            scan's).
-        whole: the whole pictures by the crop classifier, averaged over the frames: float32
-            [1000] ImageNet probabilities and [F] L2-normalised features (None without frames).
+        pictures: RGB uint8 each frame's picture without its info bars (``whole_view`` reads
+            them for a file with an animal).
         best_mass: float32 [3] the highest crop mass seen per category (blank when all are low).
     """
 
     detections: list[list[Detection]] = field(default_factory=list)
-    frame_probs: np.ndarray | None = None
-    whole: tuple[np.ndarray, np.ndarray] | None = None
+    pictures: list[np.ndarray] = field(default_factory=list)
     best_mass: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.float32))
 
 
@@ -256,12 +253,12 @@ class Locator:
             prepared = [self.prepare(f, thumbs, p) for f, p in zip(frames, positions, strict=True)]
         located = Located(detections=[[] for _ in frames])
         crops, owners = [], []  # owners: (frame, box in frame coordinates, moved)
-        wholes, pictures = [], []
+        wholes = []
         for f, (frame, ready) in enumerate(zip(frames, prepared, strict=True)):
             rows = ready.rows
             picture = frame[rows[0] : rows[1]]
             regions, whole = self._regions(ready)
-            pictures.append(picture)
+            located.pictures.append(picture)
             for box, moved in regions:
                 crops.append(crop(picture, box))
                 owners.append((f, _to_frame(box, rows, frame.shape[0]), moved))
@@ -275,17 +272,9 @@ class Locator:
                 if found is not None:
                     located.detections[f].append(found)
         masses = [category_mass(np.stack(wholes))] if wholes else []
-        if pictures:
-            # the whole pictures go through the crop classifier with the crops: the species
-            # is named from both (``naming``)
-            feats = self.encoder.encode(crops + pictures)
-            whole_probs, whole_features = feats.probs[len(crops) :], feats.features[len(crops) :]
-            located.whole = (
-                whole_probs.mean(axis=0).astype(np.float32),
-                normalise(whole_features.mean(axis=0)).astype(np.float32),
-            )
         if crops:
-            masses.append(crop_mass(feats.probs[: len(crops)]))
+            feats = self.encoder.encode(crops)
+            masses.append(crop_mass(feats.probs))
             for i, (f, box, moved) in enumerate(owners):
                 found = self._detection(
                     box, f, feats.probs[i], feats.features[i], moved, masses[-1][i]
@@ -294,10 +283,20 @@ class Locator:
                     located.detections[f].append(found)
         if masses:
             located.best_mass = np.concatenate(masses).max(axis=0)
-        if len(wholes) == len(frames) and wholes:
-            located.frame_probs = np.stack(wholes)
         located.detections = [_merge(d) for d in located.detections]
         return located
+
+    def whole_view(self, located: Located) -> tuple[np.ndarray, np.ndarray] | None:
+        """The file's whole pictures by the crop classifier, averaged over its frames: float32
+        [1000] ImageNet probabilities and [F] L2-normalised features (None without frames).
+        The species is named from them and the animal crops (``naming``)."""
+        if not located.pictures:
+            return None
+        feats = self.encoder.encode(located.pictures)
+        return (
+            feats.probs.mean(axis=0).astype(np.float32),
+            normalise(feats.features.mean(axis=0)).astype(np.float32),
+        )
 
 
 def _round_robin(proposals: Sequence[scan.Proposal]) -> list[scan.Proposal]:

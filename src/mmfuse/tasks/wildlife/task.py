@@ -445,7 +445,7 @@ row per event; summary.csv: counts per species, site, camera and hour; camtrap-d
         if category == "person":
             notes.append("person: flagged for privacy")
         if category == "animal":
-            scores = self.namer.evidence(found, located.whole)
+            scores = self.namer.evidence(found, self.locator.whole_view(located))
             if scores is not None:
                 row[SPECIES_SCORES] = scores
         return {
