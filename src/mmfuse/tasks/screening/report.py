@@ -31,11 +31,11 @@ from mmfuse.report.page import Html, Section, tag
 from mmfuse.report.table import table
 from mmfuse.tasks.screening.scoring import (
     FULL_AD_REQUIREMENTS,
-    REQUIREMENT_PARTS,
     WEIGHTS,
+    part_weights,
     rank,
-    requirement_share,
 )
+from mmfuse.tasks.screening.summary import match_status
 
 NOTE = (
     "mmfuse assists a human decision and does not decide. The fit score orders CVs by the "
@@ -98,8 +98,7 @@ def contributions(row: dict) -> dict[str, float]:
     requirements = len(_matches(row, "matched_requirements")) + len(
         _matches(row, "missing_requirements")
     )
-    share = requirement_share(requirements)
-    weights = {p: w * (share if p in REQUIREMENT_PARTS else 1.0) for p, w in WEIGHTS.items()}
+    weights = part_weights(requirements)
     present = {p: _number(row.get(p)) for p in WEIGHTS}
     present = {p: v for p, v in present.items() if v is not None}
     total = sum(weights[p] for p in present)
@@ -109,10 +108,6 @@ def contributions(row: dict) -> dict[str, float]:
 def _whole(value) -> int | None:
     number = _number(value)
     return None if number is None else round(number)
-
-
-def _status(match: dict, met: bool) -> str:
-    return match.get("status") or ("met" if met else "missing")
 
 
 def _how(match: dict) -> str:
@@ -127,7 +122,7 @@ def readable_requirements(text: str, met: bool) -> str:
     PostgreSQL -> SQL); Python (exact)"."""
     items = []
     for match in _matches({"c": text}, "c"):
-        status = _status(match, met)
+        status = match_status(match, met)
         note = ", ".join(x for x in (status if status == "unclear" else "", _how(match)) if x)
         items.append(f"{match.get('requirement')}" + (f" ({note})" if note else ""))
     return "; ".join(items)
@@ -158,7 +153,9 @@ def readable_rows(rows: Sequence[dict]) -> list[dict]:
 def _table_row(row: dict) -> dict:
     """A ranked candidate's cells: whole points, the parts' contributions, unclear count."""
     parts = contributions(row)
-    unclear = sum(_status(m, False) == "unclear" for m in _matches(row, "missing_requirements"))
+    unclear = sum(
+        match_status(m, False) == "unclear" for m in _matches(row, "missing_requirements")
+    )
     return {
         **row,
         **{c: _whole(row.get(c)) for c in SCORE_COLUMNS if c in row},
@@ -212,7 +209,7 @@ def evidence_section(ranked: list[dict]) -> Section:
         )
         lines = [
             {
-                "": _status(m, met),
+                "": match_status(m, met),
                 "requirement": m.get("requirement"),
                 "must": "must" if m.get("must") else "nice",
                 "how": _how(m),

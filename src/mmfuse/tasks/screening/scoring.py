@@ -87,18 +87,20 @@ def requirement_share(requirements: int | None) -> float:
     return float(np.clip((requirements - 1) / (FULL_AD_REQUIREMENTS - 1), 0.0, 1.0))
 
 
+def part_weights(requirements: int | None = None) -> dict[str, float]:
+    """Each part's weight (``WEIGHTS``); with the number of the ad's ``requirements``, the
+    requirement parts' are multiplied by ``requirement_share``."""
+    share = requirement_share(requirements)
+    return {p: w * (share if p in REQUIREMENT_PARTS else 1.0) for p, w in WEIGHTS.items()}
+
+
 def weighted(
     parts: dict[str, float | None], names: Sequence[str], requirements: int | None = None
 ) -> float | None:
-    """100 x the weighted mean of the parts in ``names`` that are not None; with the number
-    of the ad's ``requirements``, the requirement parts' weights are multiplied by
-    ``requirement_share``."""
-    share = requirement_share(requirements)
-    present = [
-        (WEIGHTS[n] * (share if n in REQUIREMENT_PARTS else 1.0), parts[n])
-        for n in names
-        if parts.get(n) is not None
-    ]
+    """100 x the weighted mean of the parts in ``names`` that are not None, weighed by
+    ``part_weights``."""
+    weights = part_weights(requirements)
+    present = [(weights[n], parts[n]) for n in names if parts.get(n) is not None]
     if not present:
         return None
     total = sum(w for w, _ in present)

@@ -36,6 +36,12 @@ SUMMARY_COLUMNS = (
 )  # fmt: skip
 
 
+def match_status(match: dict, met: bool) -> str:
+    """A results row's match's status: its own, or for rows cached before statuses were
+    written, met or missing by the column it sits in."""
+    return match.get("status") or ("met" if met else "missing")
+
+
 def _requirement_scores(rows: Sequence[dict]) -> dict[str, list[tuple[bool, float]]]:
     scores: dict[str, list[tuple[bool, float]]] = {}
     for row in rows:
@@ -83,7 +89,7 @@ def requirement_rows(rows: Sequence[dict], requirements: Sequence[Requirement]) 
         ]
         matches.sort(key=lambda pair: order.get(pair[0]["requirement"], len(order)))
         for match, met in matches:
-            status = match.get("status") or ("met" if met else "missing")  # rows cached before
+            status = match_status(match, met)
             out.append(
                 {
                     "id": row.get("id"),
