@@ -42,13 +42,15 @@ from mmfuse.tasks.social_media.fit import Checkpoint
 
 log = logging.getLogger("calibrate_base")
 
-# Sarcastic posts among ordinary ones, as the calibration weighs them. At a realistic 5 % no
-# post of the calibration data reaches 0.5 (v3's reader does not separate sarcasm that well:
-# sarcastic tweets flagged 0 %, sincere 0.0 %); at 10 % 10.3 % and 0.4 %, at 15 % 19.5 % and
-# 1.7 %, at 20 % 34.5 % and 4.1 %, at 25 % 42.5 % and 7.8 %. 20 % is the largest share that
-# keeps the sincere posts flagged under 5 %: a flag at 0.5 then means "at least four times
-# likelier sarcastic than an ordinary post".
-SARCASM_SHARE = 0.2
+# Sarcastic posts among ordinary ones, as the calibration weighs them. v3's reader: at a
+# realistic 5 % no post of the calibration data reaches 0.5 (sarcastic tweets flagged 0 %,
+# sincere 0.0 %); at 10 % 10.3 % and 0.4 %, at 15 % 19.5 % and 1.7 %, at 20 % 34.5 % and 4.1 %,
+# at 25 % 42.5 % and 7.8 %; it was calibrated at 20 %. v4's (all layers fine-tuned): at 10 %
+# 10.3 % and 0.5 %, at 15 % 28.7 % and 1.8 %, at 20 % 36.8 % and 4.9 %, at the 5 % limit on
+# sincere posts, and 3 of the 22 plain praise sentences of the tests flagged (at 15 %: 1).
+# 15 % keeps a margin under 5 %: a flag at 0.5 then means "about six times likelier
+# sarcastic than an ordinary post".
+SARCASM_SHARE = 0.15
 TASK = "irony"
 
 

@@ -20,7 +20,9 @@ from mmfuse.tasks.social_media.fit import Checkpoint
 from mmfuse.types import Item
 
 FOLDER = CHECKPOINTS_DIR / "mmfuse-base"
-MAX_BYTES = 20 * 1024 * 1024  # the size budget of a shipped checkpoint
+# The size budget of a shipped checkpoint: v4 holds all six fine-tuned MiniLM layers (21 MB
+# of float16), under a third of the 87 MB encoder they are a delta of.
+MAX_BYTES = 32 * 1024 * 1024
 TASKS = {
     "sentiment": ["negative", "neutral", "positive"],
     "emotion": ["anger", "joy", "optimism", "sadness"],
@@ -64,7 +66,7 @@ def test_obvious_posts(base):
         for task, expected in OBVIOUS[text].items():
             classes = base.model.task(task).classes
             assert classes[int(np.argmax(scores[task][row]))] == expected, (text, task)
-    assert scores["valence"][0] > 0.2 > -0.2 > scores["valence"][1]  # v3: 0.51 and -0.26
+    assert scores["valence"][0] > 0.2 > -0.2 > scores["valence"][1]  # v4: 0.69, -0.43
 
 
 @pytest.mark.integration
@@ -93,8 +95,8 @@ def test_evaluate_command_reproduces_direct_predictions(base, shared_data, tmp_p
 def test_sarcastic_tweets_read_as_their_authors_meant_them(base, shared_data):
     """On the held-out fifth of iSarcasmEval (never trained on), the sentiment as meant
     (``meant_sentiment``) reads more sarcastic tweets negative than their words do, and most
-    of them (v3: 60 %, words 53 %; v2 72 %, when it also read plain praise negative), while
-    few sincere tweets are flagged sarcastic (v3: 14 %; v2: 23 %)."""
+    of them (v4: 68 %; v3: 66 %; v2 72 %, when it also read plain praise negative), while
+    few sincere tweets are flagged sarcastic (v4: 7 %; v3: 14 %; v2: 23 %)."""
     import sys
     from pathlib import Path
 

@@ -63,9 +63,9 @@ def test_the_suite_is_large_and_varied():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 21 asks for 90 %; mmfuse-base v3 agrees on 51 of 64 (80 %; v2: 49, 77 %): "
+    reason="issue 21 asks for 90 %; mmfuse-base v4 agrees on 52 of 64 (81 %; v3: 51, v2: 49): "
     "neutral statements about products read positive, support questions negative, jokes "
-    "and two sarcastic complaints keep their words' reading",
+    "read against their tone, and the Monday post keeps its words' reading",
 )
 def test_people_and_the_model_agree_on_nine_sentences_in_ten(rows):
     wrong = [
@@ -76,8 +76,8 @@ def test_people_and_the_model_agree_on_nine_sentences_in_ten(rows):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="v3 reads 21 of 22 positive (v2: 14); 'Customer support sorted out my refund in "
-    "five minutes. Thanks!' reads negative in its words (refund)",
+    reason="v4 and v3 read 21 of 22 positive (v2: 14); 'Customer support sorted out my refund "
+    "in five minutes. Thanks!' reads negative in its words (refund)",
 )
 def test_every_sincere_praise_reads_positive(rows):
     praise = [r for r in rows if r["kind"] == "praise"]

@@ -55,15 +55,21 @@ def encoder(tiny) -> TextEncoder:
     return TextEncoder(resolve(tiny), precision="float32")
 
 
-def test_readout_reads_what_training_reads_and_leaves_the_embedding_alone(encoder):
+@pytest.mark.parametrize("layers", [1, 3])  # the top one; all of them, from the word embeddings
+def test_readout_reads_what_training_reads_and_leaves_the_embedding_alone(encoder, layers):
     texts, _ = posts(12, seed=0)
     texts.append("great " * 80)  # longer than the window: read in two windows
-    model = TunedTop(encoder, {"sentiment": ["neg", "pos"]}, layers=1)
+    model = TunedTop(encoder, {"sentiment": ["neg", "pos"]}, layers=layers)
     embeddings, read = encoder.encode_read(texts, model.readout())
     np.testing.assert_allclose(embeddings, encoder.encode(texts), atol=1e-6)
     cached = predict_states(encoder, model, encoder.lower_states(texts[:-1], model.split))
     np.testing.assert_allclose(read[:-1], cached, atol=1e-3)  # cached states are float16
     np.testing.assert_allclose(read.sum(1), 1.0, atol=1e-5)
+
+
+def test_tuned_layers_are_at_most_the_encoders(encoder):
+    with pytest.raises(ValueError, match="between 1 and 3"):
+        TunedTop(encoder, {"sentiment": ["neg", "pos"]}, layers=4)
 
 
 def test_fine_tuning_learns_the_labels_and_leaves_the_encoder_frozen(encoder):
@@ -115,6 +121,12 @@ def test_tune_layers_need_many_shot_training_with_stacks(tiny, tmp_path):
     assert main([str(a) for a in argv]) == 2
 
 
+def test_a_negative_tune_layers_is_a_usage_error(tiny, tmp_path, capsys):
+    argv = ["train", "--out", tmp_path / "m", "--text-model", tiny, "--labels", tmp_path / "x"]
+    assert main([str(a) for a in [*argv, "--tune-layers", "-1"]]) == 2
+    assert "--tune-layers must be 0 or more" in capsys.readouterr().err
+
+
 def test_blended_fusion_starts_from_the_tuned_reading_and_trains_on_unseen_tokens(tiny):
     from mmfuse.fusion.labels import holdout_mask
     from mmfuse.fusion.train import TrainOptions
@@ -129,7 +141,7 @@ def test_blended_fusion_starts_from_the_tuned_reading_and_trains_on_unseen_token
         base="fusion-tiny",
         residual=("sentiment",),
         tune=TuneOptions(layers=1, epochs=6, batch_size=16, learning_rate=1e-3),
-        prior_tokens=(TUNED,),
+        prior_tokens={"sentiment": (TUNED,)},
         blend=True,
         train=TrainOptions(epochs=20, batch_size=16, patience=5, balance_classes=True),
     )

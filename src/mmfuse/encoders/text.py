@@ -82,10 +82,11 @@ class SentenceConfig:
 @dataclass(frozen=True)
 class Readout:
     """A second reading of the encoder's forward pass, from the hidden states after its first
-    ``layer`` layers (the fine-tuned top layers of ``mmfuse.tasks.social_media.tune``).
+    ``layer`` layers (the fine-tuned layers of ``mmfuse.tasks.social_media.tune``).
 
     Attributes:
-        layer: layers run before the readout (1 .. number of layers - 1).
+        layer: layers run before the readout (0, the word embeddings' output, .. number of
+            layers - 1).
         width: outputs per text.
         read: (states [b, t, dim], attention mask as the encoder's layers take it, bool mask
             [b, t]) -> float32 [b, width].

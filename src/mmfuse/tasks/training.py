@@ -78,7 +78,7 @@ class TrainOptions(LabelledData):
         True, "stacked linear models (--no-stacks: the fusion model reads the embedding itself)"
     )
     tune_layers: int = option(
-        0, "also fine-tune the text encoder's top N layers (a third stack; 0: frozen)"
+        0, "also fine-tune the text encoder's top N layers, up to all (a third stack; 0: frozen)"
     )
     tune_epochs: int = option(2, "epochs of the --tune-layers fine-tuning")
     seed: int = option(0, "seed of the held-out split and the training")
@@ -98,6 +98,8 @@ class TrainOptions(LabelledData):
             raise UsageError("--shots must be 0 or more")
         if self.examples is not None and self.labels is not None:
             raise UsageError("give --labels or --examples, not both")
+        if self.tune_layers < 0:
+            raise UsageError("--tune-layers must be 0 or more")
         if self.tune_layers and (
             not self.stacks or self.examples is not None or self.shots is not None
         ):

@@ -188,8 +188,8 @@ class FitOptions:
             models' probabilities (``TaskConfig.prior``); needs ``stacks`` and linear heads.
         tune: fine-tune the text encoder's top layers as a third stack (``tuned``;
             ``mmfuse.tasks.social_media.tune``); needs ``stacks``. None: frozen encoder.
-        prior_tokens: the stacked tokens whose mean probabilities the residual heads start
-            from; empty for all of them.
+        prior_tokens: task -> the stacked tokens whose mean probabilities its residual head
+            starts from; a task not named here starts from all of them.
         blend: train the fusion model on the held-out items only (blending), whose stacked
             tokens come from stacks that never saw them, as every item's do at inference;
             ``BLEND_EARLY_STOP`` of them drive early stopping. No out-of-fold fine-tuning is
@@ -209,7 +209,7 @@ class FitOptions:
     value_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     residual: tuple[str, ...] = ()
     tune: TuneOptions | None = None
-    prior_tokens: tuple[str, ...] = ()
+    prior_tokens: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     blend: bool = False
     train: TrainOptions = field(
         default_factory=lambda: TrainOptions(
@@ -271,9 +271,8 @@ def fit_many_shot(
     for task in tasks:
         if task.name in options.residual:
             columns = featurizer.stacks.columns(task.name)
-            task.prior = {
-                k: v for k, v in columns.items() if k in (options.prior_tokens or columns)
-            }
+            tokens = options.prior_tokens.get(task.name, columns)
+            task.prior = {k: v for k, v in columns.items() if k in tokens}
             task.__post_init__()  # checks the prior against the head
     torch.manual_seed(options.seed)  # the initial weights: the same seed trains the same model
     model = create_model(

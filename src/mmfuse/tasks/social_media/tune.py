@@ -1,25 +1,28 @@
-"""Fine-tuned top layers of the sentence encoder, read as one more stacked token (``tuned``).
+"""Fine-tuned layers of the sentence encoder, read as one more stacked token (``tuned``).
 
 Frozen sentence embeddings carry what a text is about better than how its author meant it:
-"on hold for two hours. Fantastic." sits near praise. Fine-tuning the encoder's top layers on
-labelled posts teaches them to read tone (sarcasm, complaints in polite words) while the lower
-layers, frozen, keep the general language model. As in ULMFiT and BERT fine-tuning practice
-(Howard & Ruder 2018; Sun et al. 2019, "How to fine-tune BERT for text classification"), a
-small learning rate with linear warm-up and decay runs for two or three epochs.
+"on hold for two hours. Fantastic." sits near praise. Fine-tuning copies of the encoder's
+layers on labelled posts teaches them to read tone (sarcasm, complaints in polite words),
+while the frozen encoder keeps giving the sentence embedding every other part of mmfuse
+reads. As in ULMFiT and BERT fine-tuning practice (Howard & Ruder 2018; Sun et al. 2019,
+"How to fine-tune BERT for text classification"), a small learning rate with linear warm-up
+and decay runs for one to three epochs. ``layers`` says how many of the top layers are
+copied, up to all of them (``mmfuse-base`` v4: all six of MiniLM's, on the frozen word
+embeddings; v2 and v3: the top two).
 
-It stays cheap on a CPU because the frozen lower layers run once: their output states are
+It stays cheap on a CPU because what lies below the copies runs once: those states are
 computed once per training text (``TextEncoder.lower_states``) and every epoch trains only
-the top ``layers`` copies and one linear head per classification task on their mean-pooled
+the ``layers`` copies and one linear head per classification task on their mean-pooled
 output. At inference the copies read the same forward pass the sentence embedding comes from
-(``mmfuse.encoders.text.Readout``): two more layers for a six-layer encoder.
+(``mmfuse.encoders.text.Readout``): ``layers`` more layers per text.
 
 Its class probabilities become the ``tuned`` token of
 ``mmfuse.tasks.social_media.stack.TextStacks``, with
 out-of-fold predictions for the training items (``fit_out_of_fold``), as the linear stacks have:
 a model's reading of the items it was fitted on is overconfident, and the fusion model would
 learn to trust it more than it deserves on unseen posts. The checkpoint keeps the fine-tuned
-layers and heads only (``tuned.safetensors``, float16: 7 MB for two MiniLM layers): a delta
-over the packaged encoder, whose hash the registry checks.
+layers and heads only (``tuned.safetensors``, float16: 3.6 MB a MiniLM layer): a delta over
+the packaged encoder, whose hash the registry checks.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class TuneOptions:
     """How the top layers are fine-tuned.
 
     Attributes:
-        layers: top layers fine-tuned (the rest stay frozen).
+        layers: top layers fine-tuned, up to all of them (the rest stay frozen).
         epochs: passes over the training items.
         batch_size: items per step.
         learning_rate: of the layers (AdamW, linear warm-up then linear decay to 0).
@@ -80,14 +83,14 @@ class TunedTop(nn.Module):
     Args:
         encoder: the ``TextEncoder`` whose top layers are copied (float32).
         classes: task -> class names, classification tasks only.
-        layers: how many top layers.
+        layers: how many top layers (all of them: the copies read the word embeddings).
     """
 
     def __init__(self, encoder, classes: Mapping[str, list[str]], layers: int):
         super().__init__()
         total = len(encoder.layers)
-        if not 0 < layers < total:
-            raise ValueError(f"layers must be between 1 and {total - 1}, got {layers}")
+        if not 0 < layers <= total:
+            raise ValueError(f"layers must be between 1 and {total}, got {layers}")
         if getattr(encoder, "precision", "float32") == "int8":
             raise ValueError("fine-tuned layers need a float32 or bfloat16 encoder, not int8")
         self.split = total - layers
