@@ -15,6 +15,7 @@ from mmfuse.tasks.social_media.scoring import (
     Meant,
     PostScores,
     _fill_predictions,
+    meant_sentiment,
     without_praise,
 )
 
@@ -92,3 +93,29 @@ def test_without_praise_keeps_what_a_post_describes():
     )
     assert without_praise("I love this phone.") == "I this phone."
     assert without_praise("The app keeps crashing 😡") == "The app keeps crashing 😡"
+
+
+def test_praise_with_nothing_else_in_it_is_never_read_against_its_words(monkeypatch):
+    """However sarcastic a post may be, and however negative a model reads what its praise
+    words leave ("This is", "just"), a post that names nothing bad keeps its words' reading."""
+    from mmfuse.tasks.social_media import scoring
+
+    texts = ["This is great!", "Great, just great.", "On hold for two hours. Fantastic."]
+    model = _model(TaskConfig("irony", classes=["non_irony", "irony"]))
+    read = []
+
+    def every_remainder_negative(_model, tokens):
+        read.extend(tokens)
+        return SimpleNamespace(scores={"sentiment": np.tile([0.8, 0.1, 0.1], (len(tokens), 1))})
+
+    monkeypatch.setattr(scoring, "infer", every_remainder_negative)
+    checkpoint = SimpleNamespace(model=model, featurizer=SimpleNamespace(featurize_texts=list))
+    scores = {
+        "sentiment": np.tile(np.float32([0.1, 0.1, 0.8]), (3, 1)),
+        "irony": np.tile(np.float32([0.1, 0.9]), (3, 1)),
+    }
+    meant = meant_sentiment(checkpoint, texts, scores)
+    assert meant.flipped.tolist() == [False, False, True]
+    assert read == ["On hold for two hours."]
+    assert meant.sentiment[:2].argmax(1).tolist() == [2, 2]
+    assert meant.reasons[2].startswith("sarcastic (0.90)")

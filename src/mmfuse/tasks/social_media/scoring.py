@@ -10,7 +10,8 @@ Two readings of the sentiment: ``literal_sentiment``, what the words say (the mo
 sentiment head, trained on literal labels), and ``sentiment``, as the author meant it. The
 second departs from the first only on evidence (``meant_sentiment``): the post may be
 sarcastic (``sarcasm_prob`` at least ``FLIP_SARCASM``) *and* it describes something bad (read
-without its praise words, ``without_praise``, it reads negative); ``flip_reason`` says so.
+without its praise words, ``without_praise``, it still names something, ``names_something``,
+and reads negative); ``flip_reason`` says so.
 The emotion follows the same rule (``intended_emotions``).
 """
 
@@ -57,6 +58,7 @@ NO_EMOTION = "neutral"
 POSITIVE_EMOTIONS = frozenset({"joy", "optimism", "love", "trust"})
 # Words of a post (``without_praise``) and the punctuation around a word.
 _TOKEN_RE = re.compile(r"\S+")
+_LETTERS_RE = re.compile(r"[^\W\d_]+")
 _WORD_EDGES = "\"'.,!?;:()[]{}…*~-_\u201c\u201d\u2018\u2019"
 
 
@@ -123,6 +125,17 @@ def without_praise(text: str) -> str:
     return " ".join(kept)
 
 
+def names_something(text: str) -> bool:
+    """Whether a text has a word that is not an English stop word (spaCy's list).
+
+    What is left of "This is great!" without its praise words, "This is", names nothing, so
+    it cannot describe something bad, however negative a model reads two function words.
+    """
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return any(word.lower() not in STOP_WORDS for word in _LETTERS_RE.findall(text))
+
+
 @dataclass
 class Meant:
     """The sentiment as meant (``meant_sentiment``).
@@ -144,8 +157,10 @@ def meant_sentiment(checkpoint, texts: Sequence[str], scores: dict[str, np.ndarr
 
     It departs from the literal reading only on evidence: the post may be sarcastic (irony
     probability at least ``FLIP_SARCASM``), its words do not already read negative, and
-    without its praise words it reads negative (it describes something bad: a delay, a
-    breakage, a wait). Sincere praise, however sarcastic it sounds, keeps its words' reading.
+    without its praise words it still names something and reads negative (it describes
+    something bad: a delay, a breakage, a wait). Sincere praise, however sarcastic it sounds,
+    keeps its words' reading, and so does praise with nothing else in it ("Great, just
+    great.").
     A model without sentiment and irony tasks keeps the literal reading.
 
     Args:
@@ -166,7 +181,7 @@ def meant_sentiment(checkpoint, texts: Sequence[str], scores: dict[str, np.ndarr
         for i, text in enumerate(texts)
         if irony[i] >= FLIP_SARCASM and literal[i].argmax() != negative and text.strip()
     }
-    rows = [i for i, text in stripped.items() if text.strip()]
+    rows = [i for i, text in stripped.items() if names_something(text)]
     if not rows:
         return meant
     tokens = checkpoint.featurizer.featurize_texts([stripped[i] for i in rows])
