@@ -63,9 +63,9 @@ def test_the_suite_is_large_and_varied():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 21 asks for 90 %; mmfuse-base v4 agrees on 52 of 64 (81 %; v3: 51, v2: 49): "
-    "neutral statements about products read positive, support questions negative, jokes "
-    "read against their tone, and the Monday post keeps its words' reading",
+    reason="issue 21 asks for 90 %; mmfuse-base v4 agrees on 55 of 64 (86 %; v3: 51, v2: 49): "
+    "neutral statements about products read positive, support messages negative, two jokes "
+    "read against the person's polarity",
 )
 def test_people_and_the_model_agree_on_nine_sentences_in_ten(rows):
     wrong = [
@@ -92,19 +92,7 @@ def test_plain_praise_is_not_taken_for_sarcasm(rows):
         assert float(by_text[text]["sarcasm_prob"]) < 0.5, text
 
 
-MONDAY_REASON = (
-    "'Oh great, another Monday.' names nothing bad once its praise words are gone, so the "
-    "flip rule (sarcasm and something bad) keeps its words' positive reading"
-)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param(DEMO_SARCASM[0], marks=pytest.mark.xfail(strict=True, reason=MONDAY_REASON)),
-        DEMO_SARCASM[1],
-    ],
-)
+@pytest.mark.parametrize("text", DEMO_SARCASM)
 def test_sarcastic_complaints_read_negative_and_say_why(rows, text):
     by_text = {r["text"]: r for r in rows}
     row = by_text[text]

@@ -95,6 +95,20 @@ def test_without_praise_keeps_what_a_post_describes():
     assert without_praise("The app keeps crashing 😡") == "The app keeps crashing 😡"
 
 
+def test_without_praise_drops_the_posts_own_sarcasm_markers():
+    """An eye-roll or a "#sarcasm" rates what the post says; read alone, a model takes it for
+    content ("face with rolling eyes" reads neutral) and misses what the post describes."""
+    assert without_praise("Oh great, another Monday. Just what I needed. 🙄") == (
+        "Oh another Monday. Just what I needed."
+    )
+    assert without_praise("Stuck at the airport again #sarcasm") == "Stuck at the airport again"
+    assert (
+        without_praise("The update broke my phone. Thanks 😒 #not") == "The update broke my phone."
+    )
+    assert without_praise("Sure, that fixed everything /s") == "that fixed everything"
+    assert without_praise("Took the bus to work 🚌") == "Took the bus to work 🚌"
+
+
 def test_praise_with_nothing_else_in_it_is_never_read_against_its_words(monkeypatch):
     """However sarcastic a post may be, and however negative a model reads what its praise
     words leave ("This is", "just"), a post that names nothing bad keeps its words' reading."""
@@ -119,3 +133,32 @@ def test_praise_with_nothing_else_in_it_is_never_read_against_its_words(monkeypa
     assert read == ["On hold for two hours."]
     assert meant.sentiment[:2].argmax(1).tolist() == [2, 2]
     assert meant.reasons[2].startswith("sarcastic (0.90)")
+
+
+def test_a_post_that_laughs_is_read_as_its_words(monkeypatch):
+    """Laughter ("😂", "lol", ":)") says the author is amused, not complaining: a joke about a
+    mishap keeps its words' reading, however sarcastic it sounds and however bad its mishap."""
+    from mmfuse.tasks.social_media import scoring
+
+    texts = [
+        "My cat knocked my coffee off the table and looked so proud 😂",
+        "Love how my dog steals my socks lol",
+        "Nice, my flight got cancelled again :)",
+        "My cat knocked my coffee off the table. Love that.",
+    ]
+    model = _model(TaskConfig("irony", classes=["non_irony", "irony"]))
+    read = []
+
+    def every_remainder_negative(_model, tokens):
+        read.extend(tokens)
+        return SimpleNamespace(scores={"sentiment": np.tile([0.8, 0.1, 0.1], (len(tokens), 1))})
+
+    monkeypatch.setattr(scoring, "infer", every_remainder_negative)
+    checkpoint = SimpleNamespace(model=model, featurizer=SimpleNamespace(featurize_texts=list))
+    scores = {
+        "sentiment": np.tile(np.float32([0.1, 0.1, 0.8]), (4, 1)),
+        "irony": np.tile(np.float32([0.1, 0.9]), (4, 1)),
+    }
+    meant = meant_sentiment(checkpoint, texts, scores)
+    assert meant.flipped.tolist() == [False, False, False, True]
+    assert read == ["My cat knocked my coffee off the table. that."]

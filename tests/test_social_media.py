@@ -60,20 +60,7 @@ def test_sincere_posts_stay_positive_and_unflagged(posts):
         assert float(rows[sincere]["sarcasm_prob"]) < 0.5, sincere
 
 
-@pytest.mark.parametrize(
-    "sarcastic",
-    [
-        pytest.param(
-            "post02_monday",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="'Oh great, another Monday' names nothing bad without its praise words: "
-                "the flip rule (sarcasm and something bad) keeps its words' reading (issue 21)",
-            ),
-        ),
-        "post06_support",
-    ],
-)
+@pytest.mark.parametrize("sarcastic", ["post02_monday", "post06_support"])
 def test_sarcastic_posts_read_with_their_intended_sentiment(posts, sarcastic):
     """The sample's sarcastic complaints read negative, say why, and feel negative."""
     rows = read_rows(posts / "results.csv")

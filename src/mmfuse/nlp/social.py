@@ -41,6 +41,18 @@ WORD_RE = re.compile(r"\b\w+\b")
 CAMEL_PIECE_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 SKIN_TONE_RE = re.compile(r"_(?:medium-)?(?:light|medium|dark)_skin_tone|_skin_tone")
 
+# How a post marks itself sarcastic: it rates what it says, it names nothing
+# ("Another Monday. Just what I needed 🙄"): face with rolling eyes, unamused, upside-down and
+# smirking faces; "#sarcasm", "#not" and the like; Reddit's "/s".
+SARCASM_EMOJIS = frozenset("🙄😒🙃😏")
+SARCASM_TAGS = frozenset({"sarcasm", "sarcastic", "not", "irony", "ironic"})
+SARCASM_TOKEN = "/s"
+# Laughter: emojis, "lol", "lmao", "haha", "hehe", smileys. A post that laughs is amused.
+LAUGHTER_RE = re.compile(
+    r"[😂🤣😄😆😁😅😃😀😹]|\b(?:lo+l|lmf?ao+|rofl|(?:ha){2,}h?|(?:he){2,}h?)\b|[:;]-?(?:\)|D(?!\w))",
+    re.IGNORECASE,
+)
+
 ELONGATION_KEEP = 2  # "soooo" -> "soo": still marked as stressed, now a known word piece
 PUNCTUATION_RUN_KEEP = 3  # "!!!!!!" -> "!!!": still emphatic; the count goes to signals()
 # A segmented hashtag is trusted only when its words of up to this many letters are common:

@@ -164,7 +164,8 @@ def sentiment_section(rows: Sequence[dict]) -> Section:
         f"Sentiment as meant: a post reads against its words (negative) only when it may be "
         f"sarcastic (sarcasm probability of at least {FLIP_SARCASM}; it is flagged sarcastic "
         f"from {SARCASM_THRESHOLD}, calibrated so that few sincere posts reach it) and "
-        f"describes something bad; results.csv keeps the "
+        f"describes something bad, and does not laugh (a joke about a mishap is no complaint); "
+        f"results.csv keeps the "
         f"words' reading (literal_sentiment) and says why (flip_reason). Bars give the number "
         f"of posts scored.",
         id="social-sentiment",

@@ -10,8 +10,9 @@ Two readings of the sentiment: ``literal_sentiment``, what the words say (the mo
 sentiment head, trained on literal labels), and ``sentiment``, as the author meant it. The
 second departs from the first only on evidence (``meant_sentiment``): the post may be
 sarcastic (``sarcasm_prob`` at least ``FLIP_SARCASM``) *and* it describes something bad (read
-without its praise words, ``without_praise``, it still names something, ``names_something``,
-and reads negative); ``flip_reason`` says so.
+without its praise words and sarcasm markers, ``without_praise``, it still names something,
+``names_something``, and reads negative) *and* it does not laugh (a joke about a mishap is
+not a complaint); ``flip_reason`` says so.
 The emotion follows the same rule (``intended_emotions``).
 """
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from mmfuse.encoders.conse import normalise
 from mmfuse.fusion.inference import infer
+from mmfuse.nlp.social import LAUGHTER_RE
 
 # The sarcasm a flip needs. ``sarcasm_prob`` is calibrated so that at most 5 % of sincere
 # posts reach the 0.5 that flags a post sarcastic; a flip also needs the second piece of
@@ -101,10 +103,19 @@ def without_praise(text: str) -> str:
     """The post without its praise words: what it describes, stripped of how it rates it.
 
     A word is praise when VADER's lexicon gives it a positive valence, a hashtag when one of
-    its words is, an emoji when its name reads positive. "Stuck in traffic for three hours.
-    Best commute ever." -> "Stuck in traffic for three hours. commute ever."
+    its words is, an emoji when its name reads positive. The post's own sarcasm markers (🙄,
+    "#sarcasm", "/s") go too: they rate, they name nothing. "Stuck in traffic for three
+    hours. Best commute ever." -> "Stuck in traffic for three hours. commute ever."
     """
-    from mmfuse.nlp.social import HASHTAG_RE, emoji_name, find_emojis, split_hashtag
+    from mmfuse.nlp.social import (
+        HASHTAG_RE,
+        SARCASM_EMOJIS,
+        SARCASM_TAGS,
+        SARCASM_TOKEN,
+        emoji_name,
+        find_emojis,
+        split_hashtag,
+    )
     from mmfuse.tasks.social_media.features import vader_analyzer
 
     analyzer = vader_analyzer()
@@ -112,13 +123,22 @@ def without_praise(text: str) -> str:
     def praise(word: str) -> bool:
         return analyzer.lexicon.get(word.lower().strip(_WORD_EDGES), 0.0) > 0
 
+    def rates(emoji: str) -> bool:
+        return (
+            emoji in SARCASM_EMOJIS or analyzer.polarity_scores(emoji_name(emoji))["compound"] > 0
+        )
+
     kept = []
     for token in _TOKEN_RE.findall(text):
         tag = HASHTAG_RE.fullmatch(token.rstrip(_WORD_EDGES))
-        if praise(token) or (tag and any(praise(w) for w in split_hashtag(tag.group(1)))):
+        if praise(token) or token.rstrip(_WORD_EDGES) == SARCASM_TOKEN:
+            continue
+        if tag and (
+            tag.group(1).lower() in SARCASM_TAGS or any(map(praise, split_hashtag(tag.group(1))))
+        ):
             continue
         for found in reversed(find_emojis(token)):
-            if analyzer.polarity_scores(emoji_name(found["emoji"]))["compound"] > 0:
+            if rates(found["emoji"]):
                 token = token[: found["match_start"]] + token[found["match_end"] :]
         if token.strip():
             kept.append(token)
@@ -156,11 +176,12 @@ def meant_sentiment(checkpoint, texts: Sequence[str], scores: dict[str, np.ndarr
     """The sentiment each post means, from the model's literal reading of its words.
 
     It departs from the literal reading only on evidence: the post may be sarcastic (irony
-    probability at least ``FLIP_SARCASM``), its words do not already read negative, and
-    without its praise words it still names something and reads negative (it describes
-    something bad: a delay, a breakage, a wait). Sincere praise, however sarcastic it sounds,
-    keeps its words' reading, and so does praise with nothing else in it ("Great, just
-    great.").
+    probability at least ``FLIP_SARCASM``), its words do not already read negative, it does
+    not laugh (``LAUGHTER_RE``: "😂", "lol", ":)"; the author is amused), and without its
+    praise words and sarcasm markers it still names something and reads negative (it
+    describes something bad: a delay, a breakage, a wait). Sincere praise, however sarcastic
+    it sounds, keeps its words' reading, and so does praise with nothing else in it ("Great,
+    just great.").
     A model without sentiment and irony tasks keeps the literal reading.
 
     Args:
@@ -179,7 +200,10 @@ def meant_sentiment(checkpoint, texts: Sequence[str], scores: dict[str, np.ndarr
     stripped = {
         i: without_praise(text)
         for i, text in enumerate(texts)
-        if irony[i] >= FLIP_SARCASM and literal[i].argmax() != negative and text.strip()
+        if irony[i] >= FLIP_SARCASM
+        and literal[i].argmax() != negative
+        and text.strip()
+        and not LAUGHTER_RE.search(text)
     }
     rows = [i for i, text in stripped.items() if names_something(text)]
     if not rows:

@@ -309,10 +309,11 @@ per topic and per brand, campaign or author."""
         return {
             "version": __version__,
             # rows cached before the sentiment had two readings (``meant_sentiment``), before
-            # a flip needed the post to name something bad, and before topics were scored
-            # per list (``other``) are not reused
+            # a flip needed the post to name something bad without its sarcasm markers and
+            # not to laugh, and before topics were scored per list (``other``) are not reused
             "readings": "literal and meant sentiment, flip on sarcasm >= 0.3 and something bad "
-            "named; one topic against ordinary posts, else other",
+            "named without markers, never when laughing; one topic against ordinary posts, "
+            "else other",
             "model": str(self.options.model),
             "model_sha256": folder_digest(self.folder),
             "topics": list(self.options.topics),
