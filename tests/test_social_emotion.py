@@ -109,12 +109,11 @@ def test_without_praise_drops_the_posts_own_sarcasm_markers():
     assert without_praise("Took the bus to work 🚌") == "Took the bus to work 🚌"
 
 
-def test_praise_with_nothing_else_in_it_is_never_read_against_its_words(monkeypatch):
-    """However sarcastic a post may be, and however negative a model reads what its praise
-    words leave ("This is", "just"), a post that names nothing bad keeps its words' reading."""
+def _read_sarcastic_praise(monkeypatch, texts: list[str]) -> tuple[Meant, list[str]]:
+    """``meant_sentiment`` of posts whose words read positive and sarcastic (0.9), with a
+    model that reads every stripped post negative; and the stripped posts it was given."""
     from mmfuse.tasks.social_media import scoring
 
-    texts = ["This is great!", "Great, just great.", "On hold for two hours. Fantastic."]
     model = _model(TaskConfig("irony", classes=["non_irony", "irony"]))
     read = []
 
@@ -125,10 +124,17 @@ def test_praise_with_nothing_else_in_it_is_never_read_against_its_words(monkeypa
     monkeypatch.setattr(scoring, "infer", every_remainder_negative)
     checkpoint = SimpleNamespace(model=model, featurizer=SimpleNamespace(featurize_texts=list))
     scores = {
-        "sentiment": np.tile(np.float32([0.1, 0.1, 0.8]), (3, 1)),
-        "irony": np.tile(np.float32([0.1, 0.9]), (3, 1)),
+        "sentiment": np.tile(np.float32([0.1, 0.1, 0.8]), (len(texts), 1)),
+        "irony": np.tile(np.float32([0.1, 0.9]), (len(texts), 1)),
     }
-    meant = meant_sentiment(checkpoint, texts, scores)
+    return meant_sentiment(checkpoint, texts, scores), read
+
+
+def test_praise_with_nothing_else_in_it_is_never_read_against_its_words(monkeypatch):
+    """However sarcastic a post may be, and however negative a model reads what its praise
+    words leave ("This is", "just"), a post that names nothing bad keeps its words' reading."""
+    texts = ["This is great!", "Great, just great.", "On hold for two hours. Fantastic."]
+    meant, read = _read_sarcastic_praise(monkeypatch, texts)
     assert meant.flipped.tolist() == [False, False, True]
     assert read == ["On hold for two hours."]
     assert meant.sentiment[:2].argmax(1).tolist() == [2, 2]
@@ -138,27 +144,12 @@ def test_praise_with_nothing_else_in_it_is_never_read_against_its_words(monkeypa
 def test_a_post_that_laughs_is_read_as_its_words(monkeypatch):
     """Laughter ("😂", "lol", ":)") says the author is amused, not complaining: a joke about a
     mishap keeps its words' reading, however sarcastic it sounds and however bad its mishap."""
-    from mmfuse.tasks.social_media import scoring
-
     texts = [
         "My cat knocked my coffee off the table and looked so proud 😂",
         "Love how my dog steals my socks lol",
         "Nice, my flight got cancelled again :)",
         "My cat knocked my coffee off the table. Love that.",
     ]
-    model = _model(TaskConfig("irony", classes=["non_irony", "irony"]))
-    read = []
-
-    def every_remainder_negative(_model, tokens):
-        read.extend(tokens)
-        return SimpleNamespace(scores={"sentiment": np.tile([0.8, 0.1, 0.1], (len(tokens), 1))})
-
-    monkeypatch.setattr(scoring, "infer", every_remainder_negative)
-    checkpoint = SimpleNamespace(model=model, featurizer=SimpleNamespace(featurize_texts=list))
-    scores = {
-        "sentiment": np.tile(np.float32([0.1, 0.1, 0.8]), (4, 1)),
-        "irony": np.tile(np.float32([0.1, 0.9]), (4, 1)),
-    }
-    meant = meant_sentiment(checkpoint, texts, scores)
+    meant, read = _read_sarcastic_praise(monkeypatch, texts)
     assert meant.flipped.tolist() == [False, False, False, True]
     assert read == ["My cat knocked my coffee off the table. that."]
