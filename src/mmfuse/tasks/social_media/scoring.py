@@ -27,7 +27,16 @@ import numpy as np
 
 from mmfuse.encoders.conse import normalise
 from mmfuse.fusion.inference import infer
-from mmfuse.nlp.social import LAUGHTER_RE
+from mmfuse.nlp.social import (
+    HASHTAG_RE,
+    LAUGHTER_RE,
+    SARCASM_EMOJIS,
+    SARCASM_TAGS,
+    SARCASM_TOKEN,
+    emoji_name,
+    find_emojis,
+    split_hashtag,
+)
 
 # The sarcasm a flip needs. ``sarcasm_prob`` is calibrated so that at most 5 % of sincere
 # posts reach the 0.5 that flags a post sarcastic; a flip also needs the second piece of
@@ -107,15 +116,6 @@ def without_praise(text: str) -> str:
     "#sarcasm", "/s") go too: they rate, they name nothing. "Stuck in traffic for three
     hours. Best commute ever." -> "Stuck in traffic for three hours. commute ever."
     """
-    from mmfuse.nlp.social import (
-        HASHTAG_RE,
-        SARCASM_EMOJIS,
-        SARCASM_TAGS,
-        SARCASM_TOKEN,
-        emoji_name,
-        find_emojis,
-        split_hashtag,
-    )
     from mmfuse.tasks.social_media.features import vader_analyzer
 
     analyzer = vader_analyzer()
@@ -130,8 +130,9 @@ def without_praise(text: str) -> str:
 
     kept = []
     for token in _TOKEN_RE.findall(text):
-        tag = HASHTAG_RE.fullmatch(token.rstrip(_WORD_EDGES))
-        if praise(token) or token.rstrip(_WORD_EDGES) == SARCASM_TOKEN:
+        bare = token.rstrip(_WORD_EDGES)
+        tag = HASHTAG_RE.fullmatch(bare)
+        if praise(token) or bare == SARCASM_TOKEN:
             continue
         if tag and (
             tag.group(1).lower() in SARCASM_TAGS or any(map(praise, split_hashtag(tag.group(1))))
