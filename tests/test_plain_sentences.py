@@ -4,8 +4,11 @@ complaints, neutral statements, sarcastic complaints, jokes, support messages).
 
 The shipped model must agree with people on at least 90 % of them, read every sincere praise
 sentence positive, and flag no sincere sentence of the issue as sarcastic, while the sample's
-sarcastic complaints still read negative. The sentences were written for this test, not
-trained or tuned on (``scripts/eval_base.py`` reports the same agreement).
+sarcastic complaints still read negative. The sentences were written for this test and no
+model was trained on them (``scripts/eval_base.py`` reports the same agreement); the flip
+rule's sarcasm markers and laughter (``scoring.without_praise``, ``LAUGHTER_RE``) were added
+after reading its failures (the Monday post, two jokes), so its agreement flatters that rule:
+the model card gives the rule's effect on the held-back sets too.
 """
 
 from __future__ import annotations
