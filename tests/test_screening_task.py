@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from helpers.leaks import leaked
 from helpers.tiny_text import save_tiny_sentence_transformer
 
 from mmfuse import cli
@@ -204,8 +205,7 @@ def test_the_job_tail_is_no_requirement_and_the_job_is_redacted(
     for path in out.rglob("*"):
         if path.is_file():
             text = path.read_bytes().decode("utf-8", "replace")
-            for fragment in JOB_PII:
-                assert fragment not in text, f"{fragment!r} in {path.name}"
+            assert not leaked(JOB_PII, text), f"{leaked(JOB_PII, text)!r} in {path.name}"
 
 
 @pytest.mark.parametrize("job", ["", " \n\t\n"])
