@@ -12,6 +12,10 @@
   fixed 30 % of each of its four files never trained on (half for calibration, half for
   measuring: ``HeldBack``).
 - ``semeval_held_back``: 2,000 SemEval tweets never trained on (the same two halves).
+- ``written_posts``: 480 posts written and labelled for this project, never trained on
+  (``scripts/data/written_posts.csv``): 320 to or about companies' customer service (thanks
+  for a problem fixed, complaints, calm questions, sarcasm) and 160 everyday ones (neutral
+  statements and announcements, praise in words that look negative, jokes, sarcasm).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ VADER_HELD_BACK = 0.3  # of each VADER file, never trained on
 SEMEVAL_HELD_BACK = 2000  # SemEval tweets never trained on
 SEMEVAL_SARCASM_FILE = "twitter-2014sarcasm-A.tsv"  # not a source of sincere tweets
 HELD_BACK_SEED = 21
+WRITTEN_POSTS = Path(__file__).resolve().parent / "data" / "written_posts.csv"
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 _MENTION = re.compile(r"@\w+")
 _URL = re.compile(r"https?://\S+")
@@ -218,3 +223,33 @@ def semeval_sarcasm_keys(data: Path) -> set[str]:
     path = data / "text" / SEMEVAL_FOLDER / SEMEVAL_SARCASM_FILE
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     return {tweet_key(_unescape(p[2])) for p in (x.split("\t") for x in lines) if len(p) >= 3}
+
+
+@dataclass
+class Written:
+    """The posts this project wrote (``WRITTEN_POSTS``), none of them trained on.
+
+    Attributes:
+        texts: the posts.
+        domain: "customer_service" (a post to or about a company's service) or "everyday".
+        sentiment: what a sincere post means (negative, neutral, positive); "" where sarcastic.
+        sarcastic: int [n], 1 where the post is a sarcastic complaint.
+    """
+
+    texts: list[str]
+    domain: np.ndarray
+    sentiment: np.ndarray
+    sarcastic: np.ndarray
+
+
+def written_posts(path: Path = WRITTEN_POSTS) -> Written:
+    """The written posts and their labels."""
+    with open(path, encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    sarcastic = np.array([int(r["sarcastic"]) for r in rows], dtype=np.int64)
+    return Written(
+        [r["text"] for r in rows],
+        np.array([r["domain"] for r in rows]),
+        np.array([r["sentiment"] for r in rows]),
+        sarcastic,
+    )

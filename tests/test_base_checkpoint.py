@@ -118,3 +118,47 @@ def test_sarcastic_tweets_read_as_their_authors_meant_them(base, shared_data):
     assert meant_negative > literal_negative and meant_negative >= 0.55
     flagged = scores["irony"][:, TASKS["irony"].index("irony")] > 0.5
     assert np.mean(flagged[~sarcastic]) <= 0.2
+
+
+@pytest.fixture(scope="module")
+def customer_posts(base) -> dict[str, np.ndarray]:
+    """The customer-service posts written for the check (``scripts/data/written_posts.csv``,
+    never trained on): people's labels ("sarcastic" for a sarcastic complaint) and the
+    sentiment as meant, per post."""
+    import sys
+    from pathlib import Path
+
+    from mmfuse.tasks.social_media.scoring import meant_sentiment
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from base_data import written_posts
+
+    written = written_posts()
+    rows = np.flatnonzero(written.domain == "customer_service")
+    texts = [written.texts[i] for i in rows]
+    decoded = [base.featurizer.decode(Item(str(i), text=t)) for i, t in enumerate(texts)]
+    meant = meant_sentiment(base, texts, predict(base.model, base.featurizer.featurize(decoded)))
+    classes = np.array(TASKS["sentiment"])
+    labels = np.where(written.sarcastic[rows] == 1, "sarcastic", written.sentiment[rows])
+    return {"label": labels, "meant": classes[meant.sentiment.argmax(1)]}
+
+
+@pytest.mark.integration
+def test_customer_complaints_and_questions_read_as_people_label_them(customer_posts):
+    """Sincere complaints to a company read negative and calm questions neutral (v4: 90 and
+    89 % of the 90 and 70 written ones)."""
+    label, meant = customer_posts["label"], customer_posts["meant"]
+    assert np.mean(meant[label == "negative"] == "negative") >= 0.8
+    assert np.mean(meant[label == "neutral"] == "neutral") >= 0.8
+
+
+@pytest.mark.integration
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 21: v4 reads 73 % of customer-service thanks for a problem fixed negative "
+    "(it follows the problem's words); training on written posts helped them but cost tweet "
+    "sentiment (MODEL_CARD)",
+)
+def test_customer_thanks_for_a_problem_fixed_read_positive(customer_posts):
+    label, meant = customer_posts["label"], customer_posts["meant"]
+    assert np.mean(meant[label == "positive"] == "positive") >= 0.8
