@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from mmfuse.cli import main
 from mmfuse.fusion.inference import predict
 from mmfuse.fusion.model import CHECKPOINTS_DIR, create_model
 from mmfuse.tasks.social_media.fit import Checkpoint
+from mmfuse.tasks.social_media.scoring import Meant, meant_sentiment
 from mmfuse.types import Item
 
 FOLDER = CHECKPOINTS_DIR / "mmfuse-base"
@@ -38,6 +41,22 @@ IRONY_SLICE = 120  # validation tweets run through `mmfuse evaluate` in the roun
 @pytest.fixture(scope="module")
 def base() -> Checkpoint:
     return Checkpoint.load("mmfuse-base")
+
+
+def base_data():
+    """The development data readers of ``scripts/base_data.py``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import base_data
+
+    return base_data
+
+
+def read_as_meant(checkpoint: Checkpoint, texts: list[str]) -> tuple[dict, Meant]:
+    """The model's scores of texts read as the social task reads them, and the sentiment as
+    meant (``meant_sentiment``)."""
+    decoded = [checkpoint.featurizer.decode(Item(str(i), text=t)) for i, t in enumerate(texts)]
+    scores = predict(checkpoint.model, checkpoint.featurizer.featurize(decoded))
+    return scores, meant_sentiment(checkpoint, texts, scores)
 
 
 def test_checkpoint_is_small_and_holds_no_pickle():
@@ -97,20 +116,10 @@ def test_sarcastic_tweets_read_as_their_authors_meant_them(base, shared_data):
     (``meant_sentiment``) reads more sarcastic tweets negative than their words do, and most
     of them (v4: 68 %; v3: 66 %; v2 72 %, when it also read plain praise negative), while
     few sincere tweets are flagged sarcastic (v4: 7 %; v3: 14 %; v2: 23 %)."""
-    import sys
-    from pathlib import Path
-
-    from mmfuse.tasks.social_media.scoring import meant_sentiment
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from base_data import isarcasmeval
-
-    sarcasm = isarcasmeval(shared_data)
+    sarcasm = base_data().isarcasmeval(shared_data)
     held = np.flatnonzero(sarcasm.held_out)
-    texts = [sarcasm.texts[i] for i in held]
-    decoded = [base.featurizer.decode(Item(str(i), text=t)) for i, t in enumerate(texts)]
-    scores = predict(base.model, base.featurizer.featurize(decoded))
-    meant = meant_sentiment(base, texts, scores).sentiment.argmax(1)
+    scores, reading = read_as_meant(base, [sarcasm.texts[i] for i in held])
+    meant = reading.sentiment.argmax(1)
     negative = TASKS["sentiment"].index("negative")
     sarcastic = sarcasm.sarcastic[held] == 1
     literal_negative = np.mean(scores["sentiment"][sarcastic].argmax(1) == negative)
@@ -125,19 +134,9 @@ def customer_posts(base) -> dict[str, np.ndarray]:
     """The customer-service posts written for the check (``scripts/data/written_posts.csv``,
     never trained on): people's labels ("sarcastic" for a sarcastic complaint) and the
     sentiment as meant, per post."""
-    import sys
-    from pathlib import Path
-
-    from mmfuse.tasks.social_media.scoring import meant_sentiment
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from base_data import written_posts
-
-    written = written_posts()
+    written = base_data().written_posts()
     rows = np.flatnonzero(written.domain == "customer_service")
-    texts = [written.texts[i] for i in rows]
-    decoded = [base.featurizer.decode(Item(str(i), text=t)) for i, t in enumerate(texts)]
-    meant = meant_sentiment(base, texts, predict(base.model, base.featurizer.featurize(decoded)))
+    _, meant = read_as_meant(base, [written.texts[i] for i in rows])
     classes = np.array(TASKS["sentiment"])
     labels = np.where(written.sarcastic[rows] == 1, "sarcastic", written.sentiment[rows])
     return {"label": labels, "meant": classes[meant.sentiment.argmax(1)]}
